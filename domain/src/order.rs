@@ -1,0 +1,11 @@
+//! The `order` aggregate: a restaurant's order to one farmer, from placement to delivery.
+
+mod aggregate;
+mod commands;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::Order;
+pub use commands::{OrderCommand, PlaceOrder};
+pub use error::OrderError;

@@ -1,0 +1,2 @@
+//! The `supplyline` binary.
+fn main() {}
