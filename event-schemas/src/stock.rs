@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::events;
 use crate::values::{
-    ActorId, Category, Cents, Certification, InspectionId, OrderId, PositiveQuantity,
-    ProductName, PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, Unit,
+    ActorId, Category, Cents, Certification, InspectionId, OrderId, PositiveQuantity, ProductName,
+    PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, Unit,
 };
 
 events! {

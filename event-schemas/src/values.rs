@@ -20,7 +20,7 @@ pub use money::Cents;
 pub use quantity::{PositiveQuantity, Quantity, QuantityDelta};
 pub use score::Score;
 pub use text::{
-    CarrierId, Certification, Description, Notes, ProductName, ProofRef, RecipientName, Reason,
+    CarrierId, Certification, Description, Notes, ProductName, ProofRef, Reason, RecipientName,
     Resolution, SupplierId, SupplierOrderRef, TrackingRef, Vehicle, ViolationCode, VoucherCode,
 };
 

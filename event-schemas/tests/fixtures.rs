@@ -115,7 +115,6 @@ fn a_fixture_with_a_broken_field_is_refused() {
     assert!(result.is_err(), "a zero reservation must not load");
 }
 
-
 #[test]
 fn every_current_fixture_matches_its_published_json_schema() {
     for (kind, schema) in event_schemas::all_schemas() {

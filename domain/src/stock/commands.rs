@@ -2,8 +2,8 @@
 
 use chrono::NaiveDate;
 use event_schemas::values::{
-    ActorId, Category, Cents, Certification, InspectionId, OrderId, PositiveQuantity,
-    ProductName, PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, StockItemId, Unit,
+    ActorId, Category, Cents, Certification, InspectionId, OrderId, PositiveQuantity, ProductName,
+    PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, StockItemId, Unit,
 };
 
 /// A command to the `stock` aggregate.

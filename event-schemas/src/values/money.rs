@@ -25,7 +25,9 @@ impl Cents {
     /// Checks that `n` is within the product's bounds.
     pub fn new(n: u64) -> Result<Self, InvalidValue> {
         if n > MAX_CENTS {
-            return Err(InvalidValue(format!("amount must be at most {MAX_CENTS} cents")));
+            return Err(InvalidValue(format!(
+                "amount must be at most {MAX_CENTS} cents"
+            )));
         }
         Ok(Self(n))
     }

@@ -243,7 +243,10 @@ mod tests {
     #[test]
     fn applying_a_delta_never_goes_below_zero() {
         let q = Quantity::new(5).unwrap();
-        assert_eq!(q.checked_apply(QuantityDelta::new(-5).unwrap()), Some(Quantity::ZERO));
+        assert_eq!(
+            q.checked_apply(QuantityDelta::new(-5).unwrap()),
+            Some(Quantity::ZERO)
+        );
         assert_eq!(q.checked_apply(QuantityDelta::new(-6).unwrap()), None);
     }
 
