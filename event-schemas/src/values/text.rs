@@ -160,6 +160,18 @@ bounded_text!(
     ProofRef, "proof reference", 1..=500
 );
 
+impl Reason {
+    /// A reason the product words itself: control characters dropped and cut to the maximum
+    /// length, so it never fails; "no reason given" when nothing remains.
+    pub fn system(text: &str) -> Self {
+        let cleaned: String = text.chars().filter(|c| !c.is_control()).take(500).collect();
+        match cleaned.trim() {
+            "" => Self("no reason given".to_owned()),
+            trimmed => Self(trimmed.to_owned()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +199,12 @@ mod tests {
         assert!(ProductName::parse("a\nb").is_err());
         assert!(Reason::parse("a\nb").is_ok());
         assert!(Reason::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn a_system_reason_never_fails() {
+        assert_eq!(Reason::system(" \u{0} ").as_str(), "no reason given");
+        assert_eq!(Reason::system(&"y".repeat(600)).as_str().len(), 500);
     }
 
     #[test]

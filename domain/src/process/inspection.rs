@@ -1,0 +1,86 @@
+//! The inspection process: a critical violation quarantines the stock items it names; a later
+//! passed inspection of the same farm releases them.
+
+use std::collections::BTreeMap;
+
+use event_schemas::InspectionEvent;
+use event_schemas::values::{InspectionId, Reason, Severity, StockItemId};
+use serde::{Deserialize, Serialize};
+
+use super::command::{Cause, Decision, ProcessCommand};
+use crate::stock::StockCommand;
+
+/// The process's name, the `sub` of the system actor issuing its commands.
+const PROCESS: &str = "inspection-process";
+
+/// The inspection process's state for one farm: the stock items it quarantined and which
+/// inspection found each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InspectionProcess {
+    quarantined: BTreeMap<StockItemId, InspectionId>,
+}
+
+impl InspectionProcess {
+    /// The farm (farmer id) an event concerns, so the runtime loads the right process state;
+    /// `None` for events the process ignores.
+    pub fn farm_of(event: &InspectionEvent) -> Option<&event_schemas::values::ActorId> {
+        match event {
+            InspectionEvent::ViolationRecorded(e) => Some(&e.farmer_id),
+            InspectionEvent::InspectionPassed(e) => Some(&e.farmer_id),
+            _ => None,
+        }
+    }
+
+    /// Reacts to one event of inspection `inspection_id` and returns the commands to issue.
+    pub fn handle(
+        &mut self,
+        cause: Cause,
+        inspection_id: InspectionId,
+        event: &InspectionEvent,
+    ) -> Vec<ProcessCommand> {
+        let mut decision = Decision::new(PROCESS, cause);
+        match event {
+            InspectionEvent::ViolationRecorded(v) if v.severity == Severity::Critical => {
+                for &stock_item_id in &v.stock_item_ids {
+                    if self.quarantined.contains_key(&stock_item_id) {
+                        continue;
+                    }
+                    self.quarantined.insert(stock_item_id, inspection_id);
+                    decision.stock(
+                        stock_item_id,
+                        StockCommand::QuarantineStock {
+                            reason: Reason::system(&format!(
+                                "critical violation {} found by inspection {inspection_id}",
+                                v.code
+                            )),
+                            inspection_id: Some(inspection_id),
+                        },
+                    );
+                }
+            }
+            InspectionEvent::InspectionPassed(_) => {
+                for stock_item_id in std::mem::take(&mut self.quarantined).into_keys() {
+                    decision.stock(
+                        stock_item_id,
+                        StockCommand::ReleaseQuarantine {
+                            reason: Reason::system(&format!(
+                                "inspection {inspection_id} of the farm passed"
+                            )),
+                            inspection_id: Some(inspection_id),
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+        decision.into_commands()
+    }
+
+    /// The stock items this process holds in quarantine for the farm.
+    pub fn quarantined(&self) -> impl Iterator<Item = StockItemId> + '_ {
+        self.quarantined.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;
