@@ -91,7 +91,7 @@ impl Inspection {
     }
 
     /// The stock items named by the open critical violations, in recording order.
-    pub fn quarantined_stock_items(&self) -> impl Iterator<Item = StockItemId> + '_ {
+    pub fn open_critical_stock_items(&self) -> impl Iterator<Item = StockItemId> + '_ {
         self.violations
             .iter()
             .filter(|v| !v.resolved && v.severity == Severity::Critical)
@@ -106,12 +106,14 @@ impl Inspection {
             .collect()
     }
 
+    /// The violation recorded with this id.
     fn violation(&self, violation_id: ViolationId) -> Option<&Violation> {
         self.violations
             .iter()
             .find(|v| v.violation_id == violation_id)
     }
 
+    /// The violation recorded with this id, to change.
     fn violation_mut(&mut self, violation_id: ViolationId) -> Option<&mut Violation> {
         self.violations
             .iter_mut()
