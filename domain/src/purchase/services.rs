@@ -14,10 +14,8 @@ pub struct LookupUnavailable(pub String);
 #[async_trait]
 pub trait StockItemOwners: Send + Sync {
     /// The owner of `stock_item_id`, or `None` when no such stock item exists.
-    async fn owner_of(
-        &self,
-        stock_item_id: StockItemId,
-    ) -> Result<Option<ActorId>, LookupUnavailable>;
+    async fn owner_of(&self, stock_item_id: StockItemId)
+    -> Result<Option<ActorId>, LookupUnavailable>;
 }
 
 /// The services the `purchase` aggregate's decisions use.
