@@ -4,8 +4,10 @@ mod aggregate;
 mod commands;
 mod error;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
-pub use aggregate::StockItem;
+pub use aggregate::{Reservation, ReservationStatus, StockItem};
 pub use commands::{RegisterStockItem, StockCommand};
 pub use error::StockError;

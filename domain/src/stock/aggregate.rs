@@ -1,16 +1,487 @@
-//! The `stock` aggregate's state and decisions. PLACEHOLDER: replaced by the aggregate's author.
+//! The `stock` aggregate's state and decisions: registration, levels, reservations per order,
+//! price, quarantine and the low-stock signal.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use event_schemas::StockEvent;
+use event_schemas::values::{
+    Actor, ActorId, Category, Cents, Certification, InspectionId, OrderId, PositiveQuantity,
+    ProductName, PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, Role, StockItemId,
+    Unit,
+};
+use event_schemas::{
+    LowStockReached, PriceChanged, QuarantineReleased, ReservationCommitted, ReservationRefusal,
+    ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
+    StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
+};
 use serde::{Deserialize, Serialize};
 
-use super::{StockCommand, StockError};
+use super::{RegisterStockItem, StockCommand, StockError};
 use crate::Issued;
 
-/// The `stock` aggregate.
+/// Where an order's reservation on a stock item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReservationStatus {
+    /// The units are set aside for the order.
+    Held,
+    /// The units went back to available (order cancelled or rejected).
+    Released,
+    /// The units left with the order (delivered).
+    Committed,
+    /// The reservation was refused; nothing was set aside.
+    Refused,
+}
+
+/// One order's reservation on a stock item: how many units it asked for and where it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    quantity: PositiveQuantity,
+    status: ReservationStatus,
+}
+
+impl Reservation {
+    /// The units the order asked for (held, released, committed or refused).
+    pub fn quantity(&self) -> PositiveQuantity {
+        self.quantity
+    }
+
+    /// Where the reservation stands.
+    pub fn status(&self) -> ReservationStatus {
+        self.status
+    }
+}
+
+/// The facts recorded when the item was registered (the price changes later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Listing {
+    stock_item_id: StockItemId,
+    farmer_id: ActorId,
+    product_name: ProductName,
+    category: Category,
+    unit: Unit,
+    unit_price_cents: Cents,
+    quality_grade: QualityGrade,
+    harvest_date: Option<NaiveDate>,
+    certifications: Vec<Certification>,
+    low_stock_threshold: Quantity,
+    registered_at: DateTime<Utc>,
+}
+
+/// A lot of produce a farmer lists; `Default` is an item not registered yet.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StockItem {}
+pub struct StockItem {
+    listing: Option<Listing>,
+    on_hand: Quantity,
+    reserved: Quantity,
+    quarantined: bool,
+    low: bool,
+    reservations: BTreeMap<OrderId, Reservation>,
+}
+
+impl StockItem {
+    /// Whether the item has been registered.
+    pub fn is_registered(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    /// The item's id, once registered.
+    pub fn id(&self) -> Option<StockItemId> {
+        self.listing.as_ref().map(|l| l.stock_item_id)
+    }
+
+    /// The farmer who owns the item, once registered.
+    pub fn owner(&self) -> Option<&ActorId> {
+        self.listing.as_ref().map(|l| &l.farmer_id)
+    }
+
+    /// The product's name, once registered.
+    pub fn product_name(&self) -> Option<&ProductName> {
+        self.listing.as_ref().map(|l| &l.product_name)
+    }
+
+    /// The current unit price, once registered.
+    pub fn unit_price_cents(&self) -> Option<Cents> {
+        self.listing.as_ref().map(|l| l.unit_price_cents)
+    }
+
+    /// The low-stock threshold, once registered.
+    pub fn low_stock_threshold(&self) -> Option<Quantity> {
+        self.listing.as_ref().map(|l| l.low_stock_threshold)
+    }
+
+    /// Units on hand and reserved now.
+    pub fn levels(&self) -> StockLevels {
+        StockLevels {
+            on_hand: self.on_hand,
+            reserved: self.reserved,
+        }
+    }
+
+    /// Units that can still be reserved: on hand minus reserved.
+    pub fn available(&self) -> Quantity {
+        self.levels().available()
+    }
+
+    /// Whether the item is quarantined (no new reservations).
+    pub fn is_quarantined(&self) -> bool {
+        self.quarantined
+    }
+
+    /// Whether available is at or below the low-stock threshold now.
+    pub fn is_low(&self) -> bool {
+        self.low
+    }
+
+    /// The reservation made (or refused) for an order, if that order ever asked.
+    pub fn reservation(&self, order_id: OrderId) -> Option<&Reservation> {
+        self.reservations.get(&order_id)
+    }
+
+    /// Sets the levels an event recorded and follows them with the low flag.
+    fn set_levels(&mut self, levels: StockLevels) {
+        self.on_hand = levels.on_hand;
+        self.reserved = levels.reserved;
+        self.low = self
+            .listing
+            .as_ref()
+            .is_some_and(|l| levels.available() <= l.low_stock_threshold);
+    }
+
+    /// Records `event`, then `LowStockReached` if it took the item from above its threshold to
+    /// at or below it.
+    async fn record(
+        &mut self,
+        event: impl Into<StockEvent>,
+        at: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) {
+        let was_low = self.low;
+        sink.write(event.into(), self).await;
+        if was_low || !self.low {
+            return;
+        }
+        if let Some(low_stock_threshold) = self.low_stock_threshold() {
+            let reached = LowStockReached {
+                available: self.available(),
+                low_stock_threshold,
+                reached_at: at,
+            };
+            sink.write(reached.into(), self).await;
+        }
+    }
+
+    /// The listing of a registered item, or `NotFound`.
+    fn listing(&self) -> Result<&Listing, StockError> {
+        self.listing.as_ref().ok_or(StockError::NotFound)
+    }
+
+    /// Checks that a farmer manages only its own item (admins and the system pass).
+    fn check_owner(&self, by: &Actor) -> Result<(), StockError> {
+        let listing = self.listing()?;
+        if by.role == Role::Farmer && by.sub != listing.farmer_id {
+            return Err(StockError::NotOwner);
+        }
+        Ok(())
+    }
+
+    async fn register(
+        &mut self,
+        by: &Actor,
+        at: DateTime<Utc>,
+        command: RegisterStockItem,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        if self.is_registered() {
+            return Err(StockError::AlreadyRegistered);
+        }
+        let farmer_id = match (by.role, command.farmer_id) {
+            (Role::Farmer, Some(named)) if named != by.sub => {
+                return Err(StockError::FarmerMismatch);
+            }
+            (Role::Farmer, _) => by.sub.clone(),
+            (_, Some(named)) => named,
+            (_, None) => return Err(StockError::FarmerRequired),
+        };
+        let registered = StockItemRegistered {
+            stock_item_id: command.stock_item_id,
+            farmer_id,
+            product_name: command.product_name,
+            category: command.category,
+            unit: command.unit,
+            unit_price_cents: command.unit_price_cents,
+            quality_grade: command.quality_grade,
+            harvest_date: command.harvest_date,
+            certifications: command.certifications,
+            low_stock_threshold: command.low_stock_threshold,
+            initial_quantity: command.initial_quantity,
+            registered_at: at,
+        };
+        self.record(registered, at, sink).await;
+        Ok(())
+    }
+
+    async fn receive(
+        &mut self,
+        by: &Actor,
+        at: DateTime<Utc>,
+        quantity: PositiveQuantity,
+        purchase_id: Option<PurchaseId>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.check_owner(by)?;
+        let on_hand = self
+            .on_hand
+            .checked_add(quantity.quantity())
+            .ok_or(StockError::QuantityOverflow)?;
+        let received = StockReceived {
+            quantity,
+            purchase_id,
+            levels: StockLevels {
+                on_hand,
+                reserved: self.reserved,
+            },
+            received_at: at,
+        };
+        self.record(received, at, sink).await;
+        Ok(())
+    }
+
+    async fn adjust(
+        &mut self,
+        by: &Actor,
+        at: DateTime<Utc>,
+        delta: QuantityDelta,
+        reason: Reason,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.check_owner(by)?;
+        let below_reserved = StockError::BelowReserved {
+            on_hand: self.on_hand,
+            reserved: self.reserved,
+            delta,
+        };
+        let on_hand = match self.on_hand.checked_apply(delta) {
+            Some(on_hand) if on_hand < self.reserved => return Err(below_reserved),
+            Some(on_hand) => on_hand,
+            None if delta.get() < 0 => return Err(below_reserved),
+            None => return Err(StockError::QuantityOverflow),
+        };
+        let adjusted = StockAdjusted {
+            delta,
+            reason,
+            levels: StockLevels {
+                on_hand,
+                reserved: self.reserved,
+            },
+            adjusted_at: at,
+        };
+        self.record(adjusted, at, sink).await;
+        Ok(())
+    }
+
+    async fn change_price(
+        &mut self,
+        by: &Actor,
+        at: DateTime<Utc>,
+        unit_price_cents: Cents,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.check_owner(by)?;
+        let previous_unit_price_cents = self.listing()?.unit_price_cents;
+        if previous_unit_price_cents == unit_price_cents {
+            return Ok(());
+        }
+        let changed = PriceChanged {
+            previous_unit_price_cents,
+            unit_price_cents,
+            changed_at: at,
+        };
+        self.record(changed, at, sink).await;
+        Ok(())
+    }
+
+    async fn quarantine(
+        &mut self,
+        at: DateTime<Utc>,
+        reason: Reason,
+        inspection_id: Option<InspectionId>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.listing()?;
+        if self.quarantined {
+            return Err(StockError::AlreadyQuarantined);
+        }
+        let quarantined = StockQuarantined {
+            reason,
+            inspection_id,
+            quarantined_at: at,
+        };
+        self.record(quarantined, at, sink).await;
+        Ok(())
+    }
+
+    async fn release_quarantine(
+        &mut self,
+        at: DateTime<Utc>,
+        reason: Reason,
+        inspection_id: Option<InspectionId>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.listing()?;
+        if !self.quarantined {
+            return Err(StockError::NotQuarantined);
+        }
+        let released = QuarantineReleased {
+            reason,
+            inspection_id,
+            released_at: at,
+        };
+        self.record(released, at, sink).await;
+        Ok(())
+    }
+
+    async fn reserve(
+        &mut self,
+        at: DateTime<Utc>,
+        order_id: OrderId,
+        farmer_id: ActorId,
+        quantity: PositiveQuantity,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        let listing = self.listing()?;
+        if self.reservations.contains_key(&order_id) {
+            return Ok(());
+        }
+        let available = self.available();
+        let refusal = if farmer_id != listing.farmer_id {
+            Some(ReservationRefusal::OtherFarmer)
+        } else if self.quarantined {
+            Some(ReservationRefusal::Quarantined)
+        } else if available < quantity.quantity() {
+            Some(ReservationRefusal::InsufficientStock { available })
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            let refused = StockReservationRefused {
+                order_id,
+                quantity,
+                reason,
+                refused_at: at,
+            };
+            self.record(refused, at, sink).await;
+            return Ok(());
+        }
+        let product_name = listing.product_name.clone();
+        let unit_price_cents = listing.unit_price_cents;
+        // Never overflows: reserved + quantity <= on_hand since quantity <= available.
+        let reserved = self
+            .reserved
+            .checked_add(quantity.quantity())
+            .ok_or(StockError::QuantityOverflow)?;
+        let reserved_event = StockReserved {
+            order_id,
+            quantity,
+            product_name,
+            unit_price_cents,
+            levels: StockLevels {
+                on_hand: self.on_hand,
+                reserved,
+            },
+            reserved_at: at,
+        };
+        self.record(reserved_event, at, sink).await;
+        Ok(())
+    }
+
+    /// The quantity held for `order_id`, if its reservation is held.
+    fn held(&self, order_id: OrderId) -> Option<PositiveQuantity> {
+        self.reservations
+            .get(&order_id)
+            .filter(|r| r.status == ReservationStatus::Held)
+            .map(|r| r.quantity)
+    }
+
+    async fn release_reservation(
+        &mut self,
+        at: DateTime<Utc>,
+        order_id: OrderId,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.listing()?;
+        let Some(quantity) = self.held(order_id) else {
+            return Ok(());
+        };
+        // Held units are always counted in `reserved`, so this never saturates.
+        let reserved = self.reserved.saturating_sub(quantity.quantity());
+        let released = ReservationReleased {
+            order_id,
+            quantity,
+            levels: StockLevels {
+                on_hand: self.on_hand,
+                reserved,
+            },
+            released_at: at,
+        };
+        self.record(released, at, sink).await;
+        Ok(())
+    }
+
+    async fn commit_reservation(
+        &mut self,
+        at: DateTime<Utc>,
+        order_id: OrderId,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        self.listing()?;
+        let Some(quantity) = self.held(order_id) else {
+            return Ok(());
+        };
+        // Held units are always counted in `reserved <= on_hand`, so neither saturates.
+        let committed = ReservationCommitted {
+            order_id,
+            quantity,
+            levels: StockLevels {
+                on_hand: self.on_hand.saturating_sub(quantity.quantity()),
+                reserved: self.reserved.saturating_sub(quantity.quantity()),
+            },
+            committed_at: at,
+        };
+        self.record(committed, at, sink).await;
+        Ok(())
+    }
+
+    /// Records an order's reservation with where it now stands.
+    fn set_reservation(
+        &mut self,
+        order_id: OrderId,
+        quantity: PositiveQuantity,
+        status: ReservationStatus,
+    ) {
+        self.reservations
+            .insert(order_id, Reservation { quantity, status });
+    }
+}
+
+/// Whether `role` may issue `command` at all (API.md's role table; `System` for the processes).
+fn role_allowed(role: Role, command: &StockCommand) -> bool {
+    match command {
+        StockCommand::RegisterStockItem(_)
+        | StockCommand::AdjustStock { .. }
+        | StockCommand::ChangePrice { .. } => matches!(role, Role::Farmer | Role::Admin),
+        StockCommand::ReceiveStock { .. } => {
+            matches!(role, Role::Farmer | Role::Admin | Role::System)
+        }
+        StockCommand::QuarantineStock { .. } | StockCommand::ReleaseQuarantine { .. } => {
+            matches!(role, Role::Inspector | Role::Admin | Role::System)
+        }
+        StockCommand::ReserveStock { .. }
+        | StockCommand::ReleaseReservation { .. }
+        | StockCommand::CommitReservation { .. } => matches!(role, Role::System | Role::Admin),
+    }
+}
 
 impl Aggregate for StockItem {
     const TYPE: &'static str = "stock";
@@ -21,12 +492,103 @@ impl Aggregate for StockItem {
 
     async fn handle(
         &mut self,
-        _command: Self::Command,
+        command: Self::Command,
         _services: &Self::Services,
-        _sink: &EventSink<Self>,
+        sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        Err(StockError::NotFound)
+        let Issued { by, at, command } = command;
+        if !role_allowed(by.role, &command) {
+            return Err(StockError::RoleNotAllowed { role: by.role });
+        }
+        match command {
+            StockCommand::RegisterStockItem(register) => {
+                self.register(&by, at, register, sink).await
+            }
+            StockCommand::ReceiveStock {
+                quantity,
+                purchase_id,
+            } => self.receive(&by, at, quantity, purchase_id, sink).await,
+            StockCommand::AdjustStock { delta, reason } => {
+                self.adjust(&by, at, delta, reason, sink).await
+            }
+            StockCommand::ChangePrice { unit_price_cents } => {
+                self.change_price(&by, at, unit_price_cents, sink).await
+            }
+            StockCommand::QuarantineStock {
+                reason,
+                inspection_id,
+            } => self.quarantine(at, reason, inspection_id, sink).await,
+            StockCommand::ReleaseQuarantine {
+                reason,
+                inspection_id,
+            } => {
+                self.release_quarantine(at, reason, inspection_id, sink)
+                    .await
+            }
+            StockCommand::ReserveStock {
+                order_id,
+                farmer_id,
+                quantity,
+            } => self.reserve(at, order_id, farmer_id, quantity, sink).await,
+            StockCommand::ReleaseReservation { order_id } => {
+                self.release_reservation(at, order_id, sink).await
+            }
+            StockCommand::CommitReservation { order_id } => {
+                self.commit_reservation(at, order_id, sink).await
+            }
+        }
     }
 
-    fn apply(&mut self, _event: Self::Event) {}
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            StockEvent::StockItemRegistered(e) => {
+                *self = Self {
+                    listing: Some(Listing {
+                        stock_item_id: e.stock_item_id,
+                        farmer_id: e.farmer_id,
+                        product_name: e.product_name,
+                        category: e.category,
+                        unit: e.unit,
+                        unit_price_cents: e.unit_price_cents,
+                        quality_grade: e.quality_grade,
+                        harvest_date: e.harvest_date,
+                        certifications: e.certifications,
+                        low_stock_threshold: e.low_stock_threshold,
+                        registered_at: e.registered_at,
+                    }),
+                    ..Self::default()
+                };
+                self.set_levels(StockLevels {
+                    on_hand: e.initial_quantity,
+                    reserved: Quantity::ZERO,
+                });
+            }
+            StockEvent::StockReceived(e) => self.set_levels(e.levels),
+            StockEvent::StockAdjusted(e) => self.set_levels(e.levels),
+            StockEvent::PriceChanged(e) => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.unit_price_cents = e.unit_price_cents;
+                }
+            }
+            StockEvent::StockReserved(e) => {
+                self.set_levels(e.levels);
+                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Held);
+            }
+            StockEvent::StockReservationRefused(e) => {
+                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Refused);
+            }
+            StockEvent::ReservationReleased(e) => {
+                self.set_levels(e.levels);
+                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Released);
+            }
+            StockEvent::ReservationCommitted(e) => {
+                self.set_levels(e.levels);
+                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Committed);
+            }
+            // The low flag follows the levels; this event only records the crossing.
+            StockEvent::LowStockReached(_) => {}
+            StockEvent::StockQuarantined(_) => self.quarantined = true,
+            StockEvent::QuarantineReleased(_) => self.quarantined = false,
+        }
+    }
 }
