@@ -4,8 +4,10 @@ mod aggregate;
 mod commands;
 mod error;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
-pub use aggregate::Order;
+pub use aggregate::{MAX_LINES, Order};
 pub use commands::{OrderCommand, PlaceOrder};
 pub use error::OrderError;
