@@ -1,5 +1,7 @@
 //! The binary's command line, run as a user would.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::process::Command;
 
 fn supplyline() -> Command {

@@ -16,8 +16,8 @@ pub use address::{Address, AddressParts};
 pub use catalog::{Category, QualityGrade, Severity, Unit};
 pub use geo::{GeoPoint, Latitude, Longitude};
 pub use ids::{DeliveryId, InspectionId, OrderId, PurchaseId, StockItemId, ViolationId};
-pub use money::Cents;
-pub use quantity::{PositiveQuantity, Quantity, QuantityDelta};
+pub use money::{Cents, MAX_CENTS};
+pub use quantity::{MAX_QUANTITY, PositiveQuantity, Quantity, QuantityDelta};
 pub use score::Score;
 pub use text::{
     CarrierId, Certification, Description, Notes, ProductName, ProofRef, Reason, RecipientName,

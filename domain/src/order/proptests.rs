@@ -33,8 +33,7 @@ const EDGES: &[(OrderStatus, OrderStatus)] = &[
     (OrderStatus::ReadyForPickup, OrderStatus::Cancelled),
 ];
 
-/// The largest amount `Cents` accepts (`values::MAX_CENTS`, not re-exported).
-const MAX_CENTS: u64 = 1_000_000_000_000;
+use event_schemas::values::MAX_CENTS;
 
 /// Who issues a command.
 #[derive(Debug, Clone, Copy)]

@@ -30,8 +30,7 @@ const STATUSES: [OrderStatus; 8] = [
     OrderStatus::Delivered,
 ];
 
-/// The largest amount `Cents` accepts (`values::MAX_CENTS`, not re-exported).
-const MAX_CENTS: u64 = 1_000_000_000_000;
+use event_schemas::values::MAX_CENTS;
 
 fn time(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 1, hour, 0, 0).unwrap()

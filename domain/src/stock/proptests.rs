@@ -16,8 +16,7 @@ use uuid::Uuid;
 use super::{RegisterStockItem, ReservationStatus, StockCommand, StockError, StockItem};
 use crate::Issued;
 
-/// The largest quantity the product handles (`values::quantity::MAX_QUANTITY`).
-const MAX: u64 = 1_000_000_000_000;
+use event_schemas::values::MAX_QUANTITY as MAX;
 /// How many distinct orders reserve, so that retries and re-reservations happen often.
 const ORDERS: u128 = 4;
 

@@ -17,8 +17,7 @@ use uuid::Uuid;
 use super::{RegisterStockItem, ReservationStatus, StockCommand, StockError, StockItem};
 use crate::{Issued, Refusal, RefusalKind};
 
-/// The largest quantity the product handles (`values::quantity::MAX_QUANTITY`).
-const MAX: u64 = 1_000_000_000_000;
+use event_schemas::values::MAX_QUANTITY as MAX;
 /// The unit price every fixture item is registered with.
 const PRICE: u64 = 250;
 
