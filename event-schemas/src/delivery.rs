@@ -12,7 +12,7 @@ use crate::values::{
 events! {
     /// Everything that happens to a delivery.
     pub enum DeliveryEvent for "delivery" {
-        DeliveryScheduled => "1.0.0",
+        DeliveryScheduled => "2.0.0",
         DriverAssigned => "1.0.0",
         DeliveryPickedUp => "1.0.0",
         LocationUpdated => "1.0.0",
@@ -38,6 +38,10 @@ pub enum DeliveryStatus {
 }
 
 /// A delivery of an order was scheduled.
+///
+/// Version 2.0.0 groups the window into [`DeliveryWindow`]; a stored 1.0.0 event (flat
+/// `window_start` and `window_end`) is upcast by
+/// [`DeliveryScheduledV1ToV2`](crate::DeliveryScheduledV1ToV2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeliveryScheduled {
     /// The new delivery.
@@ -48,12 +52,22 @@ pub struct DeliveryScheduled {
     pub pickup_address: Option<Address>,
     /// Where to deliver.
     pub dropoff_address: Address,
-    /// The earliest time to deliver.
-    pub window_start: DateTime<Utc>,
-    /// The latest time to deliver; after `window_start`.
-    pub window_end: DateTime<Utc>,
+    /// When to deliver.
+    pub window: DeliveryWindow,
     /// When.
     pub scheduled_at: DateTime<Utc>,
+}
+
+/// The time span within which a delivery is to be made.
+///
+/// The type does not guarantee that `end` is after `start`: the `delivery` aggregate refuses
+/// a window that does not, so every recorded window does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryWindow {
+    /// The earliest time to deliver.
+    pub start: DateTime<Utc>,
+    /// The latest time to deliver; after `start`.
+    pub end: DateTime<Utc>,
 }
 
 /// A driver was assigned to the delivery.

@@ -2,8 +2,8 @@
 //! they are made of, the metadata stored with each event, and their JSON Schemas.
 //!
 //! Events are versioned contracts. A published `(event_type, event_version)` never changes:
-//! a new shape gets a new version and an upcaster from the old one, and the golden fixtures under
-//! `tests/fixtures/` keep every published version loading.
+//! a new shape gets a new version and an upcaster from the old one ([`upcasters`], [`upcast`]),
+//! and the golden fixtures under `tests/fixtures/` keep every published version loading.
 
 mod catalog;
 mod delivery;
@@ -12,12 +12,13 @@ mod metadata;
 mod order;
 mod purchase;
 mod stock;
+mod upcast;
 pub mod values;
 
 pub use catalog::{EventKind, all_kinds, all_schemas};
 pub use delivery::{
     DeliveryCompleted, DeliveryEvent, DeliveryFailed, DeliveryPickedUp, DeliveryScheduled,
-    DeliveryStatus, DriverAssigned, LocationUpdated,
+    DeliveryStatus, DeliveryWindow, DriverAssigned, LocationUpdated,
 };
 pub use inspection::{
     InspectionEvent, InspectionFailed, InspectionPassed, InspectionScheduled, InspectionStarted,
@@ -38,6 +39,7 @@ pub use stock::{
     ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
     StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
 };
+pub use upcast::{DeliveryScheduledV1ToV2, upcast, upcasters};
 
 /// The JSON Schema of [`EventMetadata`].
 pub fn metadata_schema() -> schemars::Schema {

@@ -1,5 +1,6 @@
-//! Golden fixtures: every published event version still loads, and every current event type
-//! has a fixture. A change to an event type that would break stored events fails here.
+//! Golden fixtures: every published event version still loads (through the upcasters, as every
+//! read path loads a stored event), and every current event type has a fixture. A change to an
+//! event type that would break stored events fails here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -7,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cqrs_es::DomainEvent;
+use cqrs_es::persist::SerializedEvent;
 use event_schemas::{
     DeliveryEvent, EventKind, InspectionEvent, OrderEvent, PurchaseEvent, StockEvent, all_kinds,
 };
@@ -49,23 +51,54 @@ fn read(path: &Path) -> Fixture {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Deserializes the payload as the aggregate's event enum and returns its type and, for the
-/// current version, whether it serializes back to the same JSON.
-fn load<E: DomainEvent>(fixture: &Fixture) -> (E, Value) {
-    let event: E = serde_json::from_value(fixture.payload.clone())
-        .unwrap_or_else(|e| panic!("{} {}: {e}", fixture.event_type, fixture.event_version));
-    let reserialized = serde_json::to_value(&event).unwrap();
-    (event, reserialized)
+/// The fixture as the log hands it to a read path.
+fn stored(fixture: &Fixture) -> SerializedEvent {
+    SerializedEvent::new(
+        "0190f3a0-0000-7000-8000-0000000000ff".to_owned(),
+        1,
+        fixture.aggregate_type.clone(),
+        fixture.event_type.clone(),
+        fixture.event_version.clone(),
+        fixture.payload.clone(),
+        Value::Null,
+    )
 }
 
+/// Loads the fixture the way every read path does: upcast to the current version, then
+/// deserialized as the aggregate's event enum.
+fn load<E: DomainEvent>(fixture: &Fixture) -> (SerializedEvent, E) {
+    let upcast = event_schemas::upcast(stored(fixture));
+    let event: E = serde_json::from_value(upcast.payload.clone())
+        .unwrap_or_else(|e| panic!("{} {}: {e}", fixture.event_type, fixture.event_version));
+    (upcast, event)
+}
+
+/// Checks that the fixture loads as its event type at the current version and, when it is at the
+/// current version already, that it serializes back to the same JSON.
 fn check<E: DomainEvent>(fixture: &Fixture) {
-    let (event, reserialized) = load::<E>(fixture);
+    let (upcast, event) = load::<E>(fixture);
     assert_eq!(event.event_type(), fixture.event_type);
+    assert_eq!(
+        upcast.event_version,
+        event.event_version(),
+        "{} {} is not upcast to the current version",
+        fixture.event_type,
+        fixture.event_version
+    );
     if event.event_version() == fixture.event_version {
         assert_eq!(
-            reserialized, fixture.payload,
+            upcast,
+            stored(fixture),
+            "{} {} is current: no upcaster may touch it",
+            fixture.event_type,
+            fixture.event_version
+        );
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            fixture.payload,
             "{} {} does not round-trip: a field was renamed, dropped or retyped",
-            fixture.event_type, fixture.event_version
+            fixture.event_type,
+            fixture.event_version
         );
     }
 }
@@ -106,6 +139,17 @@ fn every_current_event_version_has_a_fixture() {
             .join(format!("{event_type}.v{event_version}.json"));
         assert!(path.is_file(), "missing golden fixture {}", path.display());
     }
+}
+
+#[test]
+fn an_upcast_v1_delivery_scheduled_is_the_v2_event() {
+    let v1 = read(&fixtures_dir().join("delivery/DeliveryScheduled.v1.0.0.json"));
+    let v2 = read(&fixtures_dir().join("delivery/DeliveryScheduled.v2.0.0.json"));
+    let (upcast_v1, from_v1) = load::<DeliveryEvent>(&v1);
+    let (_, from_v2) = load::<DeliveryEvent>(&v2);
+    assert_eq!(from_v1, from_v2);
+    assert_eq!(upcast_v1.event_version, "2.0.0");
+    assert_eq!(upcast_v1.payload, v2.payload);
 }
 
 #[test]

@@ -125,7 +125,7 @@ impl Delivery {
         if self.is_scheduled() {
             return Err(DeliveryError::AlreadyScheduled);
         }
-        if command.window_end <= command.window_start {
+        if command.window.end <= command.window.start {
             return Err(DeliveryError::InvalidWindow);
         }
         Ok(DeliveryScheduled {
@@ -133,8 +133,7 @@ impl Delivery {
             order_id: command.order_id,
             pickup_address: command.pickup_address,
             dropoff_address: command.dropoff_address,
-            window_start: command.window_start,
-            window_end: command.window_end,
+            window: command.window,
             scheduled_at: at,
         }
         .into())

@@ -1,6 +1,7 @@
 //! What may be asked of a delivery.
 
 use chrono::{DateTime, Utc};
+use event_schemas::DeliveryWindow;
 use event_schemas::values::{
     ActorId, Address, DeliveryId, GeoPoint, OrderId, ProofRef, Reason, RecipientName, Vehicle,
 };
@@ -55,10 +56,8 @@ pub struct ScheduleDelivery {
     pub pickup_address: Option<Address>,
     /// Where to deliver.
     pub dropoff_address: Address,
-    /// Earliest delivery time.
-    pub window_start: DateTime<Utc>,
-    /// Latest delivery time; must be after `window_start`.
-    pub window_end: DateTime<Utc>,
+    /// When to deliver; must end after it starts.
+    pub window: DeliveryWindow,
 }
 
 impl DeliveryCommand {

@@ -9,7 +9,7 @@ use event_schemas::values::{
 };
 use event_schemas::{
     DeliveryCompleted, DeliveryEvent, DeliveryFailed, DeliveryPickedUp, DeliveryScheduled,
-    DeliveryStatus, DriverAssigned, LocationUpdated,
+    DeliveryStatus, DeliveryWindow, DriverAssigned, LocationUpdated,
 };
 use uuid::Uuid;
 
@@ -101,6 +101,14 @@ fn point(lat: f64, lon: f64) -> GeoPoint {
     }
 }
 
+/// The window of every scheduled delivery here: 14:00 to 16:00.
+fn afternoon() -> DeliveryWindow {
+    DeliveryWindow {
+        start: time(14, 0),
+        end: time(16, 0),
+    }
+}
+
 fn recipient() -> RecipientName {
     RecipientName::parse("Chef Amélie").unwrap()
 }
@@ -121,8 +129,7 @@ fn scheduled() -> DeliveryEvent {
         order_id: order_id(),
         pickup_address: Some(address("1 Farm Road")),
         dropoff_address: address("2 Kitchen Street"),
-        window_start: time(14, 0),
-        window_end: time(16, 0),
+        window: afternoon(),
         scheduled_at: time(8, 0),
     }
     .into()
@@ -193,8 +200,7 @@ fn schedule_command() -> ScheduleDelivery {
         order_id: order_id(),
         pickup_address: Some(address("1 Farm Road")),
         dropoff_address: address("2 Kitchen Street"),
-        window_start: time(14, 0),
-        window_end: time(16, 0),
+        window: afternoon(),
     }
 }
 
@@ -297,8 +303,7 @@ async fn an_admin_schedules_a_delivery() {
                 order_id: order_id(),
                 pickup_address: Some(address("1 Farm Road")),
                 dropoff_address: address("2 Kitchen Street"),
-                window_start: time(14, 0),
-                window_end: time(16, 0),
+                window: afternoon(),
                 scheduled_at: now(),
             }
             .into(),
@@ -320,8 +325,7 @@ async fn the_delivery_process_schedules_a_delivery_picked_up_at_the_farm() {
                 order_id: order_id(),
                 pickup_address: None,
                 dropoff_address: address("2 Kitchen Street"),
-                window_start: time(14, 0),
-                window_end: time(16, 0),
+                window: afternoon(),
                 scheduled_at: now(),
             }
             .into(),
@@ -346,8 +350,10 @@ async fn scheduling_a_delivery_that_exists_is_refused_in_every_status() {
 #[tokio::test]
 async fn a_window_ending_before_it_starts_is_refused() {
     let command = DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
-        window_start: time(16, 0),
-        window_end: time(14, 0),
+        window: DeliveryWindow {
+            start: time(16, 0),
+            end: time(14, 0),
+        },
         ..schedule_command()
     });
     given(vec![])
@@ -359,8 +365,10 @@ async fn a_window_ending_before_it_starts_is_refused() {
 #[tokio::test]
 async fn a_window_ending_when_it_starts_is_refused() {
     let command = DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
-        window_start: time(14, 0),
-        window_end: time(14, 0),
+        window: DeliveryWindow {
+            start: time(14, 0),
+            end: time(14, 0),
+        },
         ..schedule_command()
     });
     given(vec![])

@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 use event_schemas::values::{Address, DeliveryId, OrderId};
-use event_schemas::{DeliveryEvent, OrderEvent};
+use event_schemas::{DeliveryEvent, DeliveryWindow, OrderEvent};
 use serde::{Deserialize, Serialize};
 use uuid::{Uuid, uuid};
 
@@ -80,10 +80,13 @@ impl DeliveryProcess {
                 OrderEvent::OrderReadyForPickup(_) if !self.scheduled => {
                     if let Some(dropoff_address) = self.delivery_address.clone() {
                         self.scheduled = true;
-                        let window_end = cause
-                            .at
-                            .checked_add_signed(DELIVERY_WINDOW)
-                            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+                        let window = DeliveryWindow {
+                            start: cause.at,
+                            end: cause
+                                .at
+                                .checked_add_signed(DELIVERY_WINDOW)
+                                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+                        };
                         decision.delivery(
                             Self::delivery_id_for(order_id),
                             DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
@@ -91,8 +94,7 @@ impl DeliveryProcess {
                                 order_id,
                                 pickup_address: None,
                                 dropoff_address,
-                                window_start: cause.at,
-                                window_end,
+                                window,
                             }),
                         );
                     }

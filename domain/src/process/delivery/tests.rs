@@ -120,8 +120,10 @@ fn an_order_ready_for_pickup_gets_a_delivery_to_its_address() {
                     order_id: order_id(),
                     pickup_address: None,
                     dropoff_address: address(),
-                    window_start: at(),
-                    window_end: at() + TimeDelta::hours(24),
+                    window: DeliveryWindow {
+                        start: at(),
+                        end: at() + TimeDelta::hours(24),
+                    },
                 }
             );
         }
