@@ -1,0 +1,80 @@
+//! Why the store refused or failed an operation.
+
+use crate::InvalidPosition;
+
+/// An event-store failure, classified so callers can answer precisely (409, 422, 503...).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another append reached the stream first: it is no longer at the expected version.
+    #[error("the stream is no longer at version {expected_version}: a concurrent write won")]
+    Conflict {
+        /// The version the append expected.
+        expected_version: u64,
+    },
+    /// The idempotency key was already used with a different request.
+    #[error("the idempotency key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// The database cannot be reached, is shutting down, or timed out.
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Stored data could not be read back (a bug, or data altered outside the product).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// A position token that is not one.
+    #[error(transparent)]
+    InvalidPosition(#[from] InvalidPosition),
+    /// The store's configuration is unusable.
+    #[error("event store configuration: {0}")]
+    Config(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the caller should tell its client to retry later (HTTP 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// SQLSTATE of a unique violation.
+pub(crate) const UNIQUE_VIOLATION: &str = "23505";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}
+
+/// Whether an error means "the database is not there right now" rather than "this request is
+/// wrong".
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            // Class 08: connection exceptions; 57P0x: shutdown / cannot connect now;
+            // 53300: too many connections; 40001/40P01 are not here: they are retried by
+            // callers as conflicts. SQLite: 5 (BUSY) and 6 (LOCKED) after the busy timeout.
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,128 @@
+//! [`EventStore`]: what every caller uses. It picks the backend from the database URL and
+//! upcasts on every read path, so callers only ever see current event versions.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::backend::{Backend, IdempotentOutcome, LogHead};
+use crate::postgres::{PostgresBackend, PostgresOptions};
+use crate::sqlite::SqliteBackend;
+use crate::{AppendRequest, Appended, Position, RecordedEvent, Snapshot, StoreError, StreamId};
+
+/// The log, on whichever backend the URL names.
+#[derive(Clone)]
+pub struct EventStore {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStore")
+            .field("backend", &self.backend.name())
+            .finish()
+    }
+}
+
+impl EventStore {
+    /// Opens the store named by `url`: `postgres://...` (or `postgresql://`) or
+    /// `sqlite://<path>`. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let backend = PostgresBackend::connect(url, PostgresOptions::default())?;
+            Ok(Self::new(Arc::new(backend)))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::new(Arc::new(SqliteBackend::connect(url).await?)))
+        } else {
+            Err(StoreError::Config(format!(
+                "unsupported database URL `{}`: use postgres://... or sqlite://<path>",
+                url.split('@').next_back().unwrap_or_default()
+            )))
+        }
+    }
+
+    /// A store over an already built backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// The backend's name (`postgres`, `sqlite`).
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The backend itself, for audits that must read events exactly as stored.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// Applies the migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.backend.migrate().await
+    }
+
+    /// Whether the store answers and is migrated.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.backend.ready().await
+    }
+
+    /// Appends events atomically at the expected version (see [`Backend::append`]).
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
+        self.backend.append(request).await
+    }
+
+    /// The stored outcome of an idempotency key, if any.
+    pub async fn idempotent_outcome(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotentOutcome>, StoreError> {
+        self.backend.idempotent_outcome(key).await
+    }
+
+    /// The stream's events after `after_version`, upcast to current versions.
+    pub async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.backend.read_stream(stream, after_version).await?;
+        Ok(upcast_all(events))
+    }
+
+    /// Up to `limit` events of the global log after `after`, upcast to current versions.
+    pub async fn read_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.backend.read_all(after, limit).await?;
+        Ok(upcast_all(events))
+    }
+
+    /// The head of the log as readers see it.
+    pub async fn head(&self) -> Result<LogHead, StoreError> {
+        self.backend.head().await
+    }
+
+    /// The stream's latest snapshot.
+    pub async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        self.backend.load_snapshot(stream).await
+    }
+
+    /// Stores a snapshot unless a newer one exists.
+    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.backend.save_snapshot(snapshot).await
+    }
+
+    /// A receiver that changes when events may have been appended.
+    pub fn wakeups(&self) -> watch::Receiver<u64> {
+        self.backend.wakeups()
+    }
+}
+
+fn upcast_all(events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+    events
+        .into_iter()
+        .map(|event| event.upcast(event_schemas::upcast))
+        .collect()
+}
