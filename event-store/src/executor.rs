@@ -213,20 +213,7 @@ where
         aggregate_id: &str,
         until: ReplayUntil,
     ) -> Result<Loaded<A>, StoreError> {
-        let stream = StreamId::new(A::TYPE, aggregate_id);
-        let mut loaded = Loaded::<A>::default();
-        for event in self.store.read_stream(&stream, 0).await? {
-            let past = match until {
-                ReplayUntil::End => false,
-                ReplayUntil::Version(version) => event.sequence > version,
-                ReplayUntil::Time(time) => event.recorded_at > time,
-            };
-            if past {
-                break;
-            }
-            apply_recorded(&mut loaded, &event)?;
-        }
-        Ok(loaded)
+        replay(&self.store, aggregate_id, until).await
     }
 
     /// Loads, decides and appends `command` for aggregate `aggregate_id`.
@@ -352,6 +339,28 @@ where
             tracing::warn!(%stream, %error, "cannot store a snapshot");
         }
     }
+}
+
+/// Rebuilds aggregate `A` from its events only (no snapshot), up to a point in its history.
+pub async fn replay<A: Aggregate>(
+    store: &EventStore,
+    aggregate_id: &str,
+    until: ReplayUntil,
+) -> Result<Loaded<A>, StoreError> {
+    let stream = StreamId::new(A::TYPE, aggregate_id);
+    let mut loaded = Loaded::<A>::default();
+    for event in store.read_stream(&stream, 0).await? {
+        let past = match until {
+            ReplayUntil::End => false,
+            ReplayUntil::Version(version) => event.sequence > version,
+            ReplayUntil::Time(time) => event.recorded_at > time,
+        };
+        if past {
+            break;
+        }
+        apply_recorded(&mut loaded, &event)?;
+    }
+    Ok(loaded)
 }
 
 fn apply_recorded<A: Aggregate>(
