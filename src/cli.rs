@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::schemas_export;
+use crate::{audit, bench, schemas_export};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -124,11 +124,29 @@ enum Action {
         #[command(subcommand)]
         command: SchemasCommand,
     },
-    /// Benchmarks against the raw database ceiling.
+    /// Benchmarks against the raw database ceiling (PostgreSQL).
     Bench {
-        /// What to measure, e.g. `store` or `commands`.
-        target: String,
+        #[command(subcommand)]
+        target: BenchTarget,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// Appends/s at 1, 16 and 64 writers and global-log reads/s, next to raw PostgreSQL.
+    Store {
+        /// Seconds each append measurement runs.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Events in the log for the read measurement.
+        #[arg(long, default_value_t = 200_000)]
+        read_events: u64,
+        /// Events in the log for the memory check.
+        #[arg(long, default_value_t = 1_000_000)]
+        memory_events: u64,
+    },
+    /// Commands/s and latency over HTTP at 16 and 64 clients, next to the raw append ceiling.
+    Commands,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,10 +187,8 @@ enum SchemasCommand {
 }
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    // The configuration is parsed (and a bad value reported) whatever the subcommand; the
-    // parts that use it are wired in by the issues that build them.
-    let Cli { config: _, action } = cli;
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { config, action } = cli;
     match action {
         Action::Schemas {
             command: SchemasCommand::Export { dir },
@@ -181,7 +197,56 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {written} schemas to {}", dir.display());
             Ok(())
         }
+        Action::Migrate => {
+            let store = config.open_store().await?;
+            store.migrate().await?;
+            println!("migrated the {} event store", store.backend_name());
+            Ok(())
+        }
+        Action::Audit {
+            command: AuditCommand::Verify { aggregate_type, id },
+        } => {
+            let store = config.open_store().await?;
+            if !audit::verify(&store, aggregate_type.zip(id)).await? {
+                bail!("the log's hash chain is broken: events were altered");
+            }
+            Ok(())
+        }
+        Action::Replay {
+            aggregate_type,
+            id,
+            at_version,
+            at_time,
+        } => {
+            let until = audit::until(at_version, at_time.as_deref())?;
+            let store = config.open_store().await?;
+            audit::print_replay(&store, &aggregate_type, &id, until).await
+        }
+        Action::Bench {
+            target:
+                BenchTarget::Store {
+                    seconds,
+                    read_events,
+                    memory_events,
+                },
+        } => {
+            let options = bench::StoreBenchOptions {
+                seconds,
+                read_events,
+                memory_events,
+            };
+            bench::run_store(&config.database_url, options).await
+        }
         other => not_available(subcommand_name(&other)),
+    }
+}
+
+impl Config {
+    /// Opens the event store named by `--database-url` (without migrating it).
+    async fn open_store(&self) -> anyhow::Result<event_store::EventStore> {
+        event_store::EventStore::connect(&self.database_url)
+            .await
+            .with_context(|| "cannot open the event store".to_owned())
     }
 }
 

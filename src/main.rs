@@ -1,6 +1,8 @@
 //! The `supplyline` binary: one CLI whose subcommands start each part of the product, or all of
 //! them in one process, and run its operator tools.
 
+mod audit;
+mod bench;
 mod cli;
 mod schemas_export;
 
@@ -10,7 +12,17 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli::run(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -55,7 +55,10 @@ fn schemas_export_into_an_unwritable_place_fails_with_a_message() {
 
 #[test]
 fn a_part_not_built_yet_says_so_and_exits_non_zero() {
-    let out = supplyline().args(["audit", "verify"]).output().unwrap();
+    let out = supplyline()
+        .args(["token", "--sub", "a", "--role", "admin"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
 }
@@ -85,4 +88,186 @@ fn help_lists_every_subcommand_of_the_contract() {
 fn an_unknown_subcommand_is_a_usage_error() {
     let out = supplyline().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Registers a stock item and receives stock twice in a fresh SQLite store; returns its URL,
+/// the stock item's id and the folder holding the database.
+fn store_with_a_stock_item() -> (String, String, tempfile::TempDir) {
+    use chrono::Utc;
+    use domain::Issued;
+    use domain::stock::{RegisterStockItem, StockCommand, StockItem};
+    use event_schemas::values::{
+        Actor, ActorId, Category, Cents, PositiveQuantity, ProductName, QualityGrade, Quantity,
+        Role, StockItemId, Unit,
+    };
+    use event_store::{CommandContext, EventStore, Executor};
+    use uuid::Uuid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    let id = Uuid::now_v7();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = EventStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let executor = Executor::<StockItem>::new(store, ());
+        let farmer = Actor::new(ActorId::parse("farmer-ana").unwrap(), Role::Farmer);
+        let context = CommandContext {
+            actor: farmer.clone(),
+            command: "test".into(),
+            request_id: "cli-test".into(),
+            correlation_id: id,
+            causation_id: id,
+            idempotency: None,
+            expected_version: None,
+        };
+        let register = StockCommand::RegisterStockItem(RegisterStockItem {
+            stock_item_id: StockItemId::from_uuid(id),
+            farmer_id: None,
+            product_name: ProductName::parse("Kale").unwrap(),
+            category: Category::Vegetables,
+            unit: Unit::Bunch,
+            unit_price_cents: Cents::new(300).unwrap(),
+            quality_grade: QualityGrade::A,
+            harvest_date: None,
+            certifications: vec![],
+            low_stock_threshold: Quantity::new(1).unwrap(),
+            initial_quantity: Quantity::new(10).unwrap(),
+        });
+        let receive = StockCommand::ReceiveStock {
+            quantity: PositiveQuantity::new(5).unwrap(),
+            purchase_id: None,
+        };
+        for command in [register, receive.clone(), receive] {
+            executor
+                .execute(
+                    &id.to_string(),
+                    Issued::new(farmer.clone(), Utc::now(), command),
+                    &context,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    (url, id.to_string(), dir)
+}
+
+#[test]
+fn audit_verify_passes_on_an_intact_log_and_names_an_altered_event() {
+    let (url, id, _dir) = store_with_a_stock_item();
+    let verify = |args: &[&str]| {
+        supplyline()
+            .args(["--database-url", &url, "audit", "verify"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let intact = verify(&[]);
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stderr)
+    );
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("ok: 3 events in 1 streams"));
+
+    // Alter the second event's payload behind the product's back.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(
+            "UPDATE events SET payload = json_set(payload, '$.StockReceived.quantity', 500) \
+             WHERE sequence = 2",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    });
+
+    let whole = verify(&[]);
+    assert_eq!(whole.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&whole.stdout)
+            .contains(&format!("stock/{id} is altered from event #2")),
+        "{}",
+        String::from_utf8_lossy(&whole.stdout)
+    );
+    let one = verify(&["--type", "stock", "--id", &id]);
+    assert_eq!(one.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&one.stdout).contains("from event #2"));
+}
+
+#[test]
+fn replay_shows_a_stock_item_as_of_a_version() {
+    let (url, id, _dir) = store_with_a_stock_item();
+    let out = supplyline()
+        .args([
+            "--database-url",
+            &url,
+            "replay",
+            "stock",
+            &id,
+            "--at-version",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["version"], 2);
+    let full = supplyline()
+        .args(["--database-url", &url, "replay", "stock", &id])
+        .output()
+        .unwrap();
+    let full: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
+    assert_eq!(full["version"], 3);
+    assert_ne!(shown["state"], full["state"]);
+}
+
+#[test]
+fn replay_of_an_unknown_type_or_aggregate_is_a_clear_error() {
+    let (url, _id, _dir) = store_with_a_stock_item();
+    let out = supplyline()
+        .args(["--database-url", &url, "replay", "tractor", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown aggregate type"));
+    let out = supplyline()
+        .args(["--database-url", &url, "replay", "stock", "no-such-id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no stock no-such-id"));
+}
+
+#[test]
+fn migrate_creates_the_embedded_store_and_is_repeatable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nested/store.db").display());
+    for _ in 0..2 {
+        let out = supplyline()
+            .args(["--database-url", &url, "migrate"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("nested/store.db").is_file());
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused() {
+    let out = supplyline()
+        .args(["--database-url", "mysql://localhost/x", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
