@@ -1,0 +1,140 @@
+//! The global log: every event once, in order, in batches from any position; its head; and
+//! the wake-ups that tell readers it grew.
+
+use std::time::Duration;
+
+use event_store::{EventStore, Position};
+use tokio::sync::watch;
+use tokio::time::timeout;
+use uuid::Uuid;
+
+use crate::fixtures::{StreamWriter, new_stream, probes};
+use crate::support::{on_postgres, read_whole_log, wait_until_readable};
+
+conformance!(
+    the_global_log_returns_every_event_once_in_order,
+    |db| async move {
+        let store = db.store;
+        let mut writers: Vec<StreamWriter> =
+            (0..4).map(|_| StreamWriter::new(new_stream())).collect();
+        let mut appended_ids = Vec::new();
+        let mut last = Position::START;
+        for round in 0..3 {
+            for (count, writer) in (1..).zip(&mut writers) {
+                let events = probes(round * 10 + 1..=round * 10 + count % 2 + 1);
+                appended_ids.extend(events.iter().map(|e| e.metadata.event_id));
+                last = writer.append(&store, events).await.position;
+            }
+        }
+        wait_until_readable(&store, last).await;
+
+        let log = read_whole_log(&store, 3).await;
+
+        let read_ids: Vec<Uuid> = log
+            .iter()
+            .map(|e| e.typed_metadata().unwrap().event_id)
+            .collect();
+        assert_eq!(
+            read_ids, appended_ids,
+            "every event once, in the order its append committed"
+        );
+        assert!(log.windows(2).all(|w| w[0].position < w[1].position));
+        for writer in &writers {
+            let sequences: Vec<u64> = log
+                .iter()
+                .filter(|e| e.stream == writer.stream)
+                .map(|e| e.sequence)
+                .collect();
+            assert_eq!(sequences, (1..=writer.version).collect::<Vec<_>>());
+        }
+        let newest = log.last().unwrap().position;
+        assert_eq!(newest, last);
+        assert!(store.read_all(newest, 3).await.unwrap().is_empty());
+        assert_eq!(store.head().await.unwrap().readable, Some(newest));
+        // A reader resumes from the token a client holds.
+        let token = log[7].position.token();
+        let resumed = store
+            .read_all(Position::from_token(&token).unwrap(), 100)
+            .await
+            .unwrap();
+        assert_eq!(resumed, log[8..]);
+    }
+);
+
+conformance!(
+    an_empty_log_reads_nothing_and_has_no_head,
+    |db| async move {
+        let store = db.store;
+
+        let head = store.head().await.unwrap();
+        let log = store.read_all(Position::START, 10).await.unwrap();
+
+        assert_eq!(head.readable, None);
+        assert!(log.is_empty());
+    }
+);
+
+conformance!(an_append_wakes_the_log_readers, |db| async move {
+    let store = db.store;
+    let mut wakeups = store.wakeups();
+    let_start_up_wakeups_pass(&mut wakeups).await;
+
+    StreamWriter::new(new_stream())
+        .append(&store, probes(1..=1))
+        .await;
+
+    timeout(Duration::from_secs(5), wakeups.changed())
+        .await
+        .expect("a wake-up within 5 s of the append")
+        .unwrap();
+});
+
+/// Waits until the receiver has been quiet for a moment (PostgreSQL's listener wakes readers
+/// once when it starts listening, since it may have missed appends).
+async fn let_start_up_wakeups_pass(wakeups: &mut watch::Receiver<u64>) {
+    wakeups.borrow_and_update();
+    while let Ok(Ok(())) = timeout(Duration::from_millis(300), wakeups.changed()).await {}
+}
+
+/// PostgreSQL only: another process's store (its own pool and listener) is woken through
+/// `NOTIFY` when this one appends. SQLite's wake-ups are in-process by design.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_is_woken_through_notify() {
+    on_postgres(|db| async move {
+        let store = db.store;
+        let other = EventStore::connect(&db.url).await.unwrap();
+        let mut wakeups = other.wakeups();
+        wait_for_listeners(&db.url, 2).await;
+        let_start_up_wakeups_pass(&mut wakeups).await;
+
+        StreamWriter::new(new_stream())
+            .append(&store, probes(1..=1))
+            .await;
+
+        timeout(Duration::from_secs(5), wakeups.changed())
+            .await
+            .expect("the other process is woken within 5 s")
+            .unwrap();
+    })
+    .await;
+}
+
+/// Waits until `count` sessions of the database listen for appends.
+async fn wait_for_listeners(url: &str, count: i64) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    for _ in 0..250 {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle' AND query ILIKE 'LISTEN %'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if listening >= count {
+            pool.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} stores listen for appends after 5 s");
+}

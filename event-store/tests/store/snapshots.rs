@@ -1,0 +1,151 @@
+//! Snapshots: an aggregate loaded from its latest snapshot plus later events equals the one
+//! replayed from its events alone; a snapshot that cannot be read is ignored.
+
+use cqrs_es::Aggregate;
+use domain::stock::StockItem;
+use event_schemas::ChainHash;
+use event_store::{Executor, Loaded, Position, ReplayUntil, Snapshot, StreamId};
+use serde_json::json;
+
+use crate::fixtures::{
+    adjust, change_price, execute, farmer, new_stream, on_hand, receive, register_stock_item,
+};
+
+/// Registers a stock item with 20 units and runs ten of its owner's commands on it, each
+/// appending one event: the stream ends at version 11 with 41 units on hand at 310 cents.
+async fn stock_item_with_history(executor: &Executor<StockItem>) -> String {
+    let farmer = farmer();
+    let id = register_stock_item(executor, &farmer, 20).await;
+    for command in [
+        receive(&farmer, 5),
+        adjust(&farmer, -2),
+        change_price(&farmer, 300),
+        receive(&farmer, 3),
+        adjust(&farmer, 4),
+        change_price(&farmer, 275),
+        receive(&farmer, 10),
+        adjust(&farmer, -1),
+        change_price(&farmer, 310),
+        receive(&farmer, 2),
+    ] {
+        let executed = execute(executor, &id, command).await;
+        assert_eq!(executed.events.len(), 1);
+    }
+    id
+}
+
+fn assert_same_aggregate(loaded: &Loaded<StockItem>, replayed: &Loaded<StockItem>) {
+    assert_eq!(loaded.state, replayed.state);
+    assert_eq!(loaded.version, replayed.version);
+    assert_eq!(loaded.last_hash, replayed.last_hash);
+    assert_eq!(loaded.position, replayed.position);
+}
+
+conformance!(
+    a_snapshot_loaded_stock_item_equals_the_replayed_one,
+    |db| async move {
+        let store = db.store;
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(3);
+
+        let id = stock_item_with_history(&executor).await;
+
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        let snapshot = store
+            .load_snapshot(&stream)
+            .await
+            .unwrap()
+            .expect("a snapshot after 11 events");
+        assert_eq!(snapshot.version, 9, "the latest multiple of 3");
+        let events = store.read_stream(&stream, 0).await.unwrap();
+        assert_eq!(events.len(), 11);
+        let ninth = &events[8];
+        assert_eq!(
+            (snapshot.last_hash, snapshot.position),
+            (ninth.hash().unwrap(), ninth.position)
+        );
+        let at_nine = executor.replay(&id, ReplayUntil::Version(9)).await.unwrap();
+        let snapshot_state: StockItem = serde_json::from_value(snapshot.state).unwrap();
+        assert_eq!(snapshot_state, at_nine.state);
+
+        let loaded = executor.load(&id).await.unwrap();
+        let replayed = executor.replay(&id, ReplayUntil::End).await.unwrap();
+
+        assert_same_aggregate(&loaded, &replayed);
+        assert_eq!(loaded.version, 11);
+        assert_eq!(loaded.last_hash, events[10].hash().unwrap());
+        assert_eq!(on_hand(&loaded.state), 41);
+        assert_eq!(loaded.state.unit_price_cents().map(u64::from), Some(310));
+    }
+);
+
+conformance!(
+    an_unreadable_snapshot_is_ignored_and_the_events_replayed,
+    |db| async move {
+        let store = db.store;
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(0);
+        let id = stock_item_with_history(&executor).await;
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        assert_eq!(store.load_snapshot(&stream).await.unwrap(), None);
+        store
+            .save_snapshot(&Snapshot {
+                stream: stream.clone(),
+                version: 11,
+                state: json!({ "an": "older shape", "on_hand": "many" }),
+                last_hash: ChainHash::GENESIS,
+                position: Position::START,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .load_snapshot(&stream)
+                .await
+                .unwrap()
+                .map(|s| s.version),
+            Some(11)
+        );
+
+        let loaded = executor.load(&id).await.unwrap();
+        let replayed = executor.replay(&id, ReplayUntil::End).await.unwrap();
+
+        assert_same_aggregate(&loaded, &replayed);
+        assert_eq!((loaded.version, on_hand(&loaded.state)), (11, 41));
+        // The next command chains to the last event's real hash, not the snapshot's.
+        let executed = execute(&executor, &id, receive(&farmer(), 1)).await;
+        assert_eq!(executed.version, 12);
+        let verified = store.verify_stream(&stream).await.unwrap();
+        assert!(verified.ok, "{verified:?}");
+        assert_eq!(verified.checked, 12);
+    }
+);
+
+conformance!(
+    an_older_snapshot_never_replaces_a_newer_one,
+    |db| async move {
+        let store = db.store;
+        let stream = new_stream();
+        let snapshot = |version: u64| Snapshot {
+            stream: stream.clone(),
+            version,
+            state: json!({ "version": version }),
+            last_hash: ChainHash::from_bytes([7; 32]),
+            position: Position::new(0, 3, version),
+        };
+
+        store.save_snapshot(&snapshot(6)).await.unwrap();
+        store.save_snapshot(&snapshot(3)).await.unwrap();
+        let after_older = store.load_snapshot(&stream).await.unwrap();
+        store.save_snapshot(&snapshot(9)).await.unwrap();
+        let after_newer = store.load_snapshot(&stream).await.unwrap();
+
+        let version_and_state = |s: Option<Snapshot>| s.map(|s| (s.version, s.state));
+        assert_eq!(
+            version_and_state(after_older),
+            Some((6, json!({ "version": 6 })))
+        );
+        assert_eq!(
+            version_and_state(after_newer),
+            Some((9, json!({ "version": 9 })))
+        );
+    }
+);
