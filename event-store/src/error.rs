@@ -11,6 +11,9 @@ pub enum StoreError {
         /// The version the append expected.
         expected_version: u64,
     },
+    /// An append carried no events.
+    #[error("an append needs at least one event")]
+    NothingToAppend,
     /// The idempotency key was already used with a different request.
     #[error("the idempotency key was already used with a different request")]
     IdempotencyKeyReused,

@@ -52,7 +52,7 @@ pub use backend::{Backend, IdempotentOutcome, LogHead};
 pub use error::StoreError;
 pub use executor::{
     CommandContext, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY, ExecuteError, Executed, Executor,
-    Loaded, ReplayUntil,
+    Loaded, ReplayUntil, replay,
 };
 pub use hash::event_hash;
 pub use position::{InvalidPosition, Position};

@@ -104,7 +104,7 @@ conformance!(an_empty_append_is_refused, |db| async move {
 
     let error = store.append(writer.request(Vec::new())).await.unwrap_err();
 
-    assert!(matches!(error, StoreError::Config(_)), "{error:?}");
+    assert!(matches!(error, StoreError::NothingToAppend), "{error:?}");
     assert!(
         store
             .read_stream(&writer.stream, 0)
