@@ -293,9 +293,7 @@ impl Backend for PostgresBackend {
 
     async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
         if request.events.is_empty() {
-            return Err(StoreError::Config(
-                "an append needs at least one event".into(),
-            ));
+            return Err(StoreError::NothingToAppend);
         }
         let epoch = self.epoch().await?;
         let appended = match (&request.idempotency, &self.before_commit) {

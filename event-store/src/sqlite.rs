@@ -105,9 +105,7 @@ impl Backend for SqliteBackend {
 
     async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
         if request.events.is_empty() {
-            return Err(StoreError::Config(
-                "an append needs at least one event".into(),
-            ));
+            return Err(StoreError::NothingToAppend);
         }
         let mut tx = self.writer.begin().await?;
         if let Some(claim) = &request.idempotency
