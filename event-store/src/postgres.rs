@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use event_schemas::ChainHash;
 use futures_util::future::BoxFuture;
+use futures_util::{Stream, TryStreamExt};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
@@ -34,6 +35,17 @@ use crate::{
     AppendRequest, Appended, IdempotencyClaim, Position, RecordedEvent, Snapshot, StoreError,
     StreamId,
 };
+
+/// A query selecting events' columns in the order [`decode_event`] reads them, then `$rest`.
+macro_rules! select_event {
+    ($rest:literal) => {
+        concat!(
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+             metadata, epoch, tx::text::bigint AS tx_id, position, recorded_at FROM events ",
+            $rest
+        )
+    };
+}
 
 /// The channel appends are announced on.
 const CHANNEL: &str = "supplyline_log";
@@ -174,7 +186,7 @@ impl PostgresBackend {
                  AS u(s, t, v, p, m) \
              WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
-             RETURNING tx::text::bigint AS tx, position",
+             RETURNING tx::text::bigint AS tx_id, position",
         )
         .bind(&request.stream.aggregate_type)
         .bind(&request.stream.aggregate_id)
@@ -193,7 +205,7 @@ impl PostgresBackend {
         };
         let mut last: Option<(i64, i64)> = None;
         for row in &rows {
-            let tx: i64 = row.try_get("tx")?;
+            let tx: i64 = row.try_get("tx_id")?;
             let position: i64 = row.try_get("position")?;
             if last.is_none_or(|(_, p)| position > p) {
                 last = Some((tx, position));
@@ -350,16 +362,15 @@ impl Backend for PostgresBackend {
         stream: &StreamId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 \
+        let rows = sqlx::query(select_event!(
+            "WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 \
              ORDER BY sequence"
         ))
         .bind(&stream.aggregate_type)
         .bind(&stream.aggregate_id)
         .bind(to_i64(after_version)?)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_event).collect()
+        .fetch(&self.pool);
+        decode_all(rows).await
     }
 
     async fn read_all(
@@ -368,9 +379,8 @@ impl Backend for PostgresBackend {
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let epoch = self.epoch().await?;
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} \
-             WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+        let rows = sqlx::query(select_event!(
+            "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
                AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
              ORDER BY epoch, tx, position LIMIT $5"
         ))
@@ -379,9 +389,8 @@ impl Backend for PostgresBackend {
         .bind(to_i64(after.seq())?)
         .bind(to_i32(epoch)?)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_event).collect()
+        .fetch(&self.pool);
+        decode_all(rows).await
     }
 
     async fn read_streams_after(
@@ -397,23 +406,22 @@ impl Backend for PostgresBackend {
             ),
             None => ("", "", 0),
         };
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE (aggregate_type, aggregate_id, sequence) > ($1, $2, $3) \
+        let rows = sqlx::query(select_event!(
+            "WHERE (aggregate_type, aggregate_id, sequence) > ($1, $2, $3) \
              ORDER BY aggregate_type, aggregate_id, sequence LIMIT $4"
         ))
         .bind(aggregate_type)
         .bind(aggregate_id)
         .bind(sequence)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_event).collect()
+        .fetch(&self.pool);
+        decode_all(rows).await
     }
 
     async fn head(&self) -> Result<LogHead, StoreError> {
         let epoch = self.epoch().await?;
         let readable = sqlx::query(
-            "SELECT epoch, tx::text::bigint AS tx, position FROM events \
+            "SELECT epoch, tx::text::bigint AS tx_id, position FROM events \
              WHERE epoch < $1 OR tx < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY epoch DESC, tx DESC, position DESC LIMIT 1",
         )
@@ -423,7 +431,7 @@ impl Backend for PostgresBackend {
         .map(|row| -> Result<Position, StoreError> {
             Ok(Position::new(
                 to_u32(row.try_get("epoch")?)?,
-                to_u64(row.try_get("tx")?)?,
+                to_u64(row.try_get("tx_id")?)?,
                 to_u64(row.try_get("position")?)?,
             ))
         })
@@ -495,28 +503,33 @@ impl Backend for PostgresBackend {
     }
 }
 
-/// The columns of an event, in the order [`decode_event`] reads them.
-const SELECT_EVENT: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload, metadata, epoch, tx::text::bigint AS tx, position, recorded_at \
-     FROM events";
+/// Decodes rows as they arrive, so decoding overlaps the transfer of the next rows.
+async fn decode_all(
+    rows: impl Stream<Item = Result<PgRow, sqlx::Error>>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut rows = std::pin::pin!(rows);
+    let mut events = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        events.push(decode_event(&row)?);
+    }
+    Ok(events)
+}
 
 fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    // By index, in `select_event!`'s order: a name lookup per column per row is measurable.
     Ok(RecordedEvent {
-        stream: StreamId::new(
-            row.try_get::<String, _>("aggregate_type")?,
-            row.try_get::<String, _>("aggregate_id")?,
-        ),
-        sequence: to_u64(row.try_get("sequence")?)?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get::<Value, _>("payload")?,
-        metadata: row.try_get::<Value, _>("metadata")?,
+        stream: StreamId::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
+        sequence: to_u64(row.try_get(2)?)?,
+        event_type: row.try_get(3)?,
+        event_version: row.try_get(4)?,
+        payload: row.try_get::<Value, _>(5)?,
+        metadata: row.try_get::<Value, _>(6)?,
         position: Position::new(
-            to_u32(row.try_get("epoch")?)?,
-            to_u64(row.try_get("tx")?)?,
-            to_u64(row.try_get("position")?)?,
+            to_u32(row.try_get(7)?)?,
+            to_u64(row.try_get(8)?)?,
+            to_u64(row.try_get(9)?)?,
         ),
-        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>(10)?,
     })
 }
 

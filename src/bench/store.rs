@@ -317,7 +317,7 @@ async fn raw_scan(pool: &PgPool) -> anyhow::Result<(u64, f64)> {
     let started = Instant::now();
     let mut rows = sqlx::query(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
-             metadata, epoch, tx::text::bigint AS tx, position, recorded_at \
+             metadata, epoch, tx::text::bigint AS tx_id, position, recorded_at \
          FROM events ORDER BY epoch, tx, position",
     )
     .fetch(pool);
