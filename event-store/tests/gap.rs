@@ -26,7 +26,7 @@ use uuid::Uuid;
 const WRITERS: usize = 16;
 const APPENDS_PER_WRITER: usize = 40;
 const STREAMS_PER_WRITER: usize = 3;
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 10;
 
 /// A fresh database, dropped on `cleanup`.
 struct TestDatabase {
