@@ -11,6 +11,8 @@ mod delivery;
 mod inspection;
 mod order;
 mod purchase;
+#[cfg(test)]
+mod test_support;
 
 pub use command::{Cause, ProcessCommand, Target};
 pub use delivery::{DeliveryProcess, DeliveryProcessInput};

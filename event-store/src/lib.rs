@@ -36,6 +36,7 @@
 
 mod backend;
 mod chain;
+mod convert;
 mod error;
 mod executor;
 mod hash;
@@ -43,6 +44,7 @@ mod migrations;
 mod position;
 mod postgres;
 mod record;
+mod scratch;
 mod sqlite;
 mod store;
 mod verify;
@@ -60,6 +62,7 @@ pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend, PostgresOpti
 pub use record::{
     AppendRequest, Appended, IdempotencyClaim, NewEvent, RecordedEvent, Snapshot, StreamId,
 };
+pub use scratch::ScratchDatabase;
 pub use sqlite::SqliteBackend;
 pub use store::EventStore;
 pub use verify::{LogVerification, StreamVerification};

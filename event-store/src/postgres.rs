@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use event_schemas::ChainHash;
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt};
 use serde_json::Value;
@@ -28,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::{Backend, IdempotentOutcome, LogHead};
 use crate::chain::chain_events;
+use crate::convert::{audit_cursor, parse_hash, to_i32, to_i64, to_u32, to_u64};
 use crate::error::UNIQUE_VIOLATION;
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
@@ -398,14 +398,7 @@ impl Backend for PostgresBackend {
         after: Option<(&StreamId, u64)>,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (aggregate_type, aggregate_id, sequence) = match after {
-            Some((stream, sequence)) => (
-                stream.aggregate_type.as_str(),
-                stream.aggregate_id.as_str(),
-                to_i64(sequence)?,
-            ),
-            None => ("", "", 0),
-        };
+        let (aggregate_type, aggregate_id, sequence) = audit_cursor(after)?;
         let rows = sqlx::query(select_event!(
             "WHERE (aggregate_type, aggregate_id, sequence) > ($1, $2, $3) \
              ORDER BY aggregate_type, aggregate_id, sequence LIMIT $4"
@@ -583,25 +576,4 @@ async fn listen_for_appends(pool: PgPool, wakeups: Arc<Wakeups>) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-pub(crate) fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is out of range")))
-}
-
-fn to_i32(n: u32) -> Result<i32, StoreError> {
-    i32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is out of range")))
-}
-
-pub(crate) fn to_u64(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is negative")))
-}
-
-fn to_u32(n: i32) -> Result<u32, StoreError> {
-    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is negative")))
-}
-
-pub(crate) fn parse_hash(text: &str) -> Result<ChainHash, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("`{text}` is not a hash")))
 }

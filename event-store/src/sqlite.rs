@@ -20,8 +20,8 @@ use tokio::sync::watch;
 
 use crate::backend::{Backend, IdempotentOutcome, LogHead};
 use crate::chain::chain_events;
+use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
 use crate::migrations::{self, migrator};
-use crate::postgres::{parse_hash, to_i64, to_u64};
 use crate::wakeup::Wakeups;
 use crate::{AppendRequest, Appended, Position, RecordedEvent, Snapshot, StoreError, StreamId};
 
@@ -218,14 +218,7 @@ impl Backend for SqliteBackend {
         after: Option<(&StreamId, u64)>,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (aggregate_type, aggregate_id, sequence) = match after {
-            Some((stream, sequence)) => (
-                stream.aggregate_type.as_str(),
-                stream.aggregate_id.as_str(),
-                to_i64(sequence)?,
-            ),
-            None => ("", "", 0),
-        };
+        let (aggregate_type, aggregate_id, sequence) = audit_cursor(after)?;
         let rows = sqlx::query(&format!(
             "{SELECT_EVENT} WHERE (aggregate_type, aggregate_id, sequence) > (?, ?, ?) \
              ORDER BY aggregate_type, aggregate_id, sequence LIMIT ?"

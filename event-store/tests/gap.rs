@@ -17,7 +17,7 @@ use event_schemas::values::{Actor, ActorId, Role};
 use event_schemas::{ChainHash, EventMetadata};
 use event_store::{
     AppendRequest, BeforeCommit, EventStore, NewEvent, Position, PostgresBackend, PostgresOptions,
-    RecordedEvent, StoreError, StreamId,
+    RecordedEvent, ScratchDatabase, StoreError, StreamId,
 };
 use rand::Rng;
 use sqlx::{Connection, PgConnection};
@@ -27,43 +27,6 @@ const WRITERS: usize = 16;
 const APPENDS_PER_WRITER: usize = 40;
 const STREAMS_PER_WRITER: usize = 3;
 const ROUNDS: usize = 10;
-
-/// A fresh database, dropped on `cleanup`.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create(admin_url: &str) -> Self {
-        let name = format!("sl_gap_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(admin_url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(base, _)| base);
-        Self {
-            admin_url: admin_url.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    async fn cleanup(self) {
-        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    }
-}
 
 fn new_event(marker: Uuid) -> NewEvent {
     NewEvent {
@@ -228,10 +191,10 @@ async fn a_tailing_reader_sees_every_committed_event_exactly_once() {
         return;
     };
     for _ in 0..ROUNDS {
-        let db = TestDatabase::create(&admin_url).await;
-        let url = db.url.clone();
+        let db = ScratchDatabase::create(&admin_url, "sl_gap").await.unwrap();
+        let url = db.url().to_owned();
         let outcome = tokio::spawn(async move { one_round(&url).await }).await;
-        db.cleanup().await;
+        db.drop_database().await.unwrap();
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic.into_panic());
         }

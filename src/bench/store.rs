@@ -15,14 +15,13 @@ use chrono::Utc;
 use event_schemas::values::{Actor, ActorId, PositiveQuantity, Quantity, Role};
 use event_schemas::{ChainHash, EventMetadata, StockEvent, StockLevels, StockReceived};
 use event_store::{
-    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, PostgresOptions, StreamId,
+    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, PostgresOptions,
+    ScratchDatabase, StreamId,
 };
 use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
-
-use super::database::BenchDatabase;
 
 /// What to run and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -46,8 +45,10 @@ const READ_BATCH: u32 = 1000;
 
 /// Runs the benchmark on a fresh database on the server `admin_url` names.
 pub async fn run(admin_url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
-    let database = BenchDatabase::create(admin_url).await?;
-    let outcome = run_in(&database.url, options).await;
+    let database = ScratchDatabase::create(admin_url, "sl_bench")
+        .await
+        .context("benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL")?;
+    let outcome = run_in(database.url(), options).await;
     database.drop_database().await?;
     outcome
 }
@@ -63,7 +64,7 @@ async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
     let pool = backend.pool().clone();
     let store = EventStore::new(Arc::new(backend));
     store.migrate().await?;
-    sqlx::raw_sql(RAW_TABLE).execute(&pool).await?;
+    sqlx::query(RAW_TABLE).execute(&pool).await?;
     let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&pool)
         .await?;
@@ -127,22 +128,8 @@ async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The raw ceiling's table: the same columns, keys and index as `events`.
-const RAW_TABLE: &str = "CREATE TABLE raw_events (
-    aggregate_type text NOT NULL,
-    aggregate_id text NOT NULL,
-    sequence bigint NOT NULL,
-    event_type text NOT NULL,
-    event_version text NOT NULL,
-    payload jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    epoch integer NOT NULL,
-    tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    position bigint GENERATED ALWAYS AS IDENTITY,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
-);
-CREATE INDEX raw_events_global_order ON raw_events (epoch, tx, position);";
+/// The raw ceiling's table: the same columns, defaults, keys and indexes as `events`.
+const RAW_TABLE: &str = "CREATE TABLE raw_events (LIKE events INCLUDING ALL)";
 
 /// A realistic one-event command: a `StockReceived` with full metadata.
 #[derive(Clone)]

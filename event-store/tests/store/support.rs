@@ -6,11 +6,10 @@ use std::io::Write;
 use std::panic;
 use std::time::Duration;
 
-use event_store::{EventStore, Position, RecordedEvent, StreamId};
+use event_store::{EventStore, Position, RecordedEvent, ScratchDatabase, StreamId};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
+use sqlx::{PgPool, SqlitePool};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +66,10 @@ where
         );
         return;
     };
-    let database = TestDatabase::create(&admin_url).await;
-    let url = database.url.clone();
+    let database = ScratchDatabase::create(&admin_url, "sl_test")
+        .await
+        .expect("create the test database");
+    let url = database.url().to_owned();
     // In a task of its own, so that a panicking body still lets us drop the database.
     let outcome = tokio::spawn(async move {
         let store = EventStore::connect(&url)
@@ -84,7 +85,7 @@ where
         .await;
     })
     .await;
-    let dropped = database.drop().await;
+    let dropped = database.drop_database().await;
     match outcome {
         Ok(()) => dropped.expect("drop the test database"),
         Err(error) => {
@@ -104,58 +105,6 @@ pub fn database_url() -> Option<String> {
     std::env::var("DATABASE_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())
-}
-
-/// A database created for one test on the server of `DATABASE_URL`.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create(admin_url: &str) -> Self {
-        let name = format!("sl_test_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        // A database name cannot be a bind parameter; this one is ours (letters, digits, _).
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        Self {
-            admin_url: admin_url.to_owned(),
-            url: with_database(admin_url, &name),
-            name,
-        }
-    }
-
-    async fn drop(self) -> Result<(), sqlx::Error> {
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
-        admin.close().await
-    }
-}
-
-/// `url` naming database `name` instead of its own (query parameters kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (address, query) = url.split_once('?').map_or((url, ""), |(a, q)| (a, q));
-    let authority = address.find("://").map_or(0, |i| i + 3);
-    let base = address[authority..]
-        .find('/')
-        .map_or(address, |slash| &address[..authority + slash]);
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    }
 }
 
 /// A connection pool straight to the test's database, bypassing the store.
@@ -277,26 +226,5 @@ pub async fn read_whole_log(store: &EventStore, batch: u32) -> Vec<RecordedEvent
         };
         after = last.position;
         log.extend(events);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn a_test_database_url_keeps_everything_but_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "sl_test_1"),
-            "postgres://postgres@127.0.0.1:5432/sl_test_1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@db:5432?sslmode=disable", "sl_test_1"),
-            "postgres://u:p@db:5432/sl_test_1?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgresql://db/x?a=b", "sl_test_1"),
-            "postgresql://db/sl_test_1?a=b"
-        );
     }
 }

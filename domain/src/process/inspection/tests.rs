@@ -1,25 +1,15 @@
 //! Tests of the inspection process's decisions.
 
-use chrono::{DateTime, TimeZone, Utc};
 use event_schemas::values::{
     ActorId, Description, InspectionId, Score, Severity, StockItemId, ViolationCode, ViolationId,
 };
 use event_schemas::{InspectionEvent, InspectionFailed, InspectionPassed, ViolationRecorded};
 use uuid::Uuid;
 
+use crate::process::test_support::{at, cause};
+
 use super::*;
 use crate::process::Target;
-
-fn at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap()
-}
-
-fn cause(n: u128) -> Cause {
-    Cause {
-        event_id: Uuid::from_u128(n),
-        at: at(),
-    }
-}
 
 fn inspection() -> InspectionId {
     InspectionId::from_uuid(Uuid::from_u128(300))

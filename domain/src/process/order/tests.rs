@@ -1,6 +1,5 @@
 //! Tests of the order process's decisions.
 
-use chrono::{DateTime, TimeZone, Utc};
 use event_schemas::values::{
     ActorId, Address, AddressParts, Cents, OrderId, PositiveQuantity, ProductName, Quantity,
     Reason, StockItemId,
@@ -12,19 +11,10 @@ use event_schemas::{
 };
 use uuid::Uuid;
 
+use crate::process::test_support::{at, cause};
+
 use super::*;
-use crate::process::{Cause, Target};
-
-fn at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap()
-}
-
-fn cause(n: u128) -> Cause {
-    Cause {
-        event_id: Uuid::from_u128(n),
-        at: at(),
-    }
-}
+use crate::process::Target;
 
 fn order_id() -> OrderId {
     OrderId::from_uuid(Uuid::from_u128(100))

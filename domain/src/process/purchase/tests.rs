@@ -1,23 +1,13 @@
 //! Tests of the purchase process's decisions.
 
-use chrono::{DateTime, TimeZone, Utc};
 use event_schemas::values::{PositiveQuantity, PurchaseId, StockItemId};
 use event_schemas::{GoodsReceived, PurchaseCompleted, PurchaseEvent};
 use uuid::Uuid;
 
+use crate::process::test_support::{at, cause};
+
 use super::*;
 use crate::process::Target;
-
-fn at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap()
-}
-
-fn cause(n: u128) -> Cause {
-    Cause {
-        event_id: Uuid::from_u128(n),
-        at: at(),
-    }
-}
 
 fn purchase() -> PurchaseId {
     PurchaseId::from_uuid(Uuid::from_u128(400))
