@@ -1,2 +1,41 @@
-//! supplyline's HTTP write side: authentication, validation, idempotency and problem+json over
-//! the domain's commands. Built by the command-API issue; empty until then.
+//! supplyline's HTTP write side: every command endpoint of the contract (API.md "Command API")
+//! over axum, with JWT authentication, field-level validation, idempotency keys, `If-Match`,
+//! problem+json errors, metrics and an OpenAPI 3.1 document.
+//!
+//! A handler extracts (caller, headers, body), converts the body into a domain command,
+//! makes one call to the aggregate's executor (load -> decide -> append, retried on a
+//! concurrent write) and answers `{id, version, position}`. Ownership is decided by the
+//! aggregate from its own events; errors become HTTP statuses in one place ([`ApiError`]).
+
+mod app;
+mod auth;
+mod deliveries;
+mod error;
+mod execute;
+mod inspections;
+mod json;
+mod metrics;
+mod openapi;
+mod operations;
+mod orders;
+mod owners;
+mod problem;
+mod purchases;
+mod request;
+mod state;
+mod stock_items;
+mod validate;
+mod wire;
+
+pub use app::{
+    DEFAULT_REQUEST_TIMEOUT, Server, command_routes, router, shutdown_signal, with_layers,
+};
+pub use auth::{
+    AuthConfigError, Authenticator, Caller, Claims, JwtConfig, JwtKey, MIN_SECRET_BYTES, mint_token,
+};
+pub use error::ApiError;
+pub use execute::CommandAnswer;
+pub use openapi::{ApiDoc, document as openapi_document};
+pub use owners::StoreStockItemOwners;
+pub use problem::{FieldError, Problem};
+pub use state::AppState;

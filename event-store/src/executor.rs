@@ -74,6 +74,8 @@ pub struct Executed<E> {
     /// True when the idempotency key already stood for this command: nothing was decided or
     /// appended, and the values are the first execution's.
     pub replayed: bool,
+    /// How many times the command was decided (more than one: concurrent writes won before).
+    pub attempts: u32,
 }
 
 /// Why a command was not executed.
@@ -238,10 +240,11 @@ where
                 position: Some(outcome.appended.position),
                 events: Vec::new(),
                 replayed: true,
+                attempts: 0,
             });
         }
         let stream = StreamId::new(A::TYPE, aggregate_id);
-        for _ in 0..self.max_attempts {
+        for attempt in 1..=self.max_attempts {
             let loaded = self.load(aggregate_id).await?;
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
@@ -269,6 +272,7 @@ where
                     position,
                     events,
                     replayed: false,
+                    attempts: attempt,
                 });
             }
             let request = AppendRequest {
@@ -296,6 +300,7 @@ where
                             events
                         },
                         replayed: appended.replayed,
+                        attempts: attempt,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => {

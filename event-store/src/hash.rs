@@ -41,6 +41,14 @@ pub fn event_hash(
     ChainHash::from_bytes(hasher.finalize().into())
 }
 
+/// `value` as canonical JSON: object keys sorted, no whitespace. Equal JSON values give equal
+/// bytes in every build (used for hashes and request fingerprints).
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {

@@ -56,7 +56,7 @@ pub use executor::{
     CommandContext, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY, ExecuteError, Executed, Executor,
     Loaded, ReplayUntil, replay,
 };
-pub use hash::event_hash;
+pub use hash::{canonical_json, event_hash};
 pub use position::{InvalidPosition, Position};
 pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend, PostgresOptions};
 pub use record::{

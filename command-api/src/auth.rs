@@ -1,0 +1,224 @@
+//! Authentication: JWT bearer tokens (HS256 with a shared secret, or RS256/EdDSA with a public
+//! key), turned into the [`Actor`] a command is issued by.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use event_schemas::values::{Actor, ActorId, Role};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+
+/// Where the key that verifies tokens comes from.
+#[derive(Clone)]
+pub enum JwtKey {
+    /// An HS256 shared secret.
+    Secret(Vec<u8>),
+    /// A PEM public key; RS256 or EdDSA, decided by the key.
+    PublicKeyPem(Vec<u8>),
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        match self {
+            Self::Secret(_) => f.write_str("JwtKey::Secret(..)"),
+            Self::PublicKeyPem(_) => f.write_str("JwtKey::PublicKeyPem(..)"),
+        }
+    }
+}
+
+/// How tokens are checked.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The verifying key.
+    pub key: JwtKey,
+    /// The required `iss`, if any.
+    pub issuer: Option<String>,
+    /// The required `aud`, if any.
+    pub audience: Option<String>,
+}
+
+/// A key or token configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    /// The shared secret is too short to be safe.
+    #[error("the JWT secret must have at least 32 bytes")]
+    WeakSecret,
+    /// The PEM is neither an RSA nor an Ed25519 public key.
+    #[error("the JWT public key is neither an RSA nor an Ed25519 PEM public key")]
+    UnsupportedKey,
+    /// Signing needs the shared secret (a public key cannot sign).
+    #[error("tokens can only be minted with an HS256 secret")]
+    CannotSign,
+    /// Signing failed.
+    #[error("cannot sign the token: {0}")]
+    Signing(String),
+}
+
+/// The claims a token must carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The actor id.
+    pub sub: String,
+    /// The actor's role.
+    pub role: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// The issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Verifies bearer tokens.
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The least secret length accepted for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Authenticator {
+    /// An authenticator for `config`: only its algorithm is accepted (never `none`).
+    pub fn new(config: &JwtConfig) -> Result<Self, AuthConfigError> {
+        let (key, algorithm) = match &config.key {
+            JwtKey::Secret(secret) => {
+                if secret.len() < MIN_SECRET_BYTES {
+                    return Err(AuthConfigError::WeakSecret);
+                }
+                (DecodingKey::from_secret(secret), Algorithm::HS256)
+            }
+            JwtKey::PublicKeyPem(pem) => {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    (key, Algorithm::RS256)
+                } else if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+                    (key, Algorithm::EdDSA)
+                } else {
+                    return Err(AuthConfigError::UnsupportedKey);
+                }
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &config.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None => validation.iss = None,
+        }
+        match &config.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self { key, validation })
+    }
+
+    /// The actor a bearer token stands for.
+    pub fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |error| {
+                ApiError::Unauthorized(
+                    match error.kind() {
+                        ErrorKind::ExpiredSignature => "the token has expired",
+                        ErrorKind::InvalidSignature => "the token's signature is invalid",
+                        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                            "the token is not signed with the configured algorithm"
+                        }
+                        ErrorKind::InvalidAudience => "the token is not meant for this audience",
+                        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                        _ => "the token is malformed",
+                    }
+                    .to_owned(),
+                )
+            },
+        )?;
+        let claims = data.claims;
+        let role = Role::from_claim(&claims.role).ok_or_else(|| {
+            ApiError::Unauthorized(format!("the token's role `{}` is not a role", claims.role))
+        })?;
+        let sub = ActorId::parse(&claims.sub)
+            .map_err(|e| ApiError::Unauthorized(format!("the token's subject: {e}")))?;
+        Ok(Actor::new(sub, role))
+    }
+}
+
+/// Signs a token for `sub` in `role`, valid for `ttl_seconds` (HS256 only).
+pub fn mint_token(
+    config: &JwtConfig,
+    sub: &str,
+    role: Role,
+    ttl_seconds: u64,
+) -> Result<String, AuthConfigError> {
+    let JwtKey::Secret(secret) = &config.key else {
+        return Err(AuthConfigError::CannotSign);
+    };
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let claims = Claims {
+        sub: sub.to_owned(),
+        role: role.as_str().to_owned(),
+        exp: now.saturating_add(ttl_seconds),
+        iat: Some(now),
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| AuthConfigError::Signing(e.to_string()))
+}
+
+/// The authenticated caller of a request: an extractor, so a handler just names it.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <JWT>`".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
+            })?;
+        let authenticator = Arc::<Authenticator>::from_ref(state);
+        authenticator.authenticate(token).map(Caller)
+    }
+}

@@ -1,0 +1,117 @@
+//! The OpenAPI 3.1 document, generated from the handlers and request types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoResponses, Modify, OpenApi};
+
+use crate::problem::Problem;
+
+/// Every error answer a command endpoint can give (`application/problem+json`).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // only its OpenAPI description is used
+pub enum CommandProblems {
+    /// Malformed JSON, invalid field values or headers.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing, invalid or expired token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The caller's role or relation to the aggregate forbids the command.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such aggregate.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// A business rule refuses the command in the aggregate's state, or a concurrent write won.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` names another version than the stream's.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is too large.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// The body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// The idempotency key was used with another body.
+    #[response(status = 422, content_type = "application/problem+json")]
+    IdempotencyKeyReused(Problem),
+    /// The event store is unavailable; see `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The command API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "supplyline command API",
+        description = "Commands of the farm-to-table supply chain. Every command answers \
+            `{id, version, position}`; errors are RFC 9457 problem details.",
+    ),
+    paths(
+        crate::operations::health,
+        crate::operations::ready,
+        crate::operations::metrics,
+        crate::operations::openapi,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "stock", description = "Stock items (aggregate `stock`)"),
+        (name = "orders", description = "Orders (aggregate `order`)"),
+        (name = "deliveries", description = "Deliveries (aggregate `delivery`)"),
+        (name = "inspections", description = "Inspections (aggregate `inspection`)"),
+        (name = "purchases", description = "Purchases (aggregate `purchase`)"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole document: the operations above plus each resource's own paths.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::stock_items::Doc::openapi());
+    doc.merge(crate::orders::Doc::openapi());
+    doc.merge(crate::deliveries::Doc::openapi());
+    doc.merge(crate::inspections::Doc::openapi());
+    doc.merge(crate::purchases::Doc::openapi());
+    doc
+}
+
+/// Declares the bearer JWT scheme the command endpoints require.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The optional headers of every command.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // only its OpenAPI description is used
+pub struct CommandHeaders {
+    /// Makes retries safe: the same key and body give the first answer again and append
+    /// nothing; the same key with another body is refused (422).
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 200)]
+    idempotency_key: Option<String>,
+    /// Apply only if the stream is at this version, e.g. `"3"` (else 412).
+    #[param(rename = "If-Match")]
+    if_match: Option<String>,
+    /// The request id, echoed back (made by the server when absent).
+    #[param(rename = "X-Request-Id", max_length = 200)]
+    x_request_id: Option<String>,
+    /// The correlation id (a UUID) recorded on every event the request causes.
+    #[param(rename = "X-Correlation-Id", format = Uuid)]
+    x_correlation_id: Option<String>,
+}

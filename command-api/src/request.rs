@@ -1,0 +1,134 @@
+//! What a command request carries besides its body: request and correlation ids,
+//! `Idempotency-Key` and `If-Match`.
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use crate::ApiError;
+
+/// The request id header, set (or kept) by the request-id layer and echoed back.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The correlation id header.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+/// The idempotency key header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The longest idempotency key or request id accepted.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// A command request's metadata headers, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestMeta {
+    /// `X-Request-Id` (made by the server when absent).
+    pub request_id: String,
+    /// `X-Correlation-Id`, or a new id.
+    pub correlation_id: Uuid,
+    /// `Idempotency-Key`, if sent.
+    pub idempotency_key: Option<String>,
+    /// `If-Match`, if sent: the stream version the command expects.
+    pub if_match: Option<u64>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Self::from_headers(&parts.headers)
+    }
+}
+
+impl RequestMeta {
+    /// Reads and checks the headers.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let text = |name: &str| -> Result<Option<&str>, ApiError> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| ApiError::field(name, "must be visible ASCII"))
+                })
+                .transpose()
+        };
+        let request_id = match text(REQUEST_ID)? {
+            Some(id) => checked_token(REQUEST_ID, id)?.to_owned(),
+            None => Uuid::now_v7().to_string(),
+        };
+        let correlation_id = match text(CORRELATION_ID)? {
+            Some(id) => Uuid::parse_str(id.trim())
+                .map_err(|_| ApiError::field(CORRELATION_ID, "must be a UUID"))?,
+            None => Uuid::now_v7(),
+        };
+        let idempotency_key = text(IDEMPOTENCY_KEY)?
+            .map(|key| checked_token(IDEMPOTENCY_KEY, key).map(str::to_owned))
+            .transpose()?;
+        let if_match = text("if-match")?.map(parse_if_match).transpose()?;
+        Ok(Self {
+            request_id,
+            correlation_id,
+            idempotency_key,
+            if_match,
+        })
+    }
+}
+
+fn checked_token<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > MAX_KEY_LEN {
+        return Err(ApiError::field(
+            name,
+            format!("must have 1 to {MAX_KEY_LEN} characters"),
+        ));
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err(ApiError::field(name, "must be visible ASCII"));
+    }
+    Ok(value)
+}
+
+/// `"3"` (or `W/"3"`, or a bare `3`): the version the command expects.
+fn parse_if_match(value: &str) -> Result<u64, ApiError> {
+    let value = value.trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    value
+        .parse()
+        .map_err(|_| ApiError::field("If-Match", "must be a stream version, e.g. \"3\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn meta(pairs: &[(&'static str, &str)]) -> Result<RequestMeta, ApiError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        RequestMeta::from_headers(&headers)
+    }
+
+    #[test]
+    fn if_match_takes_a_quoted_version() {
+        assert_eq!(meta(&[("if-match", "\"3\"")]).unwrap().if_match, Some(3));
+        assert_eq!(meta(&[("if-match", "W/\"4\"")]).unwrap().if_match, Some(4));
+        assert!(meta(&[("if-match", "\"abc\"")]).is_err());
+    }
+
+    #[test]
+    fn an_overlong_idempotency_key_is_refused() {
+        assert!(meta(&[("idempotency-key", &"k".repeat(201))]).is_err());
+        assert!(meta(&[("idempotency-key", &"k".repeat(200))]).is_ok());
+    }
+
+    #[test]
+    fn a_correlation_id_must_be_a_uuid() {
+        assert!(meta(&[("x-correlation-id", "nope")]).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! What every handler shares: the executors of the five aggregates, the authenticator and the
+//! store.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use domain::delivery::Delivery;
+use domain::inspection::Inspection;
+use domain::order::Order;
+use domain::purchase::{Purchase, PurchaseServices};
+use domain::stock::StockItem;
+use event_store::{EventStore, Executor};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::Authenticator;
+use crate::owners::StoreStockItemOwners;
+
+/// The shared state of the command API.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: EventStore,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) metrics: PrometheusHandle,
+    pub(crate) stock: Executor<StockItem>,
+    pub(crate) orders: Executor<Order>,
+    pub(crate) deliveries: Executor<Delivery>,
+    pub(crate) inspections: Executor<Inspection>,
+    pub(crate) purchases: Executor<Purchase>,
+}
+
+impl AppState {
+    /// State over `store`, snapshotting every `snapshot_every` events.
+    pub fn new(store: EventStore, auth: Authenticator, snapshot_every: u64) -> Self {
+        let stock =
+            Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(snapshot_every);
+        let owners = Arc::new(StoreStockItemOwners::new(stock.clone()));
+        Self {
+            auth: Arc::new(auth),
+            metrics: crate::metrics::prometheus(),
+            orders: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
+            deliveries: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
+            inspections: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
+            purchases: Executor::new(store.clone(), PurchaseServices::new(owners))
+                .with_snapshot_every(snapshot_every),
+            stock,
+            store,
+        }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}

@@ -1,0 +1,425 @@
+//! `/v1/stock-items`: farmers list lots of produce and manage them (aggregate `stock`).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use domain::stock::{RegisterStockItem, StockCommand};
+use event_schemas::values::{
+    ActorId, Category, Cents, Certification, InspectionId, PositiveQuantity, ProductName,
+    PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, StockItemId, Unit,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::json::CommandBody;
+use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::request::RequestMeta;
+use crate::validate::{self, Fields, non_negative};
+use crate::wire::{self, CATEGORIES, GRADES, UNITS};
+use crate::{ApiError, AppState};
+
+/// The stock item routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/stock-items", post(register))
+        .route("/stock-items/{id}/receive", post(receive))
+        .route("/stock-items/{id}/adjust", post(adjust))
+        .route("/stock-items/{id}/price", post(change_price))
+        .route("/stock-items/{id}/quarantine", post(quarantine))
+        .route(
+            "/stock-items/{id}/release-quarantine",
+            post(release_quarantine),
+        )
+}
+
+/// The stock item endpoints' part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    register,
+    receive,
+    adjust,
+    change_price,
+    quarantine,
+    release_quarantine
+))]
+pub struct Doc;
+
+/// A new stock item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterStockItemRequest {
+    /// The new item's id; the server makes a UUIDv7 when absent.
+    #[schema(format = Uuid)]
+    id: Option<String>,
+    /// The owning farmer: required when an admin registers, else the caller itself.
+    #[schema(min_length = 1, max_length = 200)]
+    farmer_id: Option<String>,
+    /// What it is called.
+    #[schema(min_length = 1, max_length = 200)]
+    product_name: String,
+    /// What kind of produce.
+    #[schema(schema_with = wire::category_schema)]
+    category: String,
+    /// The unit quantities count in.
+    #[schema(schema_with = wire::unit_schema)]
+    unit: String,
+    /// The price of one unit, in cents.
+    #[schema(minimum = 0)]
+    unit_price_cents: i64,
+    /// The quality grade.
+    #[schema(schema_with = wire::grade_schema)]
+    quality_grade: String,
+    /// When it was harvested (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    harvest_date: Option<String>,
+    /// Certifications it holds.
+    #[serde(default)]
+    certifications: Vec<String>,
+    /// Available at or below this is low stock.
+    #[schema(minimum = 0)]
+    low_stock_threshold: i64,
+    /// Units on hand to start with.
+    #[schema(minimum = 0)]
+    initial_quantity: i64,
+}
+
+/// Units received.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveStockRequest {
+    /// How many units arrived.
+    #[schema(minimum = 1)]
+    quantity: i64,
+    /// The purchase they came from.
+    #[schema(format = Uuid)]
+    purchase_id: Option<String>,
+}
+
+/// A correction of on hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStockRequest {
+    /// The signed change; never below what is reserved.
+    delta: i64,
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// A new unit price.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePriceRequest {
+    /// The new price of one unit, in cents.
+    #[schema(minimum = 0)]
+    unit_price_cents: i64,
+}
+
+/// A quarantine.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+    /// The inspection that found the problem.
+    #[schema(format = Uuid)]
+    inspection_id: Option<String>,
+}
+
+/// The end of a quarantine.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseQuarantineRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// The stock item named by the path.
+fn stock_item_id(raw: &str) -> Result<StockItemId, ApiError> {
+    validate::uuid(raw)
+        .map(StockItemId::from_uuid)
+        .map_err(|message| ApiError::field("id", message))
+}
+
+fn quantity(n: i64) -> Result<Quantity, String> {
+    Quantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
+    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+fn cents(n: i64) -> Result<Cents, String> {
+    Cents::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Register a stock item (farmer: becomes its owner; admin: names `farmer_id`).
+#[utoipa::path(post, path = "/v1/stock-items", tag = "stock",
+    request_body = RegisterStockItemRequest, params(CommandHeaders),
+    responses((status = 201, description = "Registered", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<RegisterStockItemRequest>,
+) -> Result<Accepted, ApiError> {
+    let mut f = Fields::new();
+    let id = f.check_opt("id", body.id.as_deref(), validate::uuid);
+    let farmer_id = f.check_opt("farmer_id", body.farmer_id.as_deref(), ActorId::parse);
+    let product_name = f.check("product_name", ProductName::parse(&body.product_name));
+    let category = f.check(
+        "category",
+        wire::one_of::<Category>(&body.category, CATEGORIES),
+    );
+    let unit = f.check("unit", wire::one_of::<Unit>(&body.unit, UNITS));
+    let unit_price_cents = f.check("unit_price_cents", cents(body.unit_price_cents));
+    let quality_grade = f.check(
+        "quality_grade",
+        wire::one_of::<QualityGrade>(&body.quality_grade, GRADES),
+    );
+    let harvest_date = f.check_opt("harvest_date", body.harvest_date.as_deref(), validate::date);
+    let certifications: Vec<Option<Certification>> = body
+        .certifications
+        .iter()
+        .enumerate()
+        .map(|(i, c)| f.check(&format!("certifications[{i}]"), Certification::parse(c)))
+        .collect();
+    let low_stock_threshold = f.check("low_stock_threshold", quantity(body.low_stock_threshold));
+    let initial_quantity = f.check("initial_quantity", quantity(body.initial_quantity));
+    let id = id.map(|id| id.unwrap_or_else(Uuid::now_v7));
+    let command = f.finish(|| {
+        Some(StockCommand::RegisterStockItem(RegisterStockItem {
+            stock_item_id: StockItemId::from_uuid(id?),
+            farmer_id: farmer_id?,
+            product_name: product_name?,
+            category: category?,
+            unit: unit?,
+            unit_price_cents: unit_price_cents?,
+            quality_grade: quality_grade?,
+            harvest_date: harvest_date?,
+            certifications: certifications.into_iter().collect::<Option<_>>()?,
+            low_stock_threshold: low_stock_threshold?,
+            initial_quantity: initial_quantity?,
+        }))
+    })?;
+    let StockCommand::RegisterStockItem(register) = &command else {
+        return Err(ApiError::Internal("register built another command".into()));
+    };
+    let id = register.stock_item_id.to_string();
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id,
+        "RegisterStockItem",
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
+}
+
+/// Add units that arrived (owner, admin).
+#[utoipa::path(post, path = "/v1/stock-items/{id}/receive", tag = "stock",
+    request_body = ReceiveStockRequest,
+    params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
+    responses((status = 200, description = "Received", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<ReceiveStockRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = stock_item_id(&id)?;
+    let mut f = Fields::new();
+    let quantity = f.check("quantity", positive_quantity(body.quantity));
+    let purchase_id = f.check_opt("purchase_id", body.purchase_id.as_deref(), |raw| {
+        validate::uuid(raw).map(PurchaseId::from_uuid)
+    });
+    let command = f.finish(|| {
+        Some(StockCommand::ReceiveStock {
+            quantity: quantity?,
+            purchase_id: purchase_id?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Correct on hand; never below what is reserved (owner, admin).
+#[utoipa::path(post, path = "/v1/stock-items/{id}/adjust", tag = "stock",
+    request_body = AdjustStockRequest,
+    params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
+    responses((status = 200, description = "Adjusted", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn adjust(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<AdjustStockRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = stock_item_id(&id)?;
+    let mut f = Fields::new();
+    let delta = f.check("delta", QuantityDelta::new(body.delta));
+    let reason = f.check("reason", Reason::parse(&body.reason));
+    let command = f.finish(|| {
+        Some(StockCommand::AdjustStock {
+            delta: delta?,
+            reason: reason?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Set a new unit price (owner, admin).
+#[utoipa::path(post, path = "/v1/stock-items/{id}/price", tag = "stock",
+    request_body = ChangePriceRequest,
+    params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
+    responses((status = 200, description = "Price set", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn change_price(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<ChangePriceRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = stock_item_id(&id)?;
+    let mut f = Fields::new();
+    let unit_price_cents = f.check("unit_price_cents", cents(body.unit_price_cents));
+    let command = f.finish(|| {
+        Some(StockCommand::ChangePrice {
+            unit_price_cents: unit_price_cents?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Block new reservations (inspector, admin).
+#[utoipa::path(post, path = "/v1/stock-items/{id}/quarantine", tag = "stock",
+    request_body = QuarantineRequest,
+    params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
+    responses((status = 200, description = "Quarantined", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn quarantine(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<QuarantineRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = stock_item_id(&id)?;
+    let mut f = Fields::new();
+    let reason = f.check("reason", Reason::parse(&body.reason));
+    let inspection_id = f.check_opt("inspection_id", body.inspection_id.as_deref(), |raw| {
+        validate::uuid(raw).map(InspectionId::from_uuid)
+    });
+    let command = f.finish(|| {
+        Some(StockCommand::QuarantineStock {
+            reason: reason?,
+            inspection_id: inspection_id?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Lift a quarantine (inspector, admin).
+#[utoipa::path(post, path = "/v1/stock-items/{id}/release-quarantine", tag = "stock",
+    request_body = ReleaseQuarantineRequest,
+    params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
+    responses((status = 200, description = "Released", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn release_quarantine(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<ReleaseQuarantineRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = stock_item_id(&id)?;
+    let mut f = Fields::new();
+    let reason = f.check("reason", Reason::parse(&body.reason));
+    let command = f.finish(|| {
+        Some(StockCommand::ReleaseQuarantine {
+            reason: reason?,
+            inspection_id: None,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.stock,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}

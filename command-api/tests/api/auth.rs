@@ -1,0 +1,174 @@
+//! Token checks, end to end: only valid tokens of the configured algorithm get through.
+
+use command_api::{JwtConfig, JwtKey};
+use event_schemas::values::Role;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+use crate::support::{SECRET, TestApp, stock_item_body};
+
+fn claims(exp_offset: i64) -> serde_json::Value {
+    json!({
+        "sub": "farmer-ana",
+        "role": "farmer",
+        "exp": chrono::Utc::now().timestamp() + exp_offset,
+    })
+}
+
+fn hs256(secret: &[u8], claims: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn refused(app: &TestApp, token: &str) -> String {
+    let answer = app
+        .post("/v1/stock-items", Some(token), &stock_item_body(1))
+        .await;
+    answer.expect_problem(401)["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+api_test!(
+    expired_wrongly_signed_and_unsigned_tokens_are_refused,
+    |app: TestApp| async move {
+        assert!(
+            refused(&app, &hs256(SECRET, &claims(-3600)))
+                .await
+                .contains("expired")
+        );
+        let other_secret = b"another-secret-another-secret-another!";
+        assert!(
+            refused(&app, &hs256(other_secret, &claims(3600)))
+                .await
+                .contains("signature")
+        );
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT"}"#),
+            b64(claims(3600).to_string().as_bytes())
+        );
+        refused(&app, &none).await;
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims(3600),
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        assert!(refused(&app, &hs512).await.contains("algorithm"));
+        refused(&app, "not.a.token").await;
+        let mut no_exp = claims(3600);
+        no_exp.as_object_mut().unwrap().remove("exp");
+        refused(&app, &hs256(SECRET, &no_exp)).await;
+        let mut bad_role = claims(3600);
+        bad_role["role"] = json!("system");
+        assert!(
+            refused(&app, &hs256(SECRET, &bad_role))
+                .await
+                .contains("role")
+        );
+        // The right token works.
+        app.post(
+            "/v1/stock-items",
+            Some(&hs256(SECRET, &claims(3600))),
+            &stock_item_body(1),
+        )
+        .await
+        .expect_ok(201);
+    }
+);
+
+#[tokio::test]
+async fn audience_and_issuer_are_checked_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let jwt = JwtConfig {
+        key: JwtKey::Secret(SECRET.to_vec()),
+        issuer: Some("https://id.example".into()),
+        audience: Some("supplyline".into()),
+    };
+    let app = TestApp::start_with(&url, store, jwt).await;
+    let mut good = claims(3600);
+    good["iss"] = json!("https://id.example");
+    good["aud"] = json!("supplyline");
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &good)),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+    let mut wrong_audience = good.clone();
+    wrong_audience["aud"] = json!("someone-else");
+    assert!(
+        refused(&app, &hs256(SECRET, &wrong_audience))
+            .await
+            .contains("audience")
+    );
+    let mut wrong_issuer = good.clone();
+    wrong_issuer["iss"] = json!("https://evil.example");
+    assert!(
+        refused(&app, &hs256(SECRET, &wrong_issuer))
+            .await
+            .contains("issuer")
+    );
+    // The token minted by the product carries both.
+    app.post(
+        "/v1/stock-items",
+        Some(&app.token("farmer-ana", Role::Farmer)),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+}
+
+#[tokio::test]
+async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
+    use ed25519_dalek::SigningKey;
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+
+    let signing = SigningKey::from_bytes(&[7; 32]);
+    let private_pem = signing.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public_pem = signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let jwt = JwtConfig {
+        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
+        issuer: None,
+        audience: None,
+    };
+    let app = TestApp::start_with(&url, store, jwt).await;
+    let eddsa = jsonwebtoken::encode(
+        &Header::new(Algorithm::EdDSA),
+        &claims(3600),
+        &EncodingKey::from_ed_pem(private_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    app.post("/v1/stock-items", Some(&eddsa), &stock_item_body(1))
+        .await
+        .expect_ok(201);
+    // An HS256 token "signed" with the public key's bytes is refused (algorithm confusion).
+    refused(
+        &app,
+        &hs256(b"any-secret-any-secret-any-secret-12", &claims(3600)),
+    )
+    .await;
+}

@@ -1,0 +1,1 @@
+//! The purchases endpoints, end to end. PLACEHOLDER: written by the resource's author.
