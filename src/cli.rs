@@ -1,11 +1,13 @@
 //! The command line: global configuration, the subcommands, and dispatch to each.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{audit, bench, schemas_export};
+use crate::keys::KeySource;
+use crate::{audit, bench, keys, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -60,6 +62,45 @@ pub struct Config {
     /// Log format: `pretty` (default on a terminal) or `json`.
     #[arg(long, env = "SUPPLYLINE_LOG_FORMAT", global = true, value_enum)]
     log_format: Option<LogFormat>,
+    /// Take an aggregate snapshot every this many events of its stream (0: never).
+    #[arg(
+        long,
+        env = "SUPPLYLINE_SNAPSHOT_EVERY",
+        global = true,
+        default_value_t = event_store::DEFAULT_SNAPSHOT_EVERY
+    )]
+    snapshot_every: u64,
+    /// How long a request may take before it is answered 503, e.g. `10s`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_REQUEST_TIMEOUT",
+        global = true,
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    request_timeout: Duration,
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((raw, "s"), |i| raw.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d")),
+    };
+    if seconds == 0 {
+        return Err("a duration must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// How log lines are written.
@@ -91,8 +132,8 @@ enum Action {
         #[arg(long)]
         role: String,
         /// How long the token is valid, e.g. `1h`, `30m`, `7d`.
-        #[arg(long, default_value = "1h")]
-        ttl: String,
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
     },
     /// Read-model state and rebuilds.
     Projections {
@@ -237,11 +278,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             bench::run_store(&config.database_url, options).await
         }
+        Action::Token { sub, role, ttl } => {
+            let role = event_schemas::values::Role::from_claim(&role).with_context(|| {
+                format!(
+                    "`{role}` is not a role: use farmer, restaurant, distributor, inspector, \
+                     admin, auditor or analyst"
+                )
+            })?;
+            event_schemas::values::ActorId::parse(&sub).context("invalid --sub")?;
+            let (jwt, _) = config.jwt()?;
+            let token = command_api::mint_token(&jwt, &sub, role, ttl.as_secs())?;
+            println!("{token}");
+            Ok(())
+        }
+        Action::Serve | Action::CommandApi => {
+            telemetry::init(config.log_format);
+            let (jwt, source) = config.jwt()?;
+            if let KeySource::DataFolder(path, created) = &source {
+                tracing::warn!(
+                    secret = %path.display(),
+                    created,
+                    "no JWT key configured: using the generated HS256 secret in the data \
+                     folder; mint a token with `supplyline token --sub <id> --role <role>`"
+                );
+            }
+            let store = config.open_store().await?;
+            serve::command_api(
+                store,
+                &jwt,
+                &config.listen,
+                config.snapshot_every,
+                config.request_timeout,
+            )
+            .await
+        }
         other => not_available(subcommand_name(&other)),
     }
 }
 
 impl Config {
+    /// The JWT configuration: the configured key, else the data folder's generated secret.
+    fn jwt(&self) -> anyhow::Result<(command_api::JwtConfig, KeySource)> {
+        keys::jwt_config(
+            self.jwt_secret.as_deref(),
+            self.jwt_public_key.as_deref(),
+            self.jwt_issuer.clone(),
+            self.jwt_audience.clone(),
+            &keys::data_dir(&self.database_url),
+        )
+    }
+
     /// Opens the event store named by `--database-url` (without migrating it).
     async fn open_store(&self) -> anyhow::Result<event_store::EventStore> {
         event_store::EventStore::connect(&self.database_url)

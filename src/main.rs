@@ -4,7 +4,10 @@
 mod audit;
 mod bench;
 mod cli;
+mod keys;
 mod schemas_export;
+mod serve;
+mod telemetry;
 
 use std::process::ExitCode;
 

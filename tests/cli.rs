@@ -55,10 +55,7 @@ fn schemas_export_into_an_unwritable_place_fails_with_a_message() {
 
 #[test]
 fn a_part_not_built_yet_says_so_and_exits_non_zero() {
-    let out = supplyline()
-        .args(["token", "--sub", "a", "--role", "admin"])
-        .output()
-        .unwrap();
+    let out = supplyline().arg("projector").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
 }
@@ -270,4 +267,127 @@ fn an_unsupported_database_url_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
+
+/// A free local port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP request over a socket; returns the whole answer.
+fn http(port: u16, request: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = supplyline()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("SUPPLYLINE_JWT_SECRET")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let health = loop {
+        if let Some(answer) = http(
+            port,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ) {
+            break answer;
+        }
+        assert!(started.elapsed().as_secs() < 30, "serve did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(dir.path().join("data/supplyline.db").is_file());
+    assert!(dir.path().join("data/jwt-secret").is_file());
+
+    let token = supplyline()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("SUPPLYLINE_JWT_SECRET")
+        .args([
+            "token",
+            "--sub",
+            "farmer-ana",
+            "--role",
+            "farmer",
+            "--ttl",
+            "10m",
+        ])
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap();
+    let body = serde_json::json!({
+        "product_name": "Kale", "category": "vegetables", "unit": "bunch",
+        "unit_price_cents": 300, "quality_grade": "A", "certifications": [],
+        "low_stock_threshold": 2, "initial_quantity": 10,
+    })
+    .to_string();
+    let answer = http(
+        port,
+        &format!(
+            "POST /v1/stock-items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            token.trim(),
+            body.len()
+        ),
+    )
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    let pid = server.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve ignored SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn token_refuses_an_unknown_role_and_a_bad_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = supplyline()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args(["token", "--sub", "a", "--role", "system"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a role"));
+    let out = supplyline()
+        .current_dir(dir.path())
+        .args(["token", "--sub", "a", "--role", "admin", "--ttl", "forever"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
