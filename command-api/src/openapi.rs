@@ -78,6 +78,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The document as served: [`document`] with the text rules of every free-text field.
+pub fn document_json() -> serde_json::Value {
+    let mut json = serde_json::to_value(document()).unwrap_or_default();
+    crate::wire::document_text_rules(&mut json);
+    json
+}
+
 /// Declares the bearer JWT scheme the command endpoints require.
 struct BearerAuth;
 

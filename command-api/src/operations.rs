@@ -56,5 +56,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document")))]
 async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::document())
+    Json(crate::openapi::document_json())
 }

@@ -75,8 +75,9 @@ pub struct RegisterStockItemRequest {
     /// When it was harvested (`YYYY-MM-DD`).
     #[schema(format = Date)]
     harvest_date: Option<String>,
-    /// Certifications it holds.
+    /// Certifications it holds (each 1 to 100 characters).
     #[serde(default)]
+    #[schema(inline, value_type = Vec<String>)]
     certifications: Vec<String>,
     /// Available at or below this is low stock.
     #[schema(minimum = 0)]
@@ -102,7 +103,8 @@ pub struct ReceiveStockRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustStockRequest {
-    /// The signed change; never below what is reserved.
+    /// The signed change, not zero; on hand never goes below what is reserved.
+    #[schema(minimum = -1_000_000_000_000_i64, maximum = 1_000_000_000_000_i64)]
     delta: i64,
     /// Why.
     #[schema(min_length = 1, max_length = 500)]

@@ -50,6 +50,52 @@ impl AddressBody {
     }
 }
 
+/// A one-line text field as the domain accepts it: no control characters, not blank.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+/// A multi-line text field as the domain accepts it: line breaks and tabs allowed, no other
+/// control characters, not blank.
+pub const MULTILINE_PATTERN: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+
+/// Body fields whose text may span lines.
+const MULTILINE_FIELDS: &[&str] = &["reason", "notes", "description", "resolution"];
+
+/// Documents what the domain's text types accept on every free-text field of the document's
+/// request bodies (strings with a minimum length and no format, enum or pattern): one
+/// `pattern` here instead of one per field.
+pub fn document_text_rules(node: &mut serde_json::Value) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(properties)) = map.get_mut("properties") {
+                for (name, schema) in properties.iter_mut() {
+                    let free_text = schema.get("type").and_then(|t| t.as_str()) == Some("string")
+                        && schema
+                            .get("minLength")
+                            .and_then(|n| n.as_u64())
+                            .unwrap_or(0)
+                            >= 1
+                        && ["format", "enum", "pattern"]
+                            .iter()
+                            .all(|k| schema.get(k).is_none());
+                    if free_text {
+                        let pattern = if MULTILINE_FIELDS.contains(&name.as_str()) {
+                            MULTILINE_PATTERN
+                        } else {
+                            TEXT_PATTERN
+                        };
+                        schema["pattern"] = serde_json::Value::from(pattern);
+                    }
+                }
+            }
+            for value in map.values_mut() {
+                document_text_rules(value);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(document_text_rules),
+        _ => {}
+    }
+}
+
 /// Parses a closed-vocabulary value (`category`, `unit`...) into its domain enum.
 pub fn one_of<T: DeserializeOwned>(raw: &str, allowed: &[&str]) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(raw.to_owned()))
