@@ -70,6 +70,16 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
+            // A FATAL error ends the session: the server refused or dropped the connection
+            // (shutting down, not accepting connections, database gone...).
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                && matches!(
+                    pg.severity(),
+                    sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                )
+            {
+                return true;
+            }
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
             // Class 08: connection exceptions; 57P0x: shutdown / cannot connect now;

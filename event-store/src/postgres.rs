@@ -300,7 +300,11 @@ impl Backend for PostgresBackend {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        self.epoch().await.map(|_| ())
+        // A real round trip, not the cached epoch: readiness must notice an outage.
+        sqlx::query("SELECT epoch FROM log_epoch")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {

@@ -35,4 +35,5 @@ mod operations;
 mod orders;
 mod purchases;
 mod stock_items;
+mod store_down;
 mod support;
