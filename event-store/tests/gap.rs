@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -83,12 +83,15 @@ async fn writer(store: EventStore, id: usize) -> (Committed, BTreeSet<Uuid>) {
     (committed, rolled_back)
 }
 
-/// Tails the log until told the writers are done and a last read finds nothing new.
-async fn tail(store: EventStore, done: Arc<AtomicBool>) -> Vec<RecordedEvent> {
+/// Tails the log until it has read as many events as the table holds once the writers are
+/// done (`target`, `u64::MAX` until then). Readers only pass transactions that ended, and the
+/// horizon is cluster-wide: other databases' open transactions may hold it back for a while,
+/// so "done" is a count, never "an empty read".
+async fn tail(store: EventStore, target: Arc<AtomicU64>) -> Vec<RecordedEvent> {
     let mut seen = Vec::new();
     let mut after = Position::START;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let finished = done.load(Ordering::SeqCst);
         let batch = store.read_all(after, 25).await.unwrap();
         if let Some(last) = batch.last() {
             after = last.position;
@@ -96,9 +99,13 @@ async fn tail(store: EventStore, done: Arc<AtomicBool>) -> Vec<RecordedEvent> {
         let empty = batch.is_empty();
         seen.extend(batch);
         if empty {
-            if finished {
+            if seen.len() as u64 >= target.load(Ordering::SeqCst) {
                 return seen;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reader never caught up"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
@@ -131,8 +138,8 @@ async fn one_round(url: &str) {
     let store = EventStore::new(Arc::new(backend));
     store.migrate().await.unwrap();
 
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = tokio::spawn(tail(store.clone(), done.clone()));
+    let target = Arc::new(AtomicU64::new(u64::MAX));
+    let reader = tokio::spawn(tail(store.clone(), target.clone()));
     let writers: Vec<_> = (0..WRITERS)
         .map(|id| tokio::spawn(writer(store.clone(), id)))
         .collect();
@@ -143,7 +150,11 @@ async fn one_round(url: &str) {
         committed.extend(c);
         rolled_back.extend(r);
     }
-    done.store(true, Ordering::SeqCst);
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut PgConnection::connect(url).await.unwrap())
+        .await
+        .unwrap();
+    target.store(u64::try_from(total).unwrap(), Ordering::SeqCst);
     let seen = reader.await.unwrap();
 
     // Exactly once, in a strictly increasing order of positions.
