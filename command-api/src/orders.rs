@@ -1,15 +1,276 @@
-//! `/v1/orders`: restaurants order from farmers (aggregate `order`). PLACEHOLDER: replaced by the resource's author.
+//! `/v1/orders`: restaurants order from farmers (aggregate `order`).
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use domain::order::{OrderCommand, PlaceOrder};
+use event_schemas::OrderLine;
+use event_schemas::values::{ActorId, Notes, OrderId, PositiveQuantity, Reason, StockItemId};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::AppState;
+use crate::auth::Caller;
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::json::CommandBody;
+use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::request::RequestMeta;
+use crate::validate::{self, Fields, non_negative};
+use crate::wire::AddressBody;
+use crate::{ApiError, AppState};
 
-/// The orders routes.
+/// The order routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/orders", post(place))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/preparing", post(mark_preparing))
+        .route("/orders/{id}/ready-for-pickup", post(mark_ready_for_pickup))
 }
 
-/// The orders endpoints' part of the OpenAPI document.
+/// The order endpoints' part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(place, cancel, mark_preparing, mark_ready_for_pickup))]
 pub struct Doc;
+
+/// A new order, placed with one farmer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// The new order's id; the server makes a UUIDv7 when absent.
+    #[schema(format = Uuid)]
+    id: Option<String>,
+    /// The restaurant the order is for: required when an admin places an order on a
+    /// restaurant's behalf; a restaurant may omit it (it becomes the customer) or name only
+    /// itself.
+    #[schema(min_length = 1, max_length = 200)]
+    customer_id: Option<String>,
+    /// The farmer the order is placed with.
+    #[schema(min_length = 1, max_length = 200)]
+    farmer_id: String,
+    /// What is ordered: 1 to 100 lines, each stock item at most once.
+    #[schema(min_items = 1, max_items = 100)]
+    lines: Vec<OrderLineBody>,
+    /// Where to deliver.
+    delivery_address: AddressBody,
+    /// The day delivery is wanted (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    requested_delivery_date: Option<String>,
+    /// Free notes for the farmer.
+    #[schema(max_length = 2000)]
+    notes: Option<String>,
+}
+
+/// One line of a new order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineBody {
+    /// The stock item ordered (one of the farmer's).
+    #[schema(format = Uuid)]
+    stock_item_id: String,
+    /// How many units, in the item's unit.
+    #[schema(minimum = 1)]
+    quantity: i64,
+}
+
+/// A cancellation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrderRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// Starting to prepare a confirmed order (no fields).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkPreparingRequest {}
+
+/// A prepared order waits for pickup (no fields).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkReadyForPickupRequest {}
+
+/// The order named by the path.
+fn order_id(raw: &str) -> Result<OrderId, ApiError> {
+    validate::uuid(raw)
+        .map(OrderId::from_uuid)
+        .map_err(|message| ApiError::field("id", message))
+}
+
+fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
+    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Place an order (restaurant: becomes its customer; admin: names `customer_id`).
+///
+/// The order is recorded `PENDING`; the order process then reserves its lines and confirms
+/// or rejects it.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders",
+    request_body = PlaceOrderRequest, params(CommandHeaders),
+    responses((status = 201, description = "Placed", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn place(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<PlaceOrderRequest>,
+) -> Result<Accepted, ApiError> {
+    let mut f = Fields::new();
+    let id = f.check_opt("id", body.id.as_deref(), validate::uuid);
+    let customer_id = f.check_opt("customer_id", body.customer_id.as_deref(), ActorId::parse);
+    let farmer_id = f.check("farmer_id", ActorId::parse(&body.farmer_id));
+    let lines: Vec<Option<OrderLine>> = body
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let stock_item_id = f.check(
+                &format!("lines[{i}].stock_item_id"),
+                validate::uuid(&line.stock_item_id).map(StockItemId::from_uuid),
+            );
+            let quantity = f.check(
+                &format!("lines[{i}].quantity"),
+                positive_quantity(line.quantity),
+            );
+            Some(OrderLine {
+                stock_item_id: stock_item_id?,
+                quantity: quantity?,
+            })
+        })
+        .collect();
+    let delivery_address = body.delivery_address.check("delivery_address", &mut f);
+    let requested_delivery_date = f.check_opt(
+        "requested_delivery_date",
+        body.requested_delivery_date.as_deref(),
+        validate::date,
+    );
+    let notes = f.check_opt("notes", body.notes.as_deref(), Notes::parse);
+    let id = id.map(|id| id.unwrap_or_else(Uuid::now_v7));
+    let command = f.finish(|| {
+        Some(OrderCommand::PlaceOrder(PlaceOrder {
+            order_id: OrderId::from_uuid(id?),
+            customer_id: customer_id?,
+            farmer_id: farmer_id?,
+            lines: lines.into_iter().collect::<Option<_>>()?,
+            delivery_address: delivery_address?,
+            requested_delivery_date: requested_delivery_date?,
+            notes: notes?,
+        }))
+    })?;
+    let OrderCommand::PlaceOrder(place) = &command else {
+        return Err(ApiError::Internal("place built another command".into()));
+    };
+    let id = place.order_id.to_string();
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.orders,
+        &id,
+        command.name(),
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
+}
+
+/// Cancel an order before it is in transit (its customer, admin).
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    request_body = CancelOrderRequest,
+    params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
+    responses((status = 200, description = "Cancelled", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<CancelOrderRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = order_id(&id)?;
+    let mut f = Fields::new();
+    let reason = f.check("reason", Reason::parse(&body.reason));
+    let command = f.finish(|| Some(OrderCommand::CancelOrder { reason: reason? }))?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.orders,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Start preparing a confirmed order (the order's farmer, admin).
+#[utoipa::path(post, path = "/v1/orders/{id}/preparing", tag = "orders",
+    request_body = MarkPreparingRequest,
+    params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
+    responses((status = 200, description = "Preparing", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn mark_preparing(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body: _, json }: CommandBody<MarkPreparingRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = order_id(&id)?;
+    let command = OrderCommand::MarkPreparing;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.orders,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Say a prepared order waits for pickup (the order's farmer, admin).
+#[utoipa::path(post, path = "/v1/orders/{id}/ready-for-pickup", tag = "orders",
+    request_body = MarkReadyForPickupRequest,
+    params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
+    responses((status = 200, description = "Ready for pickup", body = CommandAnswer),
+        CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn mark_ready_for_pickup(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body: _, json }: CommandBody<MarkReadyForPickupRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = order_id(&id)?;
+    let command = OrderCommand::MarkReadyForPickup;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.orders,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}

@@ -5,7 +5,10 @@ use std::io::Write;
 use std::panic;
 
 use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token, router};
-use event_schemas::values::Role;
+use domain::Issued;
+use domain::order::{Order, OrderCommand};
+use event_schemas::PricedLine;
+use event_schemas::values::{Actor, Cents, ProductName, Role};
 use event_store::{EventStore, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -264,5 +267,151 @@ where
             Ok(payload) => panic::resume_unwind(payload),
             Err(error) => panic!("the test task did not finish: {error}"),
         }
+    }
+}
+
+/// A valid postal address body in `city`.
+pub fn address_body(city: &str) -> Value {
+    json!({
+        "line1": "12 Market Street",
+        "line2": "Back door",
+        "city": city,
+        "postal_code": "75011",
+        "country": "FR",
+    })
+}
+
+/// A valid order body placed with `farmer`: two units of each stock item.
+pub fn order_body(farmer: &str, stock_item_ids: &[&str]) -> Value {
+    let lines: Vec<Value> = stock_item_ids
+        .iter()
+        .map(|id| json!({"stock_item_id": id, "quantity": 2}))
+        .collect();
+    json!({
+        "farmer_id": farmer,
+        "lines": lines,
+        "delivery_address": address_body("Paris"),
+    })
+}
+
+/// A valid delivery body for `order_id`, with a two-hour window.
+pub fn delivery_body(order_id: &str) -> Value {
+    json!({
+        "order_id": order_id,
+        "pickup_address": address_body("Montreuil"),
+        "dropoff_address": address_body("Paris"),
+        "window_start": "2026-05-04T08:00:00Z",
+        "window_end": "2026-05-04T10:00:00+00:00",
+    })
+}
+
+/// The price `confirm_order` gives every unit, in cents.
+pub const CONFIRMED_UNIT_PRICE_CENTS: u64 = 450;
+
+impl TestApp {
+    /// The fields of a stream's events (each payload without its event type tag), in order.
+    pub async fn payloads(&self, aggregate_type: &str, id: &str) -> Vec<Value> {
+        self.store
+            .read_stream(&event_store::StreamId::new(aggregate_type, id), 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload[e.event_type.as_str()].clone())
+            .collect()
+    }
+
+    /// Places an order of `restaurant` with `farmer` for two units of a new stock item of the
+    /// farmer's; returns the order's id.
+    pub async fn place_order(&self, restaurant: &str, farmer: &str) -> String {
+        let stock_item_id = self.stock_item(farmer, 10).await;
+        let token = self.token(restaurant, Role::Restaurant);
+        let body = order_body(farmer, &[&stock_item_id]);
+        self.post("/v1/orders", Some(&token), &body)
+            .await
+            .expect_ok(201)
+            .0
+    }
+
+    /// Executes an internal order command as the system would (the order process, which these
+    /// tests do not run); returns the stream's version after it.
+    pub async fn order_as_system(&self, order_id: &str, command: OrderCommand) -> u64 {
+        let executor = event_store::Executor::<Order>::new(self.store.clone(), ());
+        let actor = Actor::system("test");
+        let correlation_id = uuid::Uuid::now_v7();
+        let context = event_store::CommandContext {
+            actor: actor.clone(),
+            command: command.name().to_owned(),
+            request_id: "test-setup".to_owned(),
+            correlation_id,
+            causation_id: correlation_id,
+            idempotency: None,
+            expected_version: None,
+        };
+        let issued = Issued::new(actor, chrono::Utc::now(), command);
+        executor
+            .execute(order_id, issued, &context)
+            .await
+            .unwrap()
+            .version
+    }
+
+    /// Confirms a pending order as the order process would once every line is reserved,
+    /// pricing each unit at [`CONFIRMED_UNIT_PRICE_CENTS`]; returns the version.
+    pub async fn confirm_order(&self, order_id: &str) -> u64 {
+        let executor = event_store::Executor::<Order>::new(self.store.clone(), ());
+        let order = executor.load(order_id).await.unwrap().state;
+        let unit_price_cents = Cents::new(CONFIRMED_UNIT_PRICE_CENTS).unwrap();
+        let lines = order
+            .lines()
+            .iter()
+            .map(|line| PricedLine {
+                stock_item_id: line.stock_item_id,
+                product_name: ProductName::parse("Heirloom tomatoes").unwrap(),
+                quantity: line.quantity,
+                unit_price_cents,
+                line_total_cents: unit_price_cents.times(line.quantity.quantity()).unwrap(),
+            })
+            .collect();
+        self.order_as_system(order_id, OrderCommand::ConfirmOrder { lines })
+            .await
+    }
+
+    /// Schedules (as an admin) the delivery of a new order of "bistro" with "farmer-ana";
+    /// returns the delivery's id.
+    pub async fn schedule_delivery(&self) -> String {
+        let order_id = self.place_order("bistro", "farmer-ana").await;
+        let admin = self.token("root", Role::Admin);
+        self.post("/v1/deliveries", Some(&admin), &delivery_body(&order_id))
+            .await
+            .expect_ok(201)
+            .0
+    }
+
+    /// A scheduled delivery that the distributor `driver` assigned itself; returns its id.
+    pub async fn assigned_delivery(&self, driver: &str) -> String {
+        let id = self.schedule_delivery().await;
+        let token = self.token(driver, Role::Distributor);
+        self.post(
+            &format!("/v1/deliveries/{id}/assign"),
+            Some(&token),
+            &json!({}),
+        )
+        .await
+        .expect_ok(200);
+        id
+    }
+
+    /// A delivery that the distributor `driver` assigned itself and picked up; returns its id.
+    pub async fn delivery_in_transit(&self, driver: &str) -> String {
+        let id = self.assigned_delivery(driver).await;
+        let token = self.token(driver, Role::Distributor);
+        self.post(
+            &format!("/v1/deliveries/{id}/pickup"),
+            Some(&token),
+            &json!({}),
+        )
+        .await
+        .expect_ok(200);
+        id
     }
 }
