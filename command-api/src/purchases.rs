@@ -1,15 +1,332 @@
-//! `/v1/purchases`: restocking from suppliers through carriers (aggregate `purchase`). PLACEHOLDER: replaced by the resource's author.
+//! `/v1/purchases`: farmers restock their stock items from suppliers through carriers
+//! (aggregate `purchase`).
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use domain::purchase::PurchaseCommand;
+use event_schemas::values::{
+    CarrierId, Cents, PositiveQuantity, PurchaseId, Reason, StockItemId, SupplierId,
+    SupplierOrderRef, TrackingRef, VoucherCode,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::AppState;
+use crate::auth::Caller;
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::json::CommandBody;
+use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::request::RequestMeta;
+use crate::validate::{self, Fields, non_negative};
+use crate::{ApiError, AppState};
 
-/// The purchases routes.
+/// The purchase routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/purchases", post(create))
+        .route(
+            "/purchases/{id}/supplier-order",
+            post(request_supplier_order),
+        )
+        .route("/purchases/{id}/carrier-reservation", post(reserve_carrier))
+        .route("/purchases/{id}/receive", post(receive_goods))
+        .route("/purchases/{id}/cancel", post(cancel))
 }
 
-/// The purchases endpoints' part of the OpenAPI document.
+/// The purchase endpoints' part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create, request_supplier_order, reserve_carrier, receive_goods, cancel))]
 pub struct Doc;
+
+/// A new purchase restocking a stock item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePurchaseRequest {
+    /// The new purchase's id; the server makes a UUIDv7 when absent.
+    #[schema(format = Uuid)]
+    id: Option<String>,
+    /// The stock item to restock; the caller must own it (or be an admin).
+    #[schema(format = Uuid)]
+    stock_item_id: String,
+    /// The supplier bought from.
+    #[schema(min_length = 1, max_length = 100)]
+    supplier_id: String,
+    /// How many units, in the stock item's unit.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
+    quantity: i64,
+    /// What one unit costs, in cents.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    unit_cost_cents: i64,
+    /// A discount voucher, if any.
+    #[schema(min_length = 1, max_length = 50)]
+    voucher_code: Option<String>,
+}
+
+/// The order placed with the supplier.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSupplierOrderRequest {
+    /// The supplier's reference for the order.
+    #[schema(min_length = 1, max_length = 100)]
+    supplier_order_ref: String,
+}
+
+/// The carrier reserved to bring the goods.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveCarrierRequest {
+    /// The carrier.
+    #[schema(min_length = 1, max_length = 100)]
+    carrier_id: String,
+    /// The carrier's tracking reference.
+    #[schema(min_length = 1, max_length = 100)]
+    tracking_ref: String,
+    /// When the goods are expected (RFC 3339).
+    #[schema(format = DateTime)]
+    eta: String,
+}
+
+/// The goods' arrival.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveGoodsRequest {
+    /// How many units arrived; they are added to the stock item.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
+    quantity_received: i64,
+}
+
+/// The abandonment of a purchase.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPurchaseRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// The purchase named by the path.
+fn purchase_id(raw: &str) -> Result<PurchaseId, ApiError> {
+    validate::uuid(raw)
+        .map(PurchaseId::from_uuid)
+        .map_err(|message| ApiError::field("id", message))
+}
+
+fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
+    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+fn cents(n: i64) -> Result<Cents, String> {
+    Cents::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Start restocking a stock item (its owner, admin).
+#[utoipa::path(post, path = "/v1/purchases", tag = "purchases",
+    request_body = CreatePurchaseRequest, params(CommandHeaders),
+    responses((status = 201, description = "Created", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<CreatePurchaseRequest>,
+) -> Result<Accepted, ApiError> {
+    let mut f = Fields::new();
+    let id = f.check_opt("id", body.id.as_deref(), validate::uuid);
+    let stock_item_id = f.check(
+        "stock_item_id",
+        validate::uuid(&body.stock_item_id).map(StockItemId::from_uuid),
+    );
+    let supplier_id = f.check("supplier_id", SupplierId::parse(&body.supplier_id));
+    let quantity = f.check("quantity", positive_quantity(body.quantity));
+    let unit_cost_cents = f.check("unit_cost_cents", cents(body.unit_cost_cents));
+    let voucher_code = f.check_opt(
+        "voucher_code",
+        body.voucher_code.as_deref(),
+        VoucherCode::parse,
+    );
+    let id = id.map(|id| PurchaseId::from_uuid(id.unwrap_or_else(Uuid::now_v7)));
+    let (id, command) = f.finish(|| {
+        let purchase_id = id?;
+        let command = PurchaseCommand::CreatePurchase {
+            purchase_id,
+            stock_item_id: stock_item_id?,
+            supplier_id: supplier_id?,
+            quantity: quantity?,
+            unit_cost_cents: unit_cost_cents?,
+            voucher_code: voucher_code?,
+        };
+        Some((purchase_id, command))
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.purchases,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
+}
+
+/// Record the order placed with the supplier (owner, admin).
+#[utoipa::path(post, path = "/v1/purchases/{id}/supplier-order", tag = "purchases",
+    request_body = RequestSupplierOrderRequest,
+    params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
+    responses((status = 200, description = "Ordered", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn request_supplier_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<RequestSupplierOrderRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = purchase_id(&id)?;
+    let mut f = Fields::new();
+    let supplier_order_ref = f.check(
+        "supplier_order_ref",
+        SupplierOrderRef::parse(&body.supplier_order_ref),
+    );
+    let command = f.finish(|| {
+        Some(PurchaseCommand::RequestSupplierOrder {
+            supplier_order_ref: supplier_order_ref?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.purchases,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Record the carrier reserved to bring the goods (owner, admin).
+#[utoipa::path(post, path = "/v1/purchases/{id}/carrier-reservation", tag = "purchases",
+    request_body = ReserveCarrierRequest,
+    params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
+    responses((status = 200, description = "Carrier reserved", body = CommandAnswer),
+        CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn reserve_carrier(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<ReserveCarrierRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = purchase_id(&id)?;
+    let mut f = Fields::new();
+    let carrier_id = f.check("carrier_id", CarrierId::parse(&body.carrier_id));
+    let tracking_ref = f.check("tracking_ref", TrackingRef::parse(&body.tracking_ref));
+    let eta = f.check("eta", validate::time(&body.eta));
+    let command = f.finish(|| {
+        Some(PurchaseCommand::ReserveCarrier {
+            carrier_id: carrier_id?,
+            tracking_ref: tracking_ref?,
+            eta: eta?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.purchases,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Record the goods' arrival, which completes the purchase and adds the units to the stock
+/// item (owner, admin).
+#[utoipa::path(post, path = "/v1/purchases/{id}/receive", tag = "purchases",
+    request_body = ReceiveGoodsRequest,
+    params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
+    responses((status = 200, description = "Received and completed", body = CommandAnswer),
+        CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn receive_goods(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<ReceiveGoodsRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = purchase_id(&id)?;
+    let mut f = Fields::new();
+    let quantity_received = f.check(
+        "quantity_received",
+        positive_quantity(body.quantity_received),
+    );
+    let command = f.finish(|| {
+        Some(PurchaseCommand::ReceiveGoods {
+            quantity_received: quantity_received?,
+        })
+    })?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.purchases,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
+
+/// Abandon a purchase before its goods arrive (owner, admin).
+#[utoipa::path(post, path = "/v1/purchases/{id}/cancel", tag = "purchases",
+    request_body = CancelPurchaseRequest,
+    params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
+    responses((status = 200, description = "Cancelled", body = CommandAnswer), CommandProblems),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    meta: RequestMeta,
+    CommandBody { body, json }: CommandBody<CancelPurchaseRequest>,
+) -> Result<Accepted, ApiError> {
+    let id = purchase_id(&id)?;
+    let mut f = Fields::new();
+    let reason = f.check("reason", Reason::parse(&body.reason));
+    let command = f.finish(|| Some(PurchaseCommand::CancelPurchase { reason: reason? }))?;
+    let request = Request {
+        caller: &caller,
+        meta: &meta,
+        body: &json,
+    };
+    execute(
+        &state.purchases,
+        &id.to_string(),
+        command.name(),
+        command,
+        request,
+        Effect::Changes,
+    )
+    .await
+}
