@@ -99,7 +99,7 @@ async fn audience_and_issuer_are_checked_when_configured() {
         issuer: Some("https://id.example".into()),
         audience: Some("supplyline".into()),
     };
-    let app = TestApp::start_with(&url, store, jwt).await;
+    let app = TestApp::start_with(store, jwt).await;
     let mut good = claims(3600);
     good["iss"] = json!("https://id.example");
     good["aud"] = json!("supplyline");
@@ -155,7 +155,7 @@ async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
         issuer: None,
         audience: None,
     };
-    let app = TestApp::start_with(&url, store, jwt).await;
+    let app = TestApp::start_with(store, jwt).await;
     let eddsa = jsonwebtoken::encode(
         &Header::new(Algorithm::EdDSA),
         &claims(3600),

@@ -42,12 +42,12 @@ async fn commands_answer_503_while_postgres_is_unreachable_and_recover_losing_no
         issuer: None,
         audience: None,
     };
-    let app = TestApp::start_with(database.url(), store, jwt).await;
+    let app = TestApp::start_with(store, jwt).await;
     let farmer = app.token("farmer-ana", Role::Farmer);
     let id = app.stock_item("farmer-ana", 10).await;
     let path = format!("/v1/stock-items/{id}/receive");
     let mut acknowledged = vec![1u64];
-    let mut send = async |n: u64| {
+    let send = async |n: u64| {
         let answer = app
             .post(&path, Some(&farmer), &json!({"quantity": n}))
             .await;

@@ -22,8 +22,6 @@ pub struct TestApp {
     pub address: String,
     /// The store behind it (to inspect events).
     pub store: EventStore,
-    /// The store's URL.
-    pub store_url: String,
     client: reqwest::Client,
     jwt: JwtConfig,
 }
@@ -89,11 +87,11 @@ impl TestApp {
             issuer: None,
             audience: None,
         };
-        Self::start_with(store_url, store, jwt).await
+        Self::start_with(store, jwt).await
     }
 
     /// Starts an app over `store` that verifies tokens with `jwt`.
-    pub async fn start_with(store_url: &str, store: EventStore, jwt: JwtConfig) -> Self {
+    pub async fn start_with(store: EventStore, jwt: JwtConfig) -> Self {
         let state = AppState::new(store.clone(), Authenticator::new(&jwt).unwrap(), 10);
         let server = Server::bind(
             "127.0.0.1:0",
@@ -107,7 +105,6 @@ impl TestApp {
         Self {
             address,
             store,
-            store_url: store_url.to_owned(),
             client: reqwest::Client::new(),
             jwt,
         }
