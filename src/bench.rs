@@ -1,6 +1,8 @@
 //! `supplyline bench ...`: throughput figures printed next to the raw database ceiling
 //! measured in the same run, as ratios.
 
+mod commands;
 mod store;
 
+pub use commands::{CommandBenchOptions, run as run_commands};
 pub use store::{StoreBenchOptions, run as run_store};

@@ -187,7 +187,11 @@ enum BenchTarget {
         memory_events: u64,
     },
     /// Commands/s and latency over HTTP at 16 and 64 clients, next to the raw append ceiling.
-    Commands,
+    Commands {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +281,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 memory_events,
             };
             bench::run_store(&config.database_url, options).await
+        }
+        Action::Bench {
+            target: BenchTarget::Commands { seconds },
+        } => {
+            bench::run_commands(&config.database_url, bench::CommandBenchOptions { seconds }).await
         }
         Action::Token { sub, role, ttl } => {
             let role = event_schemas::values::Role::from_claim(&role).with_context(|| {

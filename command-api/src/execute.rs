@@ -91,7 +91,7 @@ pub async fn execute<A, C>(
     effect: Effect,
 ) -> Result<Accepted, ApiError>
 where
-    A: Aggregate<Command = Issued<C>>,
+    A: Aggregate<Command = Issued<C>> + Clone,
     A::Error: Refusal,
     C: Clone,
 {

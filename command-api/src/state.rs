@@ -15,9 +15,14 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::auth::Authenticator;
 use crate::owners::StoreStockItemOwners;
 
-/// The shared state of the command API.
+/// The shared state of the command API (cheap to clone: every request gets a copy).
 #[derive(Clone)]
 pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub(crate) store: EventStore,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) metrics: PrometheusHandle,
@@ -34,7 +39,7 @@ impl AppState {
         let stock =
             Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(snapshot_every);
         let owners = Arc::new(StoreStockItemOwners::new(stock.clone()));
-        Self {
+        let shared = Shared {
             auth: Arc::new(auth),
             metrics: crate::metrics::prometheus(),
             orders: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
@@ -44,12 +49,23 @@ impl AppState {
                 .with_snapshot_every(snapshot_every),
             stock,
             store,
+        };
+        Self {
+            inner: Arc::new(shared),
         }
     }
 
     /// The event store.
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.inner
     }
 }
 

@@ -6,6 +6,7 @@
 //! API must answer with the new version and position) and whose snapshot store applies every
 //! new event twice.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use event_schemas::values::Actor;
 use event_schemas::{ChainHash, EventMetadata};
 use uuid::Uuid;
 
+use crate::cache::AggregateCache;
 use crate::{
     AppendRequest, EventStore, IdempotencyClaim, NewEvent, Position, Snapshot, StoreError, StreamId,
 };
@@ -132,6 +134,7 @@ pub struct Executor<A: Aggregate> {
     services: Arc<A::Services>,
     snapshot_every: u64,
     max_attempts: u32,
+    cache: Option<Arc<AggregateCache<A>>>,
 }
 
 impl<A: Aggregate> Clone for Executor<A> {
@@ -141,6 +144,7 @@ impl<A: Aggregate> Clone for Executor<A> {
             services: self.services.clone(),
             snapshot_every: self.snapshot_every,
             max_attempts: self.max_attempts,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -151,9 +155,12 @@ pub const DEFAULT_SNAPSHOT_EVERY: u64 = 50;
 /// By default a command is decided at most this many times when concurrent writes win.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
+/// By default this many aggregates per type are kept in memory.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+
 impl<A> Executor<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Command: Clone,
 {
     /// An executor with the default snapshot interval and retry budget.
@@ -163,7 +170,15 @@ where
             services: Arc::new(services),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            cache: NonZeroUsize::new(DEFAULT_CACHE_CAPACITY)
+                .map(|capacity| Arc::new(AggregateCache::new(capacity))),
         }
+    }
+
+    /// Keeps up to `capacity` recently used aggregates in memory (0: none, always load).
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = NonZeroUsize::new(capacity).map(|c| Arc::new(AggregateCache::new(c)));
+        self
     }
 
     /// Takes a snapshot every `every` events (0: never).
@@ -244,11 +259,27 @@ where
             });
         }
         let stream = StreamId::new(A::TYPE, aggregate_id);
+        // After a stale cache entry shows, every later attempt decides on the stored state.
+        let mut fresh = false;
         for attempt in 1..=self.max_attempts {
-            let loaded = self.load(aggregate_id).await?;
+            let cached = if fresh {
+                None
+            } else {
+                self.cached(aggregate_id)
+            };
+            let from_cache = cached.is_some();
+            let loaded = match cached {
+                Some(loaded) => loaded,
+                None => self.load(aggregate_id).await?,
+            };
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
             {
+                if from_cache {
+                    self.forget(aggregate_id);
+                    fresh = true;
+                    continue;
+                }
                 return Err(ExecuteError::VersionMismatch {
                     expected,
                     actual: loaded.version,
@@ -261,10 +292,15 @@ where
                 position,
             } = loaded;
             let sink = EventSink::<A>::default();
-            state
-                .handle(command.clone(), &self.services, &sink)
-                .await
-                .map_err(ExecuteError::Rejected)?;
+            if let Err(refusal) = state.handle(command.clone(), &self.services, &sink).await {
+                // A refusal must rest on the stored state, never on a possibly stale copy.
+                self.forget(aggregate_id);
+                if from_cache {
+                    fresh = true;
+                    continue;
+                }
+                return Err(ExecuteError::Rejected(refusal));
+            }
             let events = sink.collect().await;
             if events.is_empty() {
                 return Ok(Executed {
@@ -286,33 +322,67 @@ where
                 idempotency: context.idempotency.clone(),
             };
             match self.store.append(request).await {
+                Ok(appended) if appended.replayed => {
+                    self.forget(aggregate_id);
+                    return Ok(Executed {
+                        version: appended.version,
+                        position: Some(appended.position),
+                        events: Vec::new(),
+                        replayed: true,
+                        attempts: attempt,
+                    });
+                }
                 Ok(appended) => {
-                    if !appended.replayed {
-                        self.maybe_snapshot(&stream, version, &state, &appended)
-                            .await;
+                    self.maybe_snapshot(&stream, version, &state, &appended)
+                        .await;
+                    if let Some(cache) = &self.cache {
+                        cache.put(
+                            aggregate_id,
+                            Loaded {
+                                state,
+                                version: appended.version,
+                                last_hash: appended.last_hash,
+                                position: Some(appended.position),
+                            },
+                        );
                     }
                     return Ok(Executed {
                         version: appended.version,
                         position: Some(appended.position),
-                        events: if appended.replayed {
-                            Vec::new()
-                        } else {
-                            events
-                        },
-                        replayed: appended.replayed,
+                        events,
+                        replayed: false,
                         attempts: attempt,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!("concurrent write won; deciding again");
+                    tracing::debug!(from_cache, "concurrent write won; deciding again");
+                    self.forget(aggregate_id);
+                    fresh = true;
                     continue;
                 }
-                Err(other) => return Err(other.into()),
+                Err(other) => {
+                    // The append's outcome may be unknown (e.g. the connection dropped at
+                    // commit): trust only the store next time.
+                    self.forget(aggregate_id);
+                    return Err(other.into());
+                }
             }
         }
         Err(ExecuteError::Contention {
             attempts: self.max_attempts,
         })
+    }
+
+    fn cached(&self, aggregate_id: &str) -> Option<Loaded<A>> {
+        self.cache
+            .as_ref()
+            .and_then(|cache| cache.get(aggregate_id))
+    }
+
+    fn forget(&self, aggregate_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget(aggregate_id);
+        }
     }
 
     async fn maybe_snapshot(

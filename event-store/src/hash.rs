@@ -20,25 +20,45 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Value,
 ) -> ChainHash {
-    let mut metadata = metadata.clone();
-    if let Value::Object(map) = &mut metadata {
-        map.remove("hash");
+    // The canonical form of {aggregate_id, aggregate_type, event_type, event_version,
+    // metadata (without "hash"), payload, sequence}: written field by field in sorted key
+    // order rather than built as a Value, which would copy the payload and metadata.
+    let mut canonical = Vec::with_capacity(1024);
+    canonical.push(b'{');
+    write_field(&mut canonical, "aggregate_id", true);
+    write_scalar(&Value::from(stream.aggregate_id.as_str()), &mut canonical);
+    write_field(&mut canonical, "aggregate_type", false);
+    write_scalar(&Value::from(stream.aggregate_type.as_str()), &mut canonical);
+    write_field(&mut canonical, "event_type", false);
+    write_scalar(&Value::from(event_type), &mut canonical);
+    write_field(&mut canonical, "event_version", false);
+    write_scalar(&Value::from(event_version), &mut canonical);
+    write_field(&mut canonical, "metadata", false);
+    match metadata {
+        Value::Object(map) => write_object(
+            map.iter().filter(|(key, _)| key.as_str() != "hash"),
+            &mut canonical,
+        ),
+        other => write_canonical(other, &mut canonical),
     }
-    let body = serde_json::json!({
-        "aggregate_type": stream.aggregate_type,
-        "aggregate_id": stream.aggregate_id,
-        "sequence": sequence,
-        "event_type": event_type,
-        "event_version": event_version,
-        "payload": payload,
-        "metadata": metadata,
-    });
-    let mut canonical = Vec::with_capacity(512);
-    write_canonical(&body, &mut canonical);
+    write_field(&mut canonical, "payload", false);
+    write_canonical(payload, &mut canonical);
+    write_field(&mut canonical, "sequence", false);
+    write_scalar(&Value::from(sequence), &mut canonical);
+    canonical.push(b'}');
     let mut hasher = Sha256::new();
     hasher.update(prev.as_bytes());
     hasher.update(&canonical);
     ChainHash::from_bytes(hasher.finalize().into())
+}
+
+/// Writes `"key":`, preceded by a comma unless it is the object's first field.
+fn write_field(out: &mut Vec<u8>, key: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    write_scalar(&Value::from(key), out);
+    out.push(b':');
 }
 
 /// `value` as canonical JSON: object keys sorted, no whitespace. Equal JSON values give equal
@@ -51,20 +71,7 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_scalar(&Value::String(key.clone()), out);
-                out.push(b':');
-                write_canonical(value, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(map.iter(), out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -77,6 +84,18 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         }
         scalar => write_scalar(scalar, out),
     }
+}
+
+/// Writes an object's entries with their keys sorted.
+fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = entries.collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        write_field(out, key, i == 0);
+        write_canonical(value, out);
+    }
+    out.push(b'}');
 }
 
 fn write_scalar(value: &Value, out: &mut Vec<u8>) {
@@ -125,6 +144,32 @@ mod tests {
             hash(json!({}), json!({"actor": "x"})),
             hash(json!({}), json!({"actor": "x", "hash": "whatever"}))
         );
+    }
+
+    #[test]
+    fn the_hash_is_over_the_sorted_canonical_form_of_the_whole_event() {
+        let stream = StreamId::new("stock", "s-1");
+        let payload = json!({"b": [1, {"y": 2, "x": "é\n"}], "a": null});
+        let metadata =
+            json!({"z": 1.5, "hash": "ignored", "actor": {"sub": "a", "role": "farmer"}});
+        let expected = br#"{"aggregate_id":"s-1","aggregate_type":"stock","event_type":"T","event_version":"1.0.0","metadata":{"actor":{"role":"farmer","sub":"a"},"z":1.5},"payload":{"a":null,"b":[1,{"x":"\u00e9\n","y":2}]},"sequence":3}"#;
+        let mut hasher = Sha256::new();
+        hasher.update(ChainHash::GENESIS.as_bytes());
+        hasher.update(
+            String::from_utf8_lossy(expected)
+                .replace("\\u00e9", "é")
+                .as_bytes(),
+        );
+        let computed = event_hash(
+            &ChainHash::GENESIS,
+            &stream,
+            3,
+            "T",
+            "1.0.0",
+            &payload,
+            &metadata,
+        );
+        assert_eq!(computed, ChainHash::from_bytes(hasher.finalize().into()));
     }
 
     #[test]

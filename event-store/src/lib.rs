@@ -35,6 +35,7 @@
 //! plus a small stream of outcomes; snapshots in a `$snapshot-{stream}` stream read backwards.
 
 mod backend;
+mod cache;
 mod chain;
 mod convert;
 mod error;
@@ -53,8 +54,8 @@ mod wakeup;
 pub use backend::{Backend, IdempotentOutcome, LogHead};
 pub use error::StoreError;
 pub use executor::{
-    CommandContext, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY, ExecuteError, Executed, Executor,
-    Loaded, ReplayUntil, replay,
+    CommandContext, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY,
+    ExecuteError, Executed, Executor, Loaded, ReplayUntil, replay,
 };
 pub use hash::{canonical_json, event_hash};
 pub use position::{InvalidPosition, Position};

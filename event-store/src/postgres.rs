@@ -51,7 +51,7 @@ macro_rules! select_event {
 const CHANNEL: &str = "supplyline_log";
 
 /// How long the notifier gathers appends before sending one `NOTIFY`.
-const NOTIFY_COALESCE: Duration = Duration::from_millis(3);
+const NOTIFY_COALESCE: Duration = Duration::from_millis(10);
 
 /// What a test hook tells an append to do once its rows are written, before commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,42 +163,71 @@ impl PostgresBackend {
         epoch: u32,
     ) -> Result<Appended, StoreError> {
         let chained = chain_events(request)?;
-        let count = chained.events.len();
-        let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-        );
-        for event in chained.events {
-            sequences.push(to_i64(event.sequence)?);
-            types.push(event.event_type);
-            versions.push(event.event_version);
-            payloads.push(event.payload);
-            metadata.push(event.metadata);
+        let version = chained.version;
+        let last_hash = chained.last_hash;
+        let expected = to_i64(request.expected_version)?;
+        let rows = match <[_; 1]>::try_from(chained.events) {
+            // The common case, one event: a plain row, no arrays to build and take apart.
+            Ok([event]) => {
+                sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                         event_version, payload, metadata, epoch) \
+                     SELECT $1, $2, $4, $5, $6, $7, $8, $3 \
+                     WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
+                         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
+                     RETURNING tx::text::bigint AS tx_id, position",
+                )
+                .bind(&request.stream.aggregate_type)
+                .bind(&request.stream.aggregate_id)
+                .bind(to_i32(epoch)?)
+                .bind(to_i64(event.sequence)?)
+                .bind(event.event_type)
+                .bind(event.event_version)
+                .bind(event.payload)
+                .bind(event.metadata)
+                .bind(expected)
+                .fetch_all(&mut *conn)
+                .await
+            }
+            Err(events) => {
+                let count = events.len();
+                let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
+                    Vec::with_capacity(count),
+                    Vec::with_capacity(count),
+                    Vec::with_capacity(count),
+                    Vec::with_capacity(count),
+                    Vec::with_capacity(count),
+                );
+                for event in events {
+                    sequences.push(to_i64(event.sequence)?);
+                    types.push(event.event_type);
+                    versions.push(event.event_version);
+                    payloads.push(event.payload);
+                    metadata.push(event.metadata);
+                }
+                sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                         event_version, payload, metadata, epoch) \
+                     SELECT $1, $2, s, t, v, p, m, $3 \
+                     FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::jsonb[], \
+                         $8::jsonb[]) AS u(s, t, v, p, m) \
+                     WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
+                         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
+                     RETURNING tx::text::bigint AS tx_id, position",
+                )
+                .bind(&request.stream.aggregate_type)
+                .bind(&request.stream.aggregate_id)
+                .bind(to_i32(epoch)?)
+                .bind(&sequences)
+                .bind(&types)
+                .bind(&versions)
+                .bind(&payloads)
+                .bind(&metadata)
+                .bind(expected)
+                .fetch_all(&mut *conn)
+                .await
+            }
         }
-        let rows = sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata, epoch) \
-             SELECT $1, $2, s, t, v, p, m, $3 \
-             FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[]) \
-                 AS u(s, t, v, p, m) \
-             WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
-                 WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
-             RETURNING tx::text::bigint AS tx_id, position",
-        )
-        .bind(&request.stream.aggregate_type)
-        .bind(&request.stream.aggregate_id)
-        .bind(to_i32(epoch)?)
-        .bind(&sequences)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&metadata)
-        .bind(to_i64(request.expected_version)?)
-        .fetch_all(&mut *conn)
-        .await
         .map_err(|e| conflict_or(e, request.expected_version))?;
         let conflict = StoreError::Conflict {
             expected_version: request.expected_version,
@@ -213,9 +242,9 @@ impl PostgresBackend {
         }
         let (tx, position) = last.ok_or(conflict)?;
         Ok(Appended {
-            version: chained.version,
+            version,
             position: Position::new(epoch, to_u64(tx)?, to_u64(position)?),
-            last_hash: chained.last_hash,
+            last_hash,
             replayed: false,
         })
     }

@@ -201,3 +201,55 @@ conformance!(
         assert_eq!((loaded.version, on_hand(&loaded.state)), (2, 15));
     }
 );
+
+conformance!(
+    a_stale_cached_aggregate_is_caught_by_the_append_and_decided_again,
+    |db| async move {
+        // Two executors with their own caches over one store: two processes.
+        let here = Executor::<StockItem>::new(db.store.clone(), ());
+        let there = Executor::<StockItem>::new(db.store.clone(), ());
+        let farmer = farmer();
+        let id = register_stock_item(&here, &farmer, 10).await;
+        let warm = receive(&farmer, 1);
+        here.execute(&id, warm.clone(), &context_for(&warm))
+            .await
+            .unwrap();
+
+        // Elsewhere, the stream moves on: `here` now caches version 2 with 11 on hand.
+        let more = receive(&farmer, 10);
+        there
+            .execute(&id, more.clone(), &context_for(&more))
+            .await
+            .unwrap();
+
+        // On the cached state this would go below zero; on the stored state (21) it is fine.
+        let take = adjust(&farmer, -15);
+        let executed = here
+            .execute(&id, take.clone(), &context_for(&take))
+            .await
+            .unwrap();
+        assert_eq!(executed.version, 4);
+        assert!(executed.attempts > 1, "the stale copy was not used as is");
+        let stored = here
+            .replay(&id, event_store::ReplayUntil::End)
+            .await
+            .unwrap();
+        assert_eq!(on_hand(&stored.state), 6);
+
+        // And an append on a stale copy never lands at a stale version.
+        let again = receive(&farmer, 2);
+        there
+            .execute(&id, again.clone(), &context_for(&again))
+            .await
+            .unwrap();
+        assert_eq!(there.load(&id).await.unwrap().version, 5);
+        assert_eq!(
+            db.store
+                .verify_stream(&StreamId::new(StockItem::TYPE, &id))
+                .await
+                .unwrap()
+                .first_broken_sequence,
+            None
+        );
+    }
+);

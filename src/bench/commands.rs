@@ -1,0 +1,273 @@
+//! `supplyline bench commands`: commands over HTTP against the raw append ceiling, in one run.
+//!
+//! The command API runs in this process on a fresh PostgreSQL database; `clients` tasks each
+//! send one-event commands (`POST /v1/stock-items/{id}/receive`) over HTTP to stock items of
+//! their own for a fixed time, and every request's latency is kept. The ceiling is plain
+//! single-row INSERTs of an event row at the same concurrency, on the same database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
+use event_schemas::values::Role;
+use event_store::{EventStore, PostgresBackend, PostgresOptions, ScratchDatabase};
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+
+/// What to run and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandBenchOptions {
+    /// Seconds each measurement runs.
+    pub seconds: f64,
+}
+
+/// The concurrency levels measured.
+const CLIENTS: [usize; 2] = [16, 64];
+
+/// Stock items each client sends commands to.
+const ITEMS_PER_CLIENT: usize = 4;
+
+/// Runs the benchmark on a fresh database on the server `admin_url` names.
+pub async fn run(admin_url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
+    let database = ScratchDatabase::create(admin_url, "sl_bench")
+        .await
+        .context("benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL")?;
+    let outcome = run_in(database.url(), options).await;
+    database.drop_database().await?;
+    outcome
+}
+
+async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
+    let backend = PostgresBackend::connect(
+        url,
+        PostgresOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+        },
+    )?;
+    let store = EventStore::new(Arc::new(backend));
+    store.migrate().await?;
+    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&PgPoolOptions::new().max_connections(1).connect(url).await?)
+        .await?;
+    println!(
+        "commands over HTTP on PostgreSQL, synchronous_commit = {synchronous_commit}, \
+         {}s per figure",
+        options.seconds
+    );
+    println!(
+        "one-event commands: POST /v1/stock-items/{{id}}/receive, each client on its own items"
+    );
+
+    let jwt = JwtConfig {
+        key: JwtKey::Secret(uuid::Uuid::now_v7().to_string().repeat(2).into_bytes()),
+        issuer: None,
+        audience: None,
+    };
+    let state = AppState::new(
+        store.clone(),
+        Authenticator::new(&jwt)?,
+        event_store::DEFAULT_SNAPSHOT_EVERY,
+    );
+    let server = Server::bind(
+        "127.0.0.1:0",
+        command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
+    )
+    .await?;
+    let base = format!("http://{}", server.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .build()?;
+    let max_clients = CLIENTS.iter().copied().max().unwrap_or(1);
+    let admin = mint_token(&jwt, "bench-admin", Role::Admin, 3600)?;
+    let mut clients = Vec::with_capacity(max_clients);
+    for n in 0..max_clients {
+        let farmer = format!("bench-farmer-{n}");
+        let token = mint_token(&jwt, &farmer, Role::Farmer, 3600)?;
+        let mut items = Vec::with_capacity(ITEMS_PER_CLIENT);
+        for _ in 0..ITEMS_PER_CLIENT {
+            let answer: Value = client
+                .post(format!("{base}/v1/stock-items"))
+                .bearer_auth(&admin)
+                .json(&json!({
+                    "farmer_id": farmer,
+                    "product_name": "Bench kale",
+                    "category": "vegetables",
+                    "unit": "bunch",
+                    "unit_price_cents": 300,
+                    "quality_grade": "A",
+                    "certifications": [],
+                    "low_stock_threshold": 0,
+                    "initial_quantity": 0,
+                }))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            items.push(answer["id"].as_str().context("no id")?.to_owned());
+        }
+        clients.push(Client { token, items });
+    }
+
+    let raw_pool = PgPoolOptions::new()
+        .max_connections(u32::try_from(max_clients)? + 1)
+        .connect(url)
+        .await?;
+    sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
+        .execute(&raw_pool)
+        .await?;
+    let mut raw = Vec::new();
+    for clients in CLIENTS {
+        raw.push(raw_inserts(&raw_pool, clients, options.seconds).await?);
+    }
+    raw_pool.close().await;
+
+    for (i, count) in CLIENTS.into_iter().enumerate() {
+        let run = http_commands(&client, &base, &clients[..count], options.seconds).await?;
+        println!(
+            "  {count:>2} clients: {:>7.0} commands/s   p50 {:>6.2} ms   p99 {:>6.2} ms   \
+             errors {}   raw append ceiling {:>7.0}/s   ratio {:.2}",
+            run.rate,
+            run.p50_ms,
+            run.p99_ms,
+            run.errors,
+            raw[i],
+            run.rate / raw[i]
+        );
+    }
+    let _ = stop.send(());
+    serving.await??;
+    Ok(())
+}
+
+/// One benchmark client: its token and its stock items.
+struct Client {
+    token: String,
+    items: Vec<String>,
+}
+
+/// What a measurement saw.
+struct HttpRun {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+async fn http_commands(
+    client: &reqwest::Client,
+    base: &str,
+    clients: &[Client],
+    seconds: f64,
+) -> anyhow::Result<HttpRun> {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let client = client.clone();
+            let authorization = format!("Bearer {}", c.token);
+            let urls: Vec<String> = c
+                .items
+                .iter()
+                .map(|item| format!("{base}/v1/stock-items/{item}/receive"))
+                .collect();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    let url = &urls[n % urls.len()];
+                    n += 1;
+                    let sent = Instant::now();
+                    let response = client
+                        .post(url)
+                        .header("authorization", &authorization)
+                        .header("content-type", "application/json")
+                        .body(r#"{"quantity":1}"#)
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            latencies.push(sent.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies
+            .get(index)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(HttpRun {
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        errors,
+    })
+}
+
+/// Plain single-row INSERTs of an event row by `clients` tasks for `seconds`, per second.
+async fn raw_inserts(pool: &sqlx::PgPool, clients: usize, seconds: f64) -> anyhow::Result<f64> {
+    let payload = json!({"StockReceived": {"quantity": 1, "purchase_id": null,
+        "levels": {"on_hand": 1, "reserved": 0}, "received_at": "2026-05-01T08:00:00Z"}});
+    // The same metadata an accepted command records.
+    let id = uuid::Uuid::now_v7();
+    let metadata = json!({"event_id": id, "correlation_id": id, "causation_id": id,
+        "actor": {"sub": "bench-farmer-0", "role": "farmer"}, "command": "ReceiveStock",
+        "idempotency_key": null, "request_id": id, "recorded_at": "2026-05-01T08:00:00.123456Z",
+        "prev_hash": "0".repeat(64), "hash": "1".repeat(64)});
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|n| {
+            let (pool, payload, metadata) = (pool.clone(), payload.clone(), metadata.clone());
+            let stream = format!("raw-{clients}-{n}");
+            tokio::spawn(async move {
+                let mut done: i64 = 0;
+                while Instant::now() < deadline {
+                    done += 1;
+                    sqlx::query(
+                        "INSERT INTO raw_events (aggregate_type, aggregate_id, sequence, \
+                             event_type, event_version, payload, metadata, epoch) \
+                         VALUES ('stock', $1, $2, 'StockReceived', '1.0.0', $3, $4, 0)",
+                    )
+                    .bind(&stream)
+                    .bind(done)
+                    .bind(&payload)
+                    .bind(&metadata)
+                    .execute(&pool)
+                    .await?;
+                }
+                Ok::<i64, sqlx::Error>(done)
+            })
+        })
+        .collect();
+    let mut total = 0i64;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
