@@ -70,6 +70,14 @@ pub struct Config {
         default_value_t = event_store::DEFAULT_SNAPSHOT_EVERY
     )]
     snapshot_every: u64,
+    /// Requests per second each actor may send (bursts of twice that); 0: no limit.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_RATE_LIMIT",
+        global = true,
+        default_value_t = command_api::DEFAULT_PER_ACTOR_PER_SECOND
+    )]
+    rate_limit: u32,
     /// How long a request may take before it is answered 503, e.g. `10s`.
     #[arg(
         long,
@@ -316,8 +324,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 store,
                 &jwt,
                 &config.listen,
-                config.snapshot_every,
-                config.request_timeout,
+                serve::Settings {
+                    snapshot_every: config.snapshot_every,
+                    request_timeout: config.request_timeout,
+                    rate_limit: config.rate_limit,
+                },
             )
             .await
         }

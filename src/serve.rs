@@ -7,21 +7,32 @@ use anyhow::Context;
 use command_api::{AppState, Authenticator, JwtConfig, Server};
 use event_store::EventStore;
 
+/// How the served API behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Snapshot every this many events of a stream.
+    pub snapshot_every: u64,
+    /// Answer 503 past this time.
+    pub request_timeout: Duration,
+    /// Requests per second per actor (0: no limit).
+    pub rate_limit: u32,
+}
+
 /// Serves the command API (and the operations endpoints) on `listen`.
 pub async fn command_api(
     store: EventStore,
     jwt: &JwtConfig,
     listen: &str,
-    snapshot_every: u64,
-    request_timeout: Duration,
+    settings: Settings,
 ) -> anyhow::Result<()> {
     store
         .migrate()
         .await
         .context("cannot migrate the event store")?;
     let auth = Authenticator::new(jwt).context("invalid JWT configuration")?;
-    let state = AppState::new(store, auth, snapshot_every);
-    let router = command_api::router(state, request_timeout);
+    let state =
+        AppState::new(store, auth, settings.snapshot_every).with_rate_limit(settings.rate_limit);
+    let router = command_api::router(state, settings.request_timeout);
     let server = Server::bind(listen, router)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

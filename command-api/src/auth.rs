@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
+use crate::rate_limit::RateLimit;
 
 /// Where the key that verifies tokens comes from.
 #[derive(Clone)]
@@ -196,6 +197,7 @@ pub struct Caller(pub Actor);
 impl<S> FromRequestParts<S> for Caller
 where
     Arc<Authenticator>: FromRef<S>,
+    RateLimit: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -219,6 +221,8 @@ where
                 ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
             })?;
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        authenticator.authenticate(token).map(Caller)
+        let actor = authenticator.authenticate(token)?;
+        RateLimit::from_ref(state).check(actor.sub.as_str())?;
+        Ok(Caller(actor))
     }
 }

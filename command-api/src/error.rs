@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The idempotency key was used with another body (422).
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// The caller sent too many requests (429).
+    #[error("too many requests; slow down and retry shortly")]
+    RateLimited,
     /// The event store cannot be reached (503).
     #[error("the event store is unavailable; retry shortly")]
     Unavailable,
@@ -83,6 +86,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,6 +103,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::RateLimited => "rate-limited",
             Self::Unavailable => "store-unavailable",
             Self::Timeout => "timeout",
             Self::Internal(_) => "internal",
@@ -115,7 +120,7 @@ impl ApiError {
         if let Self::BadRequest { errors, .. } = self {
             problem.errors.clone_from(errors);
         }
-        if matches!(self, Self::Unavailable | Self::Timeout) {
+        if matches!(self, Self::Unavailable | Self::Timeout | Self::RateLimited) {
             problem.retry_after = Some(1);
         }
         problem

@@ -36,6 +36,9 @@ pub enum CommandProblems {
     /// The idempotency key was used with another body.
     #[response(status = 422, content_type = "application/problem+json")]
     IdempotencyKeyReused(Problem),
+    /// Too many requests from this caller; see `Retry-After`.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Problem),
     /// The event store is unavailable; see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),

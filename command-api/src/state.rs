@@ -14,6 +14,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::Authenticator;
 use crate::owners::StoreStockItemOwners;
+use crate::rate_limit::{DEFAULT_PER_ACTOR_PER_SECOND, RateLimit};
 
 /// The shared state of the command API (cheap to clone: every request gets a copy).
 #[derive(Clone)]
@@ -22,8 +23,10 @@ pub struct AppState {
 }
 
 /// What [`AppState`] shares.
+#[derive(Clone)]
 pub struct Shared {
     pub(crate) store: EventStore,
+    pub(crate) rate_limit: RateLimit,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) stock: Executor<StockItem>,
@@ -40,6 +43,7 @@ impl AppState {
             Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(snapshot_every);
         let owners = Arc::new(StoreStockItemOwners::new(stock.clone()));
         let shared = Shared {
+            rate_limit: RateLimit::per_actor(DEFAULT_PER_ACTOR_PER_SECOND),
             auth: Arc::new(auth),
             metrics: crate::metrics::prometheus(),
             orders: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
@@ -50,6 +54,15 @@ impl AppState {
             stock,
             store,
         };
+        Self {
+            inner: Arc::new(shared),
+        }
+    }
+
+    /// Limits each actor to `per_second` requests per second (0: no limit).
+    pub fn with_rate_limit(self, per_second: u32) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.inner);
+        shared.rate_limit = RateLimit::per_actor(per_second);
         Self {
             inner: Arc::new(shared),
         }
@@ -66,6 +79,12 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &Shared {
         &self.inner
+    }
+}
+
+impl FromRef<AppState> for RateLimit {
+    fn from_ref(state: &AppState) -> Self {
+        state.rate_limit.clone()
     }
 }
 

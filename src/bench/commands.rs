@@ -69,7 +69,9 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
         store.clone(),
         Authenticator::new(&jwt)?,
         event_store::DEFAULT_SNAPSHOT_EVERY,
-    );
+    )
+    // The load generator is one process hammering on purpose.
+    .with_rate_limit(0);
     let server = Server::bind(
         "127.0.0.1:0",
         command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),

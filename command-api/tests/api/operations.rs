@@ -86,3 +86,49 @@ api_test!(
         app.get("/v1/stock-items").await.expect_problem(405);
     }
 );
+
+#[tokio::test]
+async fn an_actor_sending_too_fast_gets_429_with_retry_after() {
+    use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, router};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let jwt = JwtConfig {
+        key: JwtKey::Secret(crate::support::SECRET.to_vec()),
+        issuer: None,
+        audience: None,
+    };
+    let state = AppState::new(store, Authenticator::new(&jwt).unwrap(), 10).with_rate_limit(1);
+    let server = Server::bind(
+        "127.0.0.1:0",
+        router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
+    )
+    .await
+    .unwrap();
+    let address = format!("http://{}", server.local_addr().unwrap());
+    tokio::spawn(server.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::new();
+    let send = async |sub: &str| {
+        let token = command_api::mint_token(&jwt, sub, Role::Farmer, 60).unwrap();
+        client
+            .post(format!("{address}/v1/stock-items"))
+            .bearer_auth(token)
+            .json(&crate::support::stock_item_body(1))
+            .send()
+            .await
+            .unwrap()
+    };
+    // A burst of two, then refused; another actor is not affected.
+    assert_eq!(send("fast").await.status(), 201);
+    assert_eq!(send("fast").await.status(), 201);
+    let refused = send("fast").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(send("calm").await.status(), 201);
+}
