@@ -165,20 +165,8 @@ pub(crate) async fn schedule(
         return Err(ApiError::Internal("schedule built another command".into()));
     };
     let id = schedule.delivery_id.to_string();
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
-    execute(
-        &state.deliveries,
-        &id,
-        command.name(),
-        command,
-        request,
-        Effect::Creates,
-    )
-    .await
+    let request = Request::new(&caller, &meta, &json);
+    execute(&state.deliveries, &id, command, request, Effect::Creates).await
 }
 
 /// Take a delivery (a distributor assigns itself; an admin names the driver).
@@ -204,15 +192,10 @@ pub(crate) async fn assign(
             vehicle: vehicle?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.deliveries,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -235,15 +218,10 @@ pub(crate) async fn pick_up(
 ) -> Result<Accepted, ApiError> {
     let id = delivery_id(&id)?;
     let command = DeliveryCommand::PickUp;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.deliveries,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -280,15 +258,10 @@ pub(crate) async fn update_location(
             eta: eta?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.deliveries,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -321,15 +294,10 @@ pub(crate) async fn complete(
             delivered_at: delivered_at?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.deliveries,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -354,15 +322,10 @@ pub(crate) async fn fail(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(DeliveryCommand::FailDelivery { reason: reason? }))?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.deliveries,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,

@@ -72,6 +72,37 @@ pub struct Request<'a> {
     pub body: &'a Value,
 }
 
+impl<'a> Request<'a> {
+    /// The request of `caller` with headers `meta` and body `body`.
+    pub fn new(caller: &'a Caller, meta: &'a RequestMeta, body: &'a Value) -> Self {
+        Self { caller, meta, body }
+    }
+}
+
+/// A domain command's name, recorded in its events' metadata.
+pub trait NamedCommand {
+    /// The name, e.g. `ReceiveStock`.
+    fn name(&self) -> &'static str;
+}
+
+macro_rules! named_commands {
+    ($($command:ty),+) => {
+        $(impl NamedCommand for $command {
+            fn name(&self) -> &'static str {
+                <$command>::name(self)
+            }
+        })+
+    };
+}
+
+named_commands!(
+    domain::stock::StockCommand,
+    domain::order::OrderCommand,
+    domain::delivery::DeliveryCommand,
+    domain::inspection::InspectionCommand,
+    domain::purchase::PurchaseCommand
+);
+
 /// Whether a command creates its aggregate (answered `201`) or changes it (`200`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -81,11 +112,10 @@ pub enum Effect {
     Changes,
 }
 
-/// Executes `command` (named `name`) on aggregate `aggregate_id`.
+/// Executes `command` on aggregate `aggregate_id`.
 pub async fn execute<A, C>(
     executor: &Executor<A>,
     aggregate_id: &str,
-    name: &'static str,
     command: C,
     request: Request<'_>,
     effect: Effect,
@@ -93,8 +123,9 @@ pub async fn execute<A, C>(
 where
     A: Aggregate<Command = Issued<C>> + Clone,
     A::Error: Refusal,
-    C: Clone,
+    C: Clone + NamedCommand,
 {
+    let name = command.name();
     let actor = request.caller.0.clone();
     let idempotency = request
         .meta

@@ -156,15 +156,10 @@ pub(crate) async fn schedule(
         };
         Some((inspection_id, command))
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.inspections,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Creates,
@@ -187,15 +182,10 @@ pub(crate) async fn start(
 ) -> Result<Accepted, ApiError> {
     let id = inspection_id(&id)?;
     let command = InspectionCommand::StartInspection;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.inspections,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -247,15 +237,10 @@ pub(crate) async fn record_violation(
             stock_item_ids: stock_item_ids.into_iter().collect::<Option<_>>()?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.inspections,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -288,15 +273,10 @@ pub(crate) async fn complete(
             notes: notes?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.inspections,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -333,15 +313,10 @@ pub(crate) async fn resolve_violation(
             resolution: resolution?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.inspections,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,

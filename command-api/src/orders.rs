@@ -163,20 +163,8 @@ pub(crate) async fn place(
         return Err(ApiError::Internal("place built another command".into()));
     };
     let id = place.order_id.to_string();
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
-    execute(
-        &state.orders,
-        &id,
-        command.name(),
-        command,
-        request,
-        Effect::Creates,
-    )
-    .await
+    let request = Request::new(&caller, &meta, &json);
+    execute(&state.orders, &id, command, request, Effect::Creates).await
 }
 
 /// Cancel an order before it is in transit (its customer, admin).
@@ -196,15 +184,10 @@ pub(crate) async fn cancel(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(OrderCommand::CancelOrder { reason: reason? }))?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.orders,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -227,15 +210,10 @@ pub(crate) async fn mark_preparing(
 ) -> Result<Accepted, ApiError> {
     let id = order_id(&id)?;
     let command = OrderCommand::MarkPreparing;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.orders,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -259,15 +237,10 @@ pub(crate) async fn mark_ready_for_pickup(
 ) -> Result<Accepted, ApiError> {
     let id = order_id(&id)?;
     let command = OrderCommand::MarkReadyForPickup;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.orders,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,

@@ -158,15 +158,10 @@ pub(crate) async fn create(
         };
         Some((purchase_id, command))
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.purchases,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Creates,
@@ -198,15 +193,10 @@ pub(crate) async fn request_supplier_order(
             supplier_order_ref: supplier_order_ref?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.purchases,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -240,15 +230,10 @@ pub(crate) async fn reserve_carrier(
             eta: eta?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.purchases,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -282,15 +267,10 @@ pub(crate) async fn receive_goods(
             quantity_received: quantity_received?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.purchases,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -315,15 +295,10 @@ pub(crate) async fn cancel(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(PurchaseCommand::CancelPurchase { reason: reason? }))?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.purchases,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,

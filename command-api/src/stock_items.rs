@@ -214,20 +214,8 @@ pub(crate) async fn register(
         return Err(ApiError::Internal("register built another command".into()));
     };
     let id = register.stock_item_id.to_string();
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
-    execute(
-        &state.stock,
-        &id,
-        "RegisterStockItem",
-        command,
-        request,
-        Effect::Creates,
-    )
-    .await
+    let request = Request::new(&caller, &meta, &json);
+    execute(&state.stock, &id, command, request, Effect::Creates).await
 }
 
 /// Add units that arrived (owner, admin).
@@ -255,15 +243,10 @@ pub(crate) async fn receive(
             purchase_id: purchase_id?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.stock,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -294,15 +277,10 @@ pub(crate) async fn adjust(
             reason: reason?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.stock,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -331,15 +309,10 @@ pub(crate) async fn change_price(
             unit_price_cents: unit_price_cents?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.stock,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -372,15 +345,10 @@ pub(crate) async fn quarantine(
             inspection_id: inspection_id?,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.stock,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
@@ -410,15 +378,10 @@ pub(crate) async fn release_quarantine(
             inspection_id: None,
         })
     })?;
-    let request = Request {
-        caller: &caller,
-        meta: &meta,
-        body: &json,
-    };
+    let request = Request::new(&caller, &meta, &json);
     execute(
         &state.stock,
         &id.to_string(),
-        command.name(),
         command,
         request,
         Effect::Changes,
