@@ -172,3 +172,42 @@ async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_rsa_public_key_verifies_rs256_tokens_and_refuses_others() {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let private_pem = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public_pem = rsa::RsaPublicKey::from(&private)
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let jwt = JwtConfig {
+        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
+        issuer: None,
+        audience: None,
+    };
+    let app = TestApp::start_with(store, jwt).await;
+    let rs256 = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &claims(3600),
+        &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    app.post("/v1/stock-items", Some(&rs256), &stock_item_body(1))
+        .await
+        .expect_ok(201);
+    // The same key under another RSA algorithm, and an HS256 token, are refused.
+    let rs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS512),
+        &claims(3600),
+        &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert!(refused(&app, &rs512).await.contains("algorithm"));
+    refused(&app, &hs256(SECRET, &claims(3600))).await;
+}
