@@ -127,3 +127,73 @@ async fn commands_answer_503_while_postgres_is_unreachable_and_recover_losing_no
     drop(app);
     database.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_takes_too_long_is_answered_503_in_time() {
+    use command_api::{AppState, Authenticator, Server, router};
+
+    let Some(admin_url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: DATABASE_URL is not set; the timeout test needs PostgreSQL");
+        return;
+    };
+    let database = ScratchDatabase::create(&admin_url, "sl_slow")
+        .await
+        .unwrap();
+    let name = database.url().rsplit('/').next().unwrap().to_owned();
+    // The pool would wait 20 s for a connection; the request timeout is 300 ms.
+    let backend = PostgresBackend::connect(
+        database.url(),
+        PostgresOptions {
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(20),
+        },
+    )
+    .unwrap();
+    let store = EventStore::new(Arc::new(backend));
+    store.migrate().await.unwrap();
+    let jwt = JwtConfig {
+        key: JwtKey::Secret(SECRET.to_vec()),
+        issuer: None,
+        audience: None,
+    };
+    let state = AppState::new(store, Authenticator::new(&jwt).unwrap(), 10);
+    let server = Server::bind("127.0.0.1:0", router(state, Duration::from_millis(300)))
+        .await
+        .unwrap();
+    let address = format!("http://{}", server.local_addr().unwrap());
+    tokio::spawn(server.run_until_stopped(std::future::pending()));
+
+    admin(
+        &admin_url,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    admin(
+        &admin_url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+    let token = command_api::mint_token(&jwt, "farmer-ana", Role::Farmer, 60).unwrap();
+    let started = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!("{address}/v1/stock-items"))
+        .bearer_auth(token)
+        .json(&crate::support::stock_item_body(1))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    admin(
+        &admin_url,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    database.drop_database().await.unwrap();
+}
