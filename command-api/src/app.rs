@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::json::BODY_LIMIT;
-use crate::request::REQUEST_ID;
+use crate::request::{CORRELATION_ID, REQUEST_ID};
 use crate::{
     ApiError, AppState, deliveries, inspections, metrics, operations, orders, purchases,
     stock_items,
@@ -69,16 +69,20 @@ pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
                     path = %request.uri().path(),
-                    request_id = %id,
+                    request_id = %header(REQUEST_ID),
+                    correlation_id = %header(CORRELATION_ID),
                 )
             }),
         )
