@@ -12,10 +12,9 @@ use event_schemas::values::{
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::request::RequestMeta;
@@ -148,7 +147,7 @@ pub(crate) async fn schedule(
     let dropoff_address = body.dropoff_address.check("dropoff_address", &mut f);
     let window_start = f.check("window_start", validate::time(&body.window_start));
     let window_end = f.check("window_end", validate::time(&body.window_end));
-    let id = id.map(|id| id.unwrap_or_else(Uuid::now_v7));
+    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "delivery")));
     let command = f.finish(|| {
         Some(DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
             delivery_id: DeliveryId::from_uuid(id?),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::request::RequestMeta;
@@ -102,6 +103,22 @@ named_commands!(
     domain::inspection::InspectionCommand,
     domain::purchase::PurchaseCommand
 );
+
+/// The namespace of the aggregate ids derived from idempotency keys (UUIDv5).
+const DERIVED_IDS: Uuid = uuid::uuid!("5f0b8a3e-2c71-4d9a-9e44-0b6f1c2d7a18");
+
+/// The id of a new aggregate the client did not name: derived from the caller, the resource
+/// and its `Idempotency-Key` when it sent one, so a retry names the same aggregate and gets
+/// the first answer; otherwise a new UUIDv7.
+pub fn new_aggregate_id(caller: &Caller, meta: &RequestMeta, resource: &str) -> Uuid {
+    match &meta.idempotency_key {
+        Some(key) => Uuid::new_v5(
+            &DERIVED_IDS,
+            format!("{}\n{resource}\n{key}", caller.0.sub).as_bytes(),
+        ),
+        None => Uuid::now_v7(),
+    }
+}
 
 /// Whether a command creates its aggregate (answered `201`) or changes it (`200`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

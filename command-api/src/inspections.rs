@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::request::RequestMeta;
@@ -145,7 +145,11 @@ pub(crate) async fn schedule(
     let farmer_id = f.check("farmer_id", ActorId::parse(&body.farmer_id));
     let inspector_id = f.check("inspector_id", ActorId::parse(&body.inspector_id));
     let scheduled_for = f.check("scheduled_for", validate::time(&body.scheduled_for));
-    let id = id.map(|id| InspectionId::from_uuid(id.unwrap_or_else(Uuid::now_v7)));
+    let id = id.map(|id| {
+        InspectionId::from_uuid(
+            id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "inspection")),
+        )
+    });
     let (id, command) = f.finish(|| {
         let inspection_id = id?;
         let command = InspectionCommand::ScheduleInspection {

@@ -8,10 +8,9 @@ use event_schemas::OrderLine;
 use event_schemas::values::{ActorId, Notes, OrderId, PositiveQuantity, Reason, StockItemId};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::request::RequestMeta;
@@ -147,7 +146,7 @@ pub(crate) async fn place(
         validate::date,
     );
     let notes = f.check_opt("notes", body.notes.as_deref(), Notes::parse);
-    let id = id.map(|id| id.unwrap_or_else(Uuid::now_v7));
+    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "order")));
     let command = f.finish(|| {
         Some(OrderCommand::PlaceOrder(PlaceOrder {
             order_id: OrderId::from_uuid(id?),

@@ -11,10 +11,9 @@ use event_schemas::values::{
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::request::RequestMeta;
@@ -145,7 +144,9 @@ pub(crate) async fn create(
         body.voucher_code.as_deref(),
         VoucherCode::parse,
     );
-    let id = id.map(|id| PurchaseId::from_uuid(id.unwrap_or_else(Uuid::now_v7)));
+    let id = id.map(|id| {
+        PurchaseId::from_uuid(id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "purchase")))
+    });
     let (id, command) = f.finish(|| {
         let purchase_id = id?;
         let command = PurchaseCommand::CreatePurchase {

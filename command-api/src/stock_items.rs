@@ -10,10 +10,9 @@ use event_schemas::values::{
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::request::RequestMeta;
@@ -194,7 +193,7 @@ pub(crate) async fn register(
         .collect();
     let low_stock_threshold = f.check("low_stock_threshold", quantity(body.low_stock_threshold));
     let initial_quantity = f.check("initial_quantity", quantity(body.initial_quantity));
-    let id = id.map(|id| id.unwrap_or_else(Uuid::now_v7));
+    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "stock")));
     let command = f.finish(|| {
         Some(StockCommand::RegisterStockItem(RegisterStockItem {
             stock_item_id: StockItemId::from_uuid(id?),

@@ -244,20 +244,54 @@ where
         command: A::Command,
         context: &CommandContext,
     ) -> Result<Executed<A::Event>, ExecuteError<A::Error>> {
-        if let Some(claim) = &context.idempotency
-            && let Some(outcome) = self.store.idempotent_outcome(&claim.key).await?
-        {
-            if outcome.fingerprint != claim.fingerprint {
-                return Err(ExecuteError::IdempotencyKeyReused);
-            }
-            return Ok(Executed {
-                version: outcome.appended.version,
-                position: Some(outcome.appended.position),
-                events: Vec::new(),
-                replayed: true,
-                attempts: 0,
-            });
+        if let Some(first) = self.claimed_outcome(context).await? {
+            return Ok(first);
         }
+        match self.decide_and_append(aggregate_id, command, context).await {
+            // An identical request may have won the race since the check above, and then this
+            // one was decided on the state it left: the winner's answer is this one's answer.
+            Err(
+                error @ (ExecuteError::Rejected(_)
+                | ExecuteError::VersionMismatch { .. }
+                | ExecuteError::Contention { .. }),
+            ) if context.idempotency.is_some() => match self.claimed_outcome(context).await? {
+                Some(first) => Ok(first),
+                None => Err(error),
+            },
+            other => other,
+        }
+    }
+
+    /// The first outcome of the command's idempotency key, if it was used before; a key used
+    /// with another request is refused.
+    async fn claimed_outcome(
+        &self,
+        context: &CommandContext,
+    ) -> Result<Option<Executed<A::Event>>, ExecuteError<A::Error>> {
+        let Some(claim) = &context.idempotency else {
+            return Ok(None);
+        };
+        let Some(outcome) = self.store.idempotent_outcome(&claim.key).await? else {
+            return Ok(None);
+        };
+        if outcome.fingerprint != claim.fingerprint {
+            return Err(ExecuteError::IdempotencyKeyReused);
+        }
+        Ok(Some(Executed {
+            version: outcome.appended.version,
+            position: Some(outcome.appended.position),
+            events: Vec::new(),
+            replayed: true,
+            attempts: 0,
+        }))
+    }
+
+    async fn decide_and_append(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<Executed<A::Event>, ExecuteError<A::Error>> {
         let stream = StreamId::new(A::TYPE, aggregate_id);
         // After a stale cache entry shows, every later attempt decides on the stored state.
         let mut fresh = false;
@@ -303,6 +337,12 @@ where
             }
             let events = sink.collect().await;
             if events.is_empty() {
+                // "Nothing to do" never reaches the store, so it must rest on the stored state.
+                if from_cache {
+                    self.forget(aggregate_id);
+                    fresh = true;
+                    continue;
+                }
                 return Ok(Executed {
                     version,
                     position,
@@ -333,8 +373,7 @@ where
                     });
                 }
                 Ok(appended) => {
-                    self.maybe_snapshot(&stream, version, &state, &appended)
-                        .await;
+                    let snapshot = self.snapshot_due(&stream, version, &state, &appended);
                     if let Some(cache) = &self.cache {
                         cache.put(
                             aggregate_id,
@@ -345,6 +384,13 @@ where
                                 position: Some(appended.position),
                             },
                         );
+                    }
+                    if let Some(snapshot) = snapshot {
+                        // A snapshot only speeds loading up: failing to store one never fails
+                        // the command.
+                        if let Err(error) = self.store.save_snapshot(&snapshot).await {
+                            tracing::warn!(%stream, %error, "cannot store a snapshot");
+                        }
                     }
                     return Ok(Executed {
                         version: appended.version,
@@ -385,33 +431,30 @@ where
         }
     }
 
-    async fn maybe_snapshot(
+    /// The snapshot to store after this append, when it crosses a multiple of the interval.
+    fn snapshot_due(
         &self,
         stream: &StreamId,
         old_version: u64,
         state: &A,
         appended: &crate::Appended,
-    ) {
+    ) -> Option<Snapshot> {
         let every = self.snapshot_every;
         if every == 0 || appended.version / every == old_version / every {
-            return;
+            return None;
         }
-        let snapshot = match serde_json::to_value(state) {
-            Ok(state) => Snapshot {
+        match serde_json::to_value(state) {
+            Ok(state) => Some(Snapshot {
                 stream: stream.clone(),
                 version: appended.version,
                 state,
                 last_hash: appended.last_hash,
                 position: appended.position,
-            },
+            }),
             Err(error) => {
                 tracing::warn!(%stream, %error, "cannot serialize a snapshot");
-                return;
+                None
             }
-        };
-        // A snapshot only speeds loading up: failing to store one never fails the command.
-        if let Err(error) = self.store.save_snapshot(&snapshot).await {
-            tracing::warn!(%stream, %error, "cannot store a snapshot");
         }
     }
 }

@@ -127,3 +127,56 @@ api_test!(
         assert!(answer.headers.contains_key("x-request-id"));
     }
 );
+
+api_test!(
+    a_create_retried_with_its_key_and_no_id_names_the_same_aggregate,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", Role::Farmer);
+        let body = crate::support::stock_item_body(3);
+        let key = [("Idempotency-Key", "register-kale")];
+        let first = app
+            .post_with("/v1/stock-items", Some(&farmer), &body, &key)
+            .await;
+        let again = app
+            .post_with("/v1/stock-items", Some(&farmer), &body, &key)
+            .await;
+        let (id, version, position) = first.expect_ok(201);
+        assert_eq!(again.expect_ok(201), (id.clone(), version, position));
+        assert_eq!(
+            app.stream_len("stock", &id).await as u64,
+            version,
+            "one set of events"
+        );
+    }
+);
+
+api_test!(
+    racing_creates_with_one_key_all_get_the_first_answer,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", Role::Farmer);
+        let app = std::sync::Arc::new(app);
+        let requests: Vec<_> = (0..10)
+            .map(|_| {
+                let (app, farmer) = (app.clone(), farmer.clone());
+                tokio::spawn(async move {
+                    app.post_with(
+                        "/v1/stock-items",
+                        Some(&farmer),
+                        &crate::support::stock_item_body(3),
+                        &[("Idempotency-Key", "racing-create")],
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for request in requests {
+            answers.push(request.await.unwrap().expect_ok(201));
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+        assert_eq!(
+            app.stream_len("stock", &answers[0].0).await as u64,
+            answers[0].1
+        );
+    }
+);
