@@ -80,6 +80,14 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
+/// What this product reads from a verified token. `exp`, `iss` and `aud` are checked by the
+/// validation on the raw claims (so `aud` may be a string or a list, as RFC 7519 allows).
+#[derive(Debug, Deserialize)]
+struct Subject {
+    sub: String,
+    role: String,
+}
+
 /// Verifies bearer tokens.
 pub struct Authenticator {
     key: DecodingKey,
@@ -135,7 +143,7 @@ impl Authenticator {
     /// The actor a bearer token stands for.
     pub fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+        let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation).map_err(
             |error| {
                 ApiError::Unauthorized(
                     match error.kind() {

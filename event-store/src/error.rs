@@ -83,10 +83,12 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
             // Class 08: connection exceptions; 57P0x: shutdown / cannot connect now;
-            // 53300: too many connections; 40001/40P01 are not here: they are retried by
-            // callers as conflicts. SQLite: 5 (BUSY) and 6 (LOCKED) after the busy timeout.
-            code.starts_with("08")
-                || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "5" | "6")
+            // 53300: too many connections.
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite: BUSY (5) and LOCKED (6) with their extended codes (low byte).
+                return code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+            }
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
         }
         _ => false,
     }

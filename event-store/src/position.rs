@@ -60,6 +60,13 @@ impl Position {
         let epoch = u32::from_str_radix(&token[..8], 16).map_err(|_| invalid())?;
         let tx = u64::from_str_radix(&token[8..24], 16).map_err(|_| invalid())?;
         let seq = u64::from_str_radix(&token[24..], 16).map_err(|_| invalid())?;
+        // Only positions the databases can hold (signed 32- and 64-bit integers).
+        if i32::try_from(epoch).is_err()
+            || i64::try_from(tx).is_err()
+            || i64::try_from(seq).is_err()
+        {
+            return Err(invalid());
+        }
         Ok(Self { epoch, tx, seq })
     }
 }
@@ -95,6 +102,12 @@ mod tests {
         let c = Position::new(1, 0, 0);
         assert!(a < b && b < c);
         assert!(a.token() < b.token() && b.token() < c.token());
+    }
+
+    #[test]
+    fn a_token_past_what_a_database_holds_is_refused() {
+        assert!(Position::from_token(&format!("{:08x}{:016x}{:016x}", 0, 0, u64::MAX)).is_err());
+        assert!(Position::from_token(&format!("{:08x}{:016x}{:016x}", u32::MAX, 0, 1)).is_err());
     }
 
     #[test]

@@ -210,9 +210,10 @@ impl PostgresBackend {
                          event_version, payload, metadata, epoch) \
                      SELECT $1, $2, s, t, v, p, m, $3 \
                      FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::jsonb[], \
-                         $8::jsonb[]) AS u(s, t, v, p, m) \
+                         $8::jsonb[]) WITH ORDINALITY AS u(s, t, v, p, m, n) \
                      WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
                          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
+                     ORDER BY n \
                      RETURNING tx::text::bigint AS tx_id, position",
                 )
                 .bind(&request.stream.aggregate_type)

@@ -107,7 +107,9 @@ impl Backend for SqliteBackend {
         if request.events.is_empty() {
             return Err(StoreError::NothingToAppend);
         }
-        let mut tx = self.writer.begin().await?;
+        // IMMEDIATE: take the write lock before reading the stream's version, so another
+        // process writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(claim) = &request.idempotency
             && let Some(outcome) = outcome_in(&mut tx, &claim.key).await?
         {

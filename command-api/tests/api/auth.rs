@@ -124,6 +124,16 @@ async fn audience_and_issuer_are_checked_when_configured() {
             .await
             .contains("issuer")
     );
+    // An audience list naming this service is accepted too (RFC 7519).
+    let mut listed = good.clone();
+    listed["aud"] = json!(["another-service", "supplyline"]);
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &listed)),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
     // The token minted by the product carries both.
     app.post(
         "/v1/stock-items",

@@ -529,3 +529,28 @@ api_test!(
         assert_eq!(location["lon"]["maximum"], 180.0);
     }
 );
+
+api_test!(
+    a_location_at_negative_zero_keeps_the_hash_chain_intact,
+    |app: TestApp| async move {
+        // PostgreSQL's jsonb has no -0.0: stored as 0, it must hash as it was written.
+        let id = app.delivery_in_transit("driver-dan").await;
+        let dan = app.token("driver-dan", Role::Distributor);
+        app.post(
+            &format!("/v1/deliveries/{id}/location"),
+            Some(&dan),
+            &serde_json::from_str(
+                r#"{"lat": -0.0, "lon": -0.0, "recorded_at": "2026-05-04T08:30:00Z"}"#,
+            )
+            .unwrap(),
+        )
+        .await
+        .expect_ok(200);
+        let verified = app
+            .store
+            .verify_stream(&event_store::StreamId::new("delivery", &id))
+            .await
+            .unwrap();
+        assert!(verified.ok, "{verified:?}");
+    }
+);

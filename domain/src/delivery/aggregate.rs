@@ -261,7 +261,8 @@ impl Delivery {
     ) -> Result<DeliveryEvent, DeliveryError> {
         let status = self.existing_status()?;
         self.check_assigned_driver(by)?;
-        if !matches!(status, DeliveryStatus::Assigned | DeliveryStatus::InTransit) {
+        // API.md's machine: only a delivery on its way (IN_TRANSIT) can fail.
+        if status != DeliveryStatus::InTransit {
             return Err(DeliveryError::InvalidTransition {
                 from: status,
                 command,

@@ -23,7 +23,9 @@ macro_rules! coordinate {
                         $what, $limit, $limit
                     )));
                 }
-                Ok(Self(degrees))
+                // -0.0 is 0.0: stored as JSON numbers, the two must not differ (PostgreSQL's
+                // jsonb has no negative zero, so the hash chain would break on read-back).
+                Ok(Self(if degrees == 0.0 { 0.0 } else { degrees }))
             }
 
             /// The coordinate in decimal degrees.
@@ -91,5 +93,12 @@ mod tests {
         assert!(Longitude::new(-180.0).is_ok());
         assert!(Longitude::new(-180.1).is_err());
         assert!(Latitude::new(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        let zero = Latitude::new(-0.0).unwrap();
+        assert!(zero.degrees().is_sign_positive());
+        assert_eq!(serde_json::to_string(&zero).unwrap(), "0.0");
     }
 }
