@@ -2,7 +2,7 @@
 //! `delivery`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use domain::delivery::{DeliveryCommand, ScheduleDelivery};
 use event_schemas::DeliveryWindow;
@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::path::ApiPath;
 use crate::request::RequestMeta;
 use crate::validate::{self, Fields};
 use crate::wire::AddressBody;
@@ -176,7 +177,7 @@ pub(crate) async fn schedule(
     security(("bearer" = [])))]
 pub(crate) async fn assign(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<AssignDriverRequest>,
@@ -210,7 +211,7 @@ pub(crate) async fn assign(
     security(("bearer" = [])))]
 pub(crate) async fn pick_up(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<PickUpRequest>,
@@ -236,7 +237,7 @@ pub(crate) async fn pick_up(
     security(("bearer" = [])))]
 pub(crate) async fn update_location(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<UpdateLocationRequest>,
@@ -276,7 +277,7 @@ pub(crate) async fn update_location(
     security(("bearer" = [])))]
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CompleteDeliveryRequest>,
@@ -312,7 +313,7 @@ pub(crate) async fn complete(
     security(("bearer" = [])))]
 pub(crate) async fn fail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<FailDeliveryRequest>,

@@ -1,7 +1,7 @@
 //! `/v1/inspections`: inspectors audit farms (aggregate `inspection`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use domain::inspection::InspectionCommand;
 use event_schemas::values::{
@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::path::ApiPath;
 use crate::request::RequestMeta;
 use crate::validate::{self, Fields};
 use crate::wire::{self, SEVERITIES};
@@ -179,7 +180,7 @@ pub(crate) async fn schedule(
     security(("bearer" = [])))]
 pub(crate) async fn start(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<StartInspectionRequest>,
@@ -207,7 +208,7 @@ pub(crate) async fn start(
     security(("bearer" = [])))]
 pub(crate) async fn record_violation(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<RecordViolationRequest>,
@@ -262,7 +263,7 @@ pub(crate) async fn record_violation(
     security(("bearer" = [])))]
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CompleteInspectionRequest>,
@@ -300,7 +301,7 @@ pub(crate) async fn complete(
     security(("bearer" = [])))]
 pub(crate) async fn resolve_violation(
     State(state): State<AppState>,
-    Path((id, violation_id)): Path<(String, String)>,
+    ApiPath((id, violation_id)): ApiPath<(String, String)>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ResolveViolationRequest>,

@@ -19,6 +19,7 @@ mod openapi;
 mod operations;
 mod orders;
 mod owners;
+mod path;
 mod problem;
 mod purchases;
 mod rate_limit;

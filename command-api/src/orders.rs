@@ -1,7 +1,7 @@
 //! `/v1/orders`: restaurants order from farmers (aggregate `order`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use domain::order::{OrderCommand, PlaceOrder};
 use event_schemas::OrderLine;
@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::path::ApiPath;
 use crate::request::RequestMeta;
 use crate::validate::{self, Fields, non_negative};
 use crate::wire::AddressBody;
@@ -174,7 +175,7 @@ pub(crate) async fn place(
     security(("bearer" = [])))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CancelOrderRequest>,
@@ -202,7 +203,7 @@ pub(crate) async fn cancel(
     security(("bearer" = [])))]
 pub(crate) async fn mark_preparing(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<MarkPreparingRequest>,
@@ -229,7 +230,7 @@ pub(crate) async fn mark_preparing(
     security(("bearer" = [])))]
 pub(crate) async fn mark_ready_for_pickup(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<MarkReadyForPickupRequest>,

@@ -2,7 +2,7 @@
 //! (aggregate `purchase`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use domain::purchase::PurchaseCommand;
 use event_schemas::values::{
@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::path::ApiPath;
 use crate::request::RequestMeta;
 use crate::validate::{self, Fields, non_negative};
 use crate::{ApiError, AppState};
@@ -178,7 +179,7 @@ pub(crate) async fn create(
     security(("bearer" = [])))]
 pub(crate) async fn request_supplier_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<RequestSupplierOrderRequest>,
@@ -214,7 +215,7 @@ pub(crate) async fn request_supplier_order(
     security(("bearer" = [])))]
 pub(crate) async fn reserve_carrier(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReserveCarrierRequest>,
@@ -252,7 +253,7 @@ pub(crate) async fn reserve_carrier(
     security(("bearer" = [])))]
 pub(crate) async fn receive_goods(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReceiveGoodsRequest>,
@@ -287,7 +288,7 @@ pub(crate) async fn receive_goods(
     security(("bearer" = [])))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CancelPurchaseRequest>,

@@ -1,7 +1,7 @@
 //! `/v1/stock-items`: farmers list lots of produce and manage them (aggregate `stock`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use domain::stock::{RegisterStockItem, StockCommand};
 use event_schemas::values::{
@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
+use crate::path::ApiPath;
 use crate::request::RequestMeta;
 use crate::validate::{self, Fields, non_negative};
 use crate::wire::{self, CATEGORIES, GRADES, UNITS};
@@ -225,7 +226,7 @@ pub(crate) async fn register(
     security(("bearer" = [])))]
 pub(crate) async fn receive(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReceiveStockRequest>,
@@ -261,7 +262,7 @@ pub(crate) async fn receive(
     security(("bearer" = [])))]
 pub(crate) async fn adjust(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<AdjustStockRequest>,
@@ -295,7 +296,7 @@ pub(crate) async fn adjust(
     security(("bearer" = [])))]
 pub(crate) async fn change_price(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ChangePriceRequest>,
@@ -327,7 +328,7 @@ pub(crate) async fn change_price(
     security(("bearer" = [])))]
 pub(crate) async fn quarantine(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<QuarantineRequest>,
@@ -363,7 +364,7 @@ pub(crate) async fn quarantine(
     security(("bearer" = [])))]
 pub(crate) async fn release_quarantine(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     caller: Caller,
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReleaseQuarantineRequest>,

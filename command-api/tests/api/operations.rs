@@ -132,3 +132,18 @@ async fn an_actor_sending_too_fast_gets_429_with_retry_after() {
     );
     assert_eq!(send("calm").await.status(), 201);
 }
+
+api_test!(
+    a_malformed_path_answers_a_problem,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", Role::Farmer);
+        // Percent-encoding of bytes that are not UTF-8.
+        app.post(
+            "/v1/stock-items/%FF%FE/receive",
+            Some(&farmer),
+            &json!({"quantity": 1}),
+        )
+        .await
+        .expect_problem(400);
+    }
+);
