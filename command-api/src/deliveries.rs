@@ -14,7 +14,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::path::ApiPath;
@@ -120,13 +120,6 @@ pub struct FailDeliveryRequest {
     reason: String,
 }
 
-/// The delivery named by the path.
-fn delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
-    validate::uuid(raw)
-        .map(DeliveryId::from_uuid)
-        .map_err(|message| ApiError::field("id", message))
-}
-
 /// Schedule a delivery of an order (admin).
 #[utoipa::path(post, path = "/v1/deliveries", tag = "deliveries",
     request_body = ScheduleDeliveryRequest, params(CommandHeaders),
@@ -148,7 +141,7 @@ pub(crate) async fn schedule(
     let dropoff_address = body.dropoff_address.check("dropoff_address", &mut f);
     let window_start = f.check("window_start", validate::time(&body.window_start));
     let window_end = f.check("window_end", validate::time(&body.window_end));
-    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "delivery")));
+    let id = id.map(|id| id.unwrap_or_else(|| new_id(&caller, &meta, "delivery")));
     let command = f.finish(|| {
         Some(DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
             delivery_id: DeliveryId::from_uuid(id?),
@@ -182,7 +175,7 @@ pub(crate) async fn assign(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<AssignDriverRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = delivery_id(&id)?;
+    let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let mut f = Fields::new();
     let driver_id = f.check_opt("driver_id", body.driver_id.as_deref(), ActorId::parse);
     let vehicle = f.check_opt("vehicle", body.vehicle.as_deref(), Vehicle::parse);
@@ -216,7 +209,7 @@ pub(crate) async fn pick_up(
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<PickUpRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = delivery_id(&id)?;
+    let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let command = DeliveryCommand::PickUp;
     let request = Request::new(&caller, &meta, &json);
     execute(
@@ -242,7 +235,7 @@ pub(crate) async fn update_location(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<UpdateLocationRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = delivery_id(&id)?;
+    let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let mut f = Fields::new();
     let lat = f.check("lat", Latitude::new(body.lat));
     let lon = f.check("lon", Longitude::new(body.lon));
@@ -282,7 +275,7 @@ pub(crate) async fn complete(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CompleteDeliveryRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = delivery_id(&id)?;
+    let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let mut f = Fields::new();
     let recipient_name = f.check("recipient_name", RecipientName::parse(&body.recipient_name));
     let proof_ref = f.check_opt("proof_ref", body.proof_ref.as_deref(), ProofRef::parse);
@@ -318,7 +311,7 @@ pub(crate) async fn fail(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<FailDeliveryRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = delivery_id(&id)?;
+    let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(DeliveryCommand::FailDelivery { reason: reason? }))?;

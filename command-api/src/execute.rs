@@ -107,14 +107,14 @@ named_commands!(
 /// The namespace of the aggregate ids derived from idempotency keys (UUIDv5).
 const DERIVED_IDS: Uuid = uuid::uuid!("5f0b8a3e-2c71-4d9a-9e44-0b6f1c2d7a18");
 
-/// The id of a new aggregate the client did not name: derived from the caller, the resource
-/// and its `Idempotency-Key` when it sent one, so a retry names the same aggregate and gets
-/// the first answer; otherwise a new UUIDv7.
-pub fn new_aggregate_id(caller: &Caller, meta: &RequestMeta, resource: &str) -> Uuid {
+/// The id of something new the client did not name (an aggregate, a violation): derived from
+/// the caller, `scope` (what is named) and its `Idempotency-Key` when it sent one, so a retry
+/// names the same thing and gets the first answer; otherwise a new UUIDv7.
+pub fn new_id(caller: &Caller, meta: &RequestMeta, scope: &str) -> Uuid {
     match &meta.idempotency_key {
         Some(key) => Uuid::new_v5(
             &DERIVED_IDS,
-            format!("{}\n{resource}\n{key}", caller.0.sub).as_bytes(),
+            format!("{}\n{scope}\n{key}", caller.0.sub).as_bytes(),
         ),
         None => Uuid::now_v7(),
     }

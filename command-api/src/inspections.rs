@@ -10,10 +10,9 @@ use event_schemas::values::{
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::path::ApiPath;
@@ -21,9 +20,6 @@ use crate::request::RequestMeta;
 use crate::validate::{self, Fields};
 use crate::wire::{self, SEVERITIES};
 use crate::{ApiError, AppState};
-
-/// The namespace of violation ids derived from an idempotency key.
-const VIOLATION_IDS: Uuid = Uuid::from_u128(0x0190_f3a0_5e1e_7a11_8d3c_71a7_10e5_1d5a);
 
 /// The inspection routes.
 pub fn routes() -> Router<AppState> {
@@ -106,28 +102,14 @@ pub struct ResolveViolationRequest {
     resolution: String,
 }
 
-/// The inspection named by the path.
-fn inspection_id(raw: &str) -> Result<InspectionId, ApiError> {
-    validate::uuid(raw)
-        .map(InspectionId::from_uuid)
-        .map_err(|message| ApiError::field("id", message))
-}
-
 fn score(n: i64) -> Result<Score, String> {
     let n = u8::try_from(n).map_err(|_| "score must be between 0 and 100".to_owned())?;
     Score::new(n).map_err(|e| e.to_string())
 }
 
-/// The id of the violation a request records: derived from the caller, its idempotency key
-/// and the inspection when it sent a key (so a replay answers the same id), else a UUIDv7.
+/// The id of the violation a request records (derived from its idempotency key, if any).
 fn new_violation_id(caller: &Caller, meta: &RequestMeta, inspection: InspectionId) -> ViolationId {
-    match &meta.idempotency_key {
-        Some(key) => ViolationId::derived(
-            VIOLATION_IDS,
-            &format!("{}\n{key}\n{inspection}", caller.0.sub),
-        ),
-        None => ViolationId::from_uuid(Uuid::now_v7()),
-    }
+    ViolationId::from_uuid(new_id(caller, meta, &format!("violation of {inspection}")))
 }
 
 /// Schedule an inspection of a farm (admin; an inspector for itself).
@@ -147,9 +129,7 @@ pub(crate) async fn schedule(
     let inspector_id = f.check("inspector_id", ActorId::parse(&body.inspector_id));
     let scheduled_for = f.check("scheduled_for", validate::time(&body.scheduled_for));
     let id = id.map(|id| {
-        InspectionId::from_uuid(
-            id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "inspection")),
-        )
+        InspectionId::from_uuid(id.unwrap_or_else(|| new_id(&caller, &meta, "inspection")))
     });
     let (id, command) = f.finish(|| {
         let inspection_id = id?;
@@ -185,7 +165,7 @@ pub(crate) async fn start(
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<StartInspectionRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = inspection_id(&id)?;
+    let id = validate::path_id(&id, InspectionId::from_uuid)?;
     let command = InspectionCommand::StartInspection;
     let request = Request::new(&caller, &meta, &json);
     execute(
@@ -213,7 +193,7 @@ pub(crate) async fn record_violation(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<RecordViolationRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = inspection_id(&id)?;
+    let id = validate::path_id(&id, InspectionId::from_uuid)?;
     let mut f = Fields::new();
     let code = f.check("code", ViolationCode::parse(&body.code));
     let severity = f.check(
@@ -268,7 +248,7 @@ pub(crate) async fn complete(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CompleteInspectionRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = inspection_id(&id)?;
+    let id = validate::path_id(&id, InspectionId::from_uuid)?;
     let mut f = Fields::new();
     let score = f.check("score", score(body.score));
     let notes = f.check_opt("notes", body.notes.as_deref(), Notes::parse);
@@ -306,7 +286,7 @@ pub(crate) async fn resolve_violation(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ResolveViolationRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = inspection_id(&id)?;
+    let id = validate::path_id(&id, InspectionId::from_uuid)?;
     let violation_id = validate::uuid(&violation_id)
         .map(ViolationId::from_uuid)
         .map_err(|message| ApiError::field("violation_id", message))?;

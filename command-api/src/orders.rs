@@ -5,17 +5,17 @@ use axum::extract::State;
 use axum::routing::post;
 use domain::order::{OrderCommand, PlaceOrder};
 use event_schemas::OrderLine;
-use event_schemas::values::{ActorId, Notes, OrderId, PositiveQuantity, Reason, StockItemId};
+use event_schemas::values::{ActorId, Notes, OrderId, Reason, StockItemId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::path::ApiPath;
 use crate::request::RequestMeta;
-use crate::validate::{self, Fields, non_negative};
+use crate::validate::{self, Fields, positive_quantity};
 use crate::wire::AddressBody;
 use crate::{ApiError, AppState};
 
@@ -92,17 +92,6 @@ pub struct MarkPreparingRequest {}
 #[serde(deny_unknown_fields)]
 pub struct MarkReadyForPickupRequest {}
 
-/// The order named by the path.
-fn order_id(raw: &str) -> Result<OrderId, ApiError> {
-    validate::uuid(raw)
-        .map(OrderId::from_uuid)
-        .map_err(|message| ApiError::field("id", message))
-}
-
-fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
-    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
 /// Place an order (restaurant: becomes its customer; admin: names `customer_id`).
 ///
 /// The order is recorded `PENDING`; the order process then reserves its lines and confirms
@@ -147,7 +136,7 @@ pub(crate) async fn place(
         validate::date,
     );
     let notes = f.check_opt("notes", body.notes.as_deref(), Notes::parse);
-    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "order")));
+    let id = id.map(|id| id.unwrap_or_else(|| new_id(&caller, &meta, "order")));
     let command = f.finish(|| {
         Some(OrderCommand::PlaceOrder(PlaceOrder {
             order_id: OrderId::from_uuid(id?),
@@ -180,7 +169,7 @@ pub(crate) async fn cancel(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CancelOrderRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = order_id(&id)?;
+    let id = validate::path_id(&id, OrderId::from_uuid)?;
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(OrderCommand::CancelOrder { reason: reason? }))?;
@@ -208,7 +197,7 @@ pub(crate) async fn mark_preparing(
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<MarkPreparingRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = order_id(&id)?;
+    let id = validate::path_id(&id, OrderId::from_uuid)?;
     let command = OrderCommand::MarkPreparing;
     let request = Request::new(&caller, &meta, &json);
     execute(
@@ -235,7 +224,7 @@ pub(crate) async fn mark_ready_for_pickup(
     meta: RequestMeta,
     CommandBody { body: _, json }: CommandBody<MarkReadyForPickupRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = order_id(&id)?;
+    let id = validate::path_id(&id, OrderId::from_uuid)?;
     let command = OrderCommand::MarkReadyForPickup;
     let request = Request::new(&caller, &meta, &json);
     execute(

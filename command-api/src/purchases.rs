@@ -6,19 +6,19 @@ use axum::extract::State;
 use axum::routing::post;
 use domain::purchase::PurchaseCommand;
 use event_schemas::values::{
-    CarrierId, Cents, PositiveQuantity, PurchaseId, Reason, StockItemId, SupplierId,
-    SupplierOrderRef, TrackingRef, VoucherCode,
+    CarrierId, PurchaseId, Reason, StockItemId, SupplierId, SupplierOrderRef, TrackingRef,
+    VoucherCode,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::path::ApiPath;
 use crate::request::RequestMeta;
-use crate::validate::{self, Fields, non_negative};
+use crate::validate::{self, Fields, cents, positive_quantity};
 use crate::{ApiError, AppState};
 
 /// The purchase routes.
@@ -105,21 +105,6 @@ pub struct CancelPurchaseRequest {
     reason: String,
 }
 
-/// The purchase named by the path.
-fn purchase_id(raw: &str) -> Result<PurchaseId, ApiError> {
-    validate::uuid(raw)
-        .map(PurchaseId::from_uuid)
-        .map_err(|message| ApiError::field("id", message))
-}
-
-fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
-    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
-fn cents(n: i64) -> Result<Cents, String> {
-    Cents::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
 /// Start restocking a stock item (its owner, admin).
 #[utoipa::path(post, path = "/v1/purchases", tag = "purchases",
     request_body = CreatePurchaseRequest, params(CommandHeaders),
@@ -145,9 +130,8 @@ pub(crate) async fn create(
         body.voucher_code.as_deref(),
         VoucherCode::parse,
     );
-    let id = id.map(|id| {
-        PurchaseId::from_uuid(id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "purchase")))
-    });
+    let id = id
+        .map(|id| PurchaseId::from_uuid(id.unwrap_or_else(|| new_id(&caller, &meta, "purchase"))));
     let (id, command) = f.finish(|| {
         let purchase_id = id?;
         let command = PurchaseCommand::CreatePurchase {
@@ -184,7 +168,7 @@ pub(crate) async fn request_supplier_order(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<RequestSupplierOrderRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = purchase_id(&id)?;
+    let id = validate::path_id(&id, PurchaseId::from_uuid)?;
     let mut f = Fields::new();
     let supplier_order_ref = f.check(
         "supplier_order_ref",
@@ -220,7 +204,7 @@ pub(crate) async fn reserve_carrier(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReserveCarrierRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = purchase_id(&id)?;
+    let id = validate::path_id(&id, PurchaseId::from_uuid)?;
     let mut f = Fields::new();
     let carrier_id = f.check("carrier_id", CarrierId::parse(&body.carrier_id));
     let tracking_ref = f.check("tracking_ref", TrackingRef::parse(&body.tracking_ref));
@@ -258,7 +242,7 @@ pub(crate) async fn receive_goods(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReceiveGoodsRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = purchase_id(&id)?;
+    let id = validate::path_id(&id, PurchaseId::from_uuid)?;
     let mut f = Fields::new();
     let quantity_received = f.check(
         "quantity_received",
@@ -293,7 +277,7 @@ pub(crate) async fn cancel(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<CancelPurchaseRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = purchase_id(&id)?;
+    let id = validate::path_id(&id, PurchaseId::from_uuid)?;
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(PurchaseCommand::CancelPurchase { reason: reason? }))?;

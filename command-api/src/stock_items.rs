@@ -5,19 +5,19 @@ use axum::extract::State;
 use axum::routing::post;
 use domain::stock::{RegisterStockItem, StockCommand};
 use event_schemas::values::{
-    ActorId, Category, Cents, Certification, InspectionId, PositiveQuantity, ProductName,
-    PurchaseId, QualityGrade, Quantity, QuantityDelta, Reason, StockItemId, Unit,
+    ActorId, Category, Certification, InspectionId, ProductName, PurchaseId, QualityGrade,
+    QuantityDelta, Reason, StockItemId, Unit,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_aggregate_id};
+use crate::execute::{Accepted, CommandAnswer, Effect, Request, execute, new_id};
 use crate::json::CommandBody;
 use crate::openapi::{CommandHeaders, CommandProblems};
 use crate::path::ApiPath;
 use crate::request::RequestMeta;
-use crate::validate::{self, Fields, non_negative};
+use crate::validate::{self, Fields, cents, positive_quantity, quantity};
 use crate::wire::{self, CATEGORIES, GRADES, UNITS};
 use crate::{ApiError, AppState};
 
@@ -141,25 +141,6 @@ pub struct ReleaseQuarantineRequest {
     reason: String,
 }
 
-/// The stock item named by the path.
-fn stock_item_id(raw: &str) -> Result<StockItemId, ApiError> {
-    validate::uuid(raw)
-        .map(StockItemId::from_uuid)
-        .map_err(|message| ApiError::field("id", message))
-}
-
-fn quantity(n: i64) -> Result<Quantity, String> {
-    Quantity::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
-fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
-    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
-fn cents(n: i64) -> Result<Cents, String> {
-    Cents::new(non_negative(n)?).map_err(|e| e.to_string())
-}
-
 /// Register a stock item (farmer: becomes its owner; admin: names `farmer_id`).
 #[utoipa::path(post, path = "/v1/stock-items", tag = "stock",
     request_body = RegisterStockItemRequest, params(CommandHeaders),
@@ -194,7 +175,7 @@ pub(crate) async fn register(
         .collect();
     let low_stock_threshold = f.check("low_stock_threshold", quantity(body.low_stock_threshold));
     let initial_quantity = f.check("initial_quantity", quantity(body.initial_quantity));
-    let id = id.map(|id| id.unwrap_or_else(|| new_aggregate_id(&caller, &meta, "stock")));
+    let id = id.map(|id| id.unwrap_or_else(|| new_id(&caller, &meta, "stock")));
     let command = f.finish(|| {
         Some(StockCommand::RegisterStockItem(RegisterStockItem {
             stock_item_id: StockItemId::from_uuid(id?),
@@ -231,7 +212,7 @@ pub(crate) async fn receive(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReceiveStockRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = stock_item_id(&id)?;
+    let id = validate::path_id(&id, StockItemId::from_uuid)?;
     let mut f = Fields::new();
     let quantity = f.check("quantity", positive_quantity(body.quantity));
     let purchase_id = f.check_opt("purchase_id", body.purchase_id.as_deref(), |raw| {
@@ -267,7 +248,7 @@ pub(crate) async fn adjust(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<AdjustStockRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = stock_item_id(&id)?;
+    let id = validate::path_id(&id, StockItemId::from_uuid)?;
     let mut f = Fields::new();
     let delta = f.check("delta", QuantityDelta::new(body.delta));
     let reason = f.check("reason", Reason::parse(&body.reason));
@@ -301,7 +282,7 @@ pub(crate) async fn change_price(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ChangePriceRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = stock_item_id(&id)?;
+    let id = validate::path_id(&id, StockItemId::from_uuid)?;
     let mut f = Fields::new();
     let unit_price_cents = f.check("unit_price_cents", cents(body.unit_price_cents));
     let command = f.finish(|| {
@@ -333,7 +314,7 @@ pub(crate) async fn quarantine(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<QuarantineRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = stock_item_id(&id)?;
+    let id = validate::path_id(&id, StockItemId::from_uuid)?;
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let inspection_id = f.check_opt("inspection_id", body.inspection_id.as_deref(), |raw| {
@@ -369,7 +350,7 @@ pub(crate) async fn release_quarantine(
     meta: RequestMeta,
     CommandBody { body, json }: CommandBody<ReleaseQuarantineRequest>,
 ) -> Result<Accepted, ApiError> {
-    let id = stock_item_id(&id)?;
+    let id = validate::path_id(&id, StockItemId::from_uuid)?;
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| {

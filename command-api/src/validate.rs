@@ -2,6 +2,8 @@
 
 use std::fmt::Display;
 
+use event_schemas::values::{Cents, PositiveQuantity, Quantity};
+
 use crate::ApiError;
 use crate::problem::FieldError;
 
@@ -87,6 +89,28 @@ pub fn date(raw: &str) -> Result<chrono::NaiveDate, String> {
 /// Converts a signed integer of a body into an unsigned one.
 pub fn non_negative(n: i64) -> Result<u64, String> {
     u64::try_from(n).map_err(|_| "must not be negative".to_owned())
+}
+
+/// Parses a quantity (zero or more units).
+pub fn quantity(n: i64) -> Result<Quantity, String> {
+    Quantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Parses a quantity of at least one unit.
+pub fn positive_quantity(n: i64) -> Result<PositiveQuantity, String> {
+    PositiveQuantity::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Parses an amount of cents.
+pub fn cents(n: i64) -> Result<Cents, String> {
+    Cents::new(non_negative(n)?).map_err(|e| e.to_string())
+}
+
+/// Parses the aggregate id of a path (`{id}`), wrapped in its id type.
+pub fn path_id<T>(raw: &str, wrap: fn(uuid::Uuid) -> T) -> Result<T, ApiError> {
+    uuid(raw)
+        .map(wrap)
+        .map_err(|message| ApiError::field("id", message))
 }
 
 #[cfg(test)]
