@@ -8,6 +8,6 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Reservation, ReservationStatus, StockItem};
+pub use aggregate::StockItem;
 pub use commands::{RegisterStockItem, StockCommand};
 pub use error::StockError;

@@ -4,17 +4,51 @@
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::{AppendRequest, Appended, Position, RecordedEvent, Snapshot, StoreError, StreamId};
+use crate::{
+    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
+    Position, RecordedEvent, Snapshot, StoreError, StreamId,
+};
 
-/// The stored outcome of an append made under an idempotency key.
+/// Where the log lives, for the crates that keep their own tables beside it (read models,
+/// checkpoints, leases).
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL: keep tables in the same database and write them in transactions of your own;
+    /// appends never wait on them.
+    Postgres(sqlx::PgPool),
+    /// SQLite has one writer per file, and the log's writer is the store's alone: keep tables
+    /// in a database file of your own beside the log, and read the log through the store.
+    Sqlite {
+        /// The log's database file (`None` when it is in memory).
+        log_file: Option<std::path::PathBuf>,
+    },
+}
+
+/// A stream head that a snapshot or an idempotency key vouches for but the log contradicts: the
+/// event at that version is missing or has another hash (events deleted or replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotentOutcome {
-    /// The fingerprint of the request the key was first used with.
-    pub fingerprint: String,
-    /// The stream that request appended to.
+pub struct ContradictedHead {
+    /// The stream.
     pub stream: StreamId,
-    /// What the append did.
-    pub appended: Appended,
+    /// The version the witness saw the stream at.
+    pub version: u64,
+    /// What vouches for it: `snapshot` or `idempotency key`.
+    pub witness: String,
+    /// Whether an event exists at that version (with another hash); `false`: it is gone.
+    pub found: bool,
+}
+
+/// A stream locked for one append: while it is held no other append to the stream commits,
+/// so a command decided now on the stream's latest state cannot lose a race. Dropping it
+/// without appending releases the lock.
+#[async_trait]
+pub trait StreamLock: Send {
+    /// Appends (as [`Backend::append`]) and commits, releasing the lock.
+    async fn append(
+        self: Box<Self>,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError>;
 }
 
 /// Where the global log's readers stand relative to writers.
@@ -39,13 +73,46 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the database answers and is migrated.
     async fn ready(&self) -> Result<(), StoreError>;
 
-    /// Appends the events atomically at `expected_version + 1..`, filling their hash chain;
-    /// a concurrent append at the same version is [`StoreError::Conflict`]; an idempotency key
-    /// already stored returns the first append's result with `replayed` set, and writes nothing.
-    async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError>;
+    /// Where the log lives, for crates keeping tables beside it.
+    fn database(&self) -> Database;
 
-    /// The stored outcome of an idempotency key, if any.
+    /// Appends the events atomically at `expected_version + 1..`, chained to `prev_hash`; a
+    /// stream not at that version, or whose event there has another hash, is
+    /// [`StoreError::Conflict`]. An idempotency key that already stands for an append returns
+    /// that append with `replayed` set, and one that stands for another answer is
+    /// [`StoreError::Answered`]; neither writes anything. `commit` is reached when the write
+    /// is sent and can no longer be called back.
+    async fn append(
+        &self,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError>;
+
+    /// Locks `stream` for one append (see [`StreamLock`]); waits while another holds it.
+    async fn lock_stream(&self, stream: &StreamId) -> Result<Box<dyn StreamLock>, StoreError>;
+
+    /// The live (not expired) outcome of an idempotency key, if any.
     async fn idempotent_outcome(&self, key: &str) -> Result<Option<IdempotentOutcome>, StoreError>;
+
+    /// Records `outcome` (not an append) as the answer of the claim's key; if the key already
+    /// stands for an answer, records nothing and returns that one.
+    async fn record_outcome(
+        &self,
+        claim: &IdempotencyClaim,
+        stream: &StreamId,
+        outcome: &KeyOutcome,
+    ) -> Result<Option<IdempotentOutcome>, StoreError>;
+
+    /// Deletes up to `limit` expired idempotency keys; returns how many.
+    async fn remove_expired_keys(&self, limit: u32) -> Result<u64, StoreError>;
+
+    /// Up to `limit` stream heads vouched for by a snapshot or an idempotency key that the log
+    /// contradicts (of one stream, or of all).
+    async fn contradicted_heads(
+        &self,
+        stream: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<ContradictedHead>, StoreError>;
 
     /// The stream's events with a sequence above `after_version`, in order, as stored.
     async fn read_stream(

@@ -1,6 +1,6 @@
 //! Why the store refused or failed an operation.
 
-use crate::InvalidPosition;
+use crate::{InvalidPosition, KeyOutcome};
 
 /// An event-store failure, classified so callers can answer precisely (409, 422, 503...).
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +17,16 @@ pub enum StoreError {
     /// The idempotency key was already used with a different request.
     #[error("the idempotency key was already used with a different request")]
     IdempotencyKeyReused,
-    /// The database cannot be reached, is shutting down, or timed out.
+    /// The idempotency key already stands for an answer that was not an append (a refusal,
+    /// "nothing to do", a version mismatch): that answer is the answer.
+    #[error("the idempotency key already stands for an earlier answer")]
+    Answered(Box<KeyOutcome>),
+    /// The database cannot be reached, is shutting down, or timed out; nothing was applied.
     #[error("the event store is unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The connection broke after an append was sent: it may or may not have been applied.
+    #[error("the connection to the event store broke during an append; its outcome is unknown")]
+    OutcomeUnknown(#[source] sqlx::Error),
     /// Stored data could not be read back (a bug, or data altered outside the product).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -43,6 +50,9 @@ impl StoreError {
 
 /// SQLSTATE of a unique violation.
 pub(crate) const UNIQUE_VIOLATION: &str = "23505";
+
+/// SQLSTATE of a deadlock PostgreSQL broke by aborting this transaction.
+pub(crate) const DEADLOCK_DETECTED: &str = "40P01";
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
@@ -88,7 +98,13 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
                 // SQLite: BUSY (5) and LOCKED (6) with their extended codes (low byte).
                 return code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
             }
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+            // 57014: cancelled by the statement timeout; 55P03: the lock timeout: a blocked
+            // statement gave up inside the database, so nothing it did was applied.
+            code.starts_with("08")
+                || matches!(
+                    code,
+                    "57P01" | "57P02" | "57P03" | "53300" | "57014" | "55P03"
+                )
         }
         _ => false,
     }

@@ -6,19 +6,23 @@
 //! API must answer with the new version and position) and whose snapshot store applies every
 //! new event twice.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use event_schemas::values::Actor;
 use event_schemas::{ChainHash, EventMetadata};
+use rand::Rng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::cache::AggregateCache;
+use crate::slots::{Slots, Turn};
 use crate::{
-    AppendRequest, EventStore, IdempotencyClaim, NewEvent, Position, Snapshot, StoreError, StreamId,
+    AppendRequest, CommitPoint, EventStore, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
+    NewEvent, Position, Snapshot, StoreError, StreamId, StreamLock,
 };
 
 /// Who asks, why, and under which guarantees (API.md: metadata, `Idempotency-Key`, `If-Match`).
@@ -38,6 +42,9 @@ pub struct CommandContext {
     pub idempotency: Option<IdempotencyClaim>,
     /// `If-Match`: apply only if the stream is at this version.
     pub expected_version: Option<u64>,
+    /// Reached when the command's append is sent: from then on, a caller with a deadline must
+    /// wait for the true outcome rather than answer "not applied".
+    pub commit_point: CommitPoint,
 }
 
 /// An aggregate as loaded from the log.
@@ -124,17 +131,19 @@ pub enum ReplayUntil {
     End,
     /// Through this stream version.
     Version(u64),
-    /// Through the last event recorded at or before this time.
+    /// Through the last event recorded at or before this time (the time in its metadata, which
+    /// its hash covers).
     Time(DateTime<Utc>),
 }
 
-/// Executes commands of aggregate `A` against the store.
+/// Executes commands of aggregate `A` against the store. Clones share their queues and kept
+/// states: build one per aggregate type and process, and share it.
 pub struct Executor<A: Aggregate> {
     store: EventStore,
     services: Arc<A::Services>,
     snapshot_every: u64,
     max_attempts: u32,
-    cache: Option<Arc<AggregateCache<A>>>,
+    slots: Arc<Slots<A>>,
 }
 
 impl<A: Aggregate> Clone for Executor<A> {
@@ -144,7 +153,7 @@ impl<A: Aggregate> Clone for Executor<A> {
             services: self.services.clone(),
             snapshot_every: self.snapshot_every,
             max_attempts: self.max_attempts,
-            cache: self.cache.clone(),
+            slots: self.slots.clone(),
         }
     }
 }
@@ -158,10 +167,28 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// By default this many aggregates per type are kept in memory.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
+/// The first retry after a lost race waits up to this long (jittered), doubling per retry.
+const BACKOFF_BASE: Duration = Duration::from_millis(1);
+
+/// No retry waits longer than this.
+const BACKOFF_CAP: Duration = Duration::from_millis(50);
+
+/// Waits a random time below `BACKOFF_BASE * 2^(retry - 1)` (capped): processes that lost a
+/// race to one aggregate spread their retries instead of colliding again.
+async fn backoff(retry: u32) {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << retry.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    let wait = rand::rng().random_range(0..=micros);
+    tokio::time::sleep(Duration::from_micros(wait)).await;
+}
+
 impl<A> Executor<A>
 where
-    A: Aggregate + Clone,
+    A: Aggregate + Serialize + DeserializeOwned,
     A::Command: Clone,
+    A::Error: Serialize + DeserializeOwned,
 {
     /// An executor with the default snapshot interval and retry budget.
     pub fn new(store: EventStore, services: A::Services) -> Self {
@@ -170,14 +197,13 @@ where
             services: Arc::new(services),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
-            cache: NonZeroUsize::new(DEFAULT_CACHE_CAPACITY)
-                .map(|capacity| Arc::new(AggregateCache::new(capacity))),
+            slots: Arc::new(Slots::new(DEFAULT_CACHE_CAPACITY)),
         }
     }
 
     /// Keeps up to `capacity` recently used aggregates in memory (0: none, always load).
     pub fn with_cache(mut self, capacity: usize) -> Self {
-        self.cache = NonZeroUsize::new(capacity).map(|c| Arc::new(AggregateCache::new(c)));
+        self.slots = Arc::new(Slots::new(capacity));
         self
     }
 
@@ -200,9 +226,18 @@ where
 
     /// Loads the aggregate: its latest snapshot, then the events after it.
     pub async fn load(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
-        let stream = StreamId::new(A::TYPE, aggregate_id);
+        self.load_stream(&StreamId::new(A::TYPE, aggregate_id), true)
+            .await
+    }
+
+    /// Loads a stream's aggregate, from its latest snapshot when `from_snapshot`.
+    async fn load_stream(
+        &self,
+        stream: &StreamId,
+        from_snapshot: bool,
+    ) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded::<A>::default();
-        if let Some(snapshot) = self.store.load_snapshot(&stream).await? {
+        if from_snapshot && let Some(snapshot) = self.store.load_snapshot(stream).await? {
             match serde_json::from_value::<A>(snapshot.state) {
                 Ok(state) => {
                     loaded = Loaded {
@@ -216,7 +251,7 @@ where
                 Err(error) => tracing::warn!(%stream, %error, "ignoring unreadable snapshot"),
             }
         }
-        let events = self.store.read_stream(&stream, loaded.version).await?;
+        let events = self.store.read_stream(stream, loaded.version).await?;
         for event in events {
             apply_recorded(&mut loaded, &event)?;
         }
@@ -233,7 +268,10 @@ where
         replay(&self.store, aggregate_id, until).await
     }
 
-    /// Loads, decides and appends `command` for aggregate `aggregate_id`.
+    /// Loads, decides and appends `command` for aggregate `aggregate_id`. Commands for one
+    /// aggregate take turns in this process; a race lost to another process is retried
+    /// (after a jittered wait) under the stream's lock, so it cannot be lost twice. Under an
+    /// idempotency key, the key's first answer is the answer, whatever it was.
     #[tracing::instrument(
         skip_all,
         fields(aggregate_type = A::TYPE, aggregate_id, command = %context.command)
@@ -244,80 +282,102 @@ where
         command: A::Command,
         context: &CommandContext,
     ) -> Result<Executed<A::Event>, ExecuteError<A::Error>> {
-        if let Some(first) = self.claimed_outcome(context).await? {
-            return Ok(first);
+        if let Some(first) = self.first_answer(context).await? {
+            return first;
         }
-        match self.decide_and_append(aggregate_id, command, context).await {
-            // An identical request may have won the race since the check above, and then this
-            // one was decided on the state it left: the winner's answer is this one's answer.
-            Err(
-                error @ (ExecuteError::Rejected(_)
-                | ExecuteError::VersionMismatch { .. }
-                | ExecuteError::Contention { .. }),
-            ) if context.idempotency.is_some() => match self.claimed_outcome(context).await? {
-                Some(first) => Ok(first),
-                None => Err(error),
-            },
+        let stream = StreamId::new(A::TYPE, aggregate_id);
+        let mut turn = self.slots.turn(aggregate_id).await;
+        let outcome = self
+            .decide_and_append(&stream, command, context, &mut turn)
+            .await;
+        drop(turn);
+        match outcome {
+            // An identical request may have won since the check above.
+            Err(error @ ExecuteError::Contention { .. }) if context.idempotency.is_some() => {
+                match self.first_answer(context).await? {
+                    Some(first) => first,
+                    None => Err(error),
+                }
+            }
             other => other,
         }
     }
 
-    /// The first outcome of the command's idempotency key, if it was used before; a key used
-    /// with another request is refused.
-    async fn claimed_outcome(
+    /// The first answer of the command's idempotency key, if it was used before.
+    async fn first_answer(
         &self,
         context: &CommandContext,
-    ) -> Result<Option<Executed<A::Event>>, ExecuteError<A::Error>> {
+    ) -> Result<Option<Result<Executed<A::Event>, ExecuteError<A::Error>>>, ExecuteError<A::Error>>
+    {
         let Some(claim) = &context.idempotency else {
             return Ok(None);
         };
-        let Some(outcome) = self.store.idempotent_outcome(&claim.key).await? else {
+        let Some(first) = self.store.idempotent_outcome(&claim.key).await? else {
             return Ok(None);
         };
-        if outcome.fingerprint != claim.fingerprint {
-            return Err(ExecuteError::IdempotencyKeyReused);
+        Ok(Some(answer_of::<A>(claim, first)))
+    }
+
+    /// Answers `fresh`, after recording `outcome` as the key's answer when the command has a
+    /// key; if the key got an answer meanwhile, that one is the answer.
+    async fn answer_once(
+        &self,
+        context: &CommandContext,
+        stream: &StreamId,
+        outcome: impl FnOnce() -> Result<KeyOutcome, StoreError>,
+        fresh: Result<Executed<A::Event>, ExecuteError<A::Error>>,
+    ) -> Result<Executed<A::Event>, ExecuteError<A::Error>> {
+        let Some(claim) = &context.idempotency else {
+            return fresh;
+        };
+        match self
+            .store
+            .record_outcome(claim, stream, &outcome()?)
+            .await?
+        {
+            None => fresh,
+            Some(first) => answer_of::<A>(claim, first),
         }
-        Ok(Some(Executed {
-            version: outcome.appended.version,
-            position: Some(outcome.appended.position),
-            events: Vec::new(),
-            replayed: true,
-            attempts: 0,
-        }))
     }
 
     async fn decide_and_append(
         &self,
-        aggregate_id: &str,
+        stream: &StreamId,
         command: A::Command,
         context: &CommandContext,
+        turn: &mut Turn<A>,
     ) -> Result<Executed<A::Event>, ExecuteError<A::Error>> {
-        let stream = StreamId::new(A::TYPE, aggregate_id);
-        // After a stale cache entry shows, every later attempt decides on the stored state.
-        let mut fresh = false;
-        for attempt in 1..=self.max_attempts {
-            let cached = if fresh {
-                None
-            } else {
-                self.cached(aggregate_id)
-            };
-            let from_cache = cached.is_some();
-            let loaded = match cached {
+        let mut attempt = 1;
+        let mut use_kept = true;
+        let mut from_snapshot = true;
+        let mut lock: Option<Box<dyn StreamLock>> = None;
+        loop {
+            let kept = if use_kept { turn.take() } else { None };
+            **turn = None;
+            let from_kept = kept.is_some();
+            let loaded = match kept {
                 Some(loaded) => loaded,
-                None => self.load(aggregate_id).await?,
+                None => self.load_stream(stream, from_snapshot).await?,
             };
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
             {
-                if from_cache {
-                    self.forget(aggregate_id);
-                    fresh = true;
+                // A mismatch must rest on the stored state, never on a possibly stale copy.
+                if from_kept {
+                    use_kept = false;
+                    attempt += 1;
                     continue;
                 }
-                return Err(ExecuteError::VersionMismatch {
-                    expected,
-                    actual: loaded.version,
-                });
+                let actual = loaded.version;
+                self.keep(turn, loaded);
+                return self
+                    .answer_once(
+                        context,
+                        stream,
+                        || Ok(KeyOutcome::VersionMismatch { expected, actual }),
+                        Err(ExecuteError::VersionMismatch { expected, actual }),
+                    )
+                    .await;
             }
             let Loaded {
                 mut state,
@@ -327,29 +387,65 @@ where
             } = loaded;
             let sink = EventSink::<A>::default();
             if let Err(refusal) = state.handle(command.clone(), &self.services, &sink).await {
-                // A refusal must rest on the stored state, never on a possibly stale copy.
-                self.forget(aggregate_id);
-                if from_cache {
-                    fresh = true;
+                // The sink may have applied events to `state` before the refusal: never keep
+                // it. A refusal must rest on the stored state, never on a stale copy.
+                if from_kept {
+                    use_kept = false;
+                    attempt += 1;
                     continue;
                 }
-                return Err(ExecuteError::Rejected(refusal));
+                let stored = serde_json::to_value(&refusal);
+                return self
+                    .answer_once(
+                        context,
+                        stream,
+                        || {
+                            Ok(KeyOutcome::Refused {
+                                version,
+                                refusal: stored?,
+                            })
+                        },
+                        Err(ExecuteError::Rejected(refusal)),
+                    )
+                    .await;
             }
             let events = sink.collect().await;
             if events.is_empty() {
                 // "Nothing to do" never reaches the store, so it must rest on the stored state.
-                if from_cache {
-                    self.forget(aggregate_id);
-                    fresh = true;
+                if from_kept {
+                    use_kept = false;
+                    attempt += 1;
                     continue;
                 }
-                return Ok(Executed {
-                    version,
-                    position,
-                    events,
-                    replayed: false,
-                    attempts: attempt,
-                });
+                self.keep(
+                    turn,
+                    Loaded {
+                        state,
+                        version,
+                        last_hash,
+                        position,
+                    },
+                );
+                return self
+                    .answer_once(
+                        context,
+                        stream,
+                        || {
+                            Ok(KeyOutcome::Unchanged {
+                                version,
+                                position,
+                                last_hash,
+                            })
+                        },
+                        Ok(Executed {
+                            version,
+                            position,
+                            events,
+                            replayed: false,
+                            attempts: attempt,
+                        }),
+                    )
+                    .await;
             }
             let request = AppendRequest {
                 stream: stream.clone(),
@@ -361,9 +457,17 @@ where
                     .collect::<Result<_, _>>()?,
                 idempotency: context.idempotency.clone(),
             };
-            match self.store.append(request).await {
+            let locked = lock.is_some();
+            let appended = match lock.take() {
+                Some(lock) => lock.append(request, &context.commit_point).await,
+                None => {
+                    self.store
+                        .append_noting(request, &context.commit_point)
+                        .await
+                }
+            };
+            match appended {
                 Ok(appended) if appended.replayed => {
-                    self.forget(aggregate_id);
                     return Ok(Executed {
                         version: appended.version,
                         position: Some(appended.position),
@@ -373,18 +477,16 @@ where
                     });
                 }
                 Ok(appended) => {
-                    let snapshot = self.snapshot_due(&stream, version, &state, &appended);
-                    if let Some(cache) = &self.cache {
-                        cache.put(
-                            aggregate_id,
-                            Loaded {
-                                state,
-                                version: appended.version,
-                                last_hash: appended.last_hash,
-                                position: Some(appended.position),
-                            },
-                        );
-                    }
+                    let snapshot = self.snapshot_due(stream, version, &state, &appended);
+                    self.keep(
+                        turn,
+                        Loaded {
+                            state,
+                            version: appended.version,
+                            last_hash: appended.last_hash,
+                            position: Some(appended.position),
+                        },
+                    );
                     if let Some(snapshot) = snapshot {
                         // A snapshot only speeds loading up: failing to store one never fails
                         // the command.
@@ -400,34 +502,34 @@ where
                         attempts: attempt,
                     });
                 }
+                Err(StoreError::Answered(first)) => {
+                    return answer_of_outcome::<A>(*first);
+                }
                 Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(from_cache, "concurrent write won; deciding again");
-                    self.forget(aggregate_id);
-                    fresh = true;
-                    continue;
+                    if attempt >= self.max_attempts {
+                        return Err(ExecuteError::Contention { attempts: attempt });
+                    }
+                    // Under the lock nobody else can append: the conflict means the loaded
+                    // view disagrees with the stored stream (a snapshot or kept state whose
+                    // head is not the stored one). Replay the events themselves next time.
+                    if locked {
+                        from_snapshot = false;
+                    }
+                    tracing::debug!(attempt, locked, "a concurrent write won; deciding again");
+                    attempt += 1;
+                    backoff(attempt - 1).await;
+                    lock = Some(self.store.lock_stream(stream).await?);
+                    use_kept = false;
                 }
-                Err(other) => {
-                    // The append's outcome may be unknown (e.g. the connection dropped at
-                    // commit): trust only the store next time.
-                    self.forget(aggregate_id);
-                    return Err(other.into());
-                }
+                Err(other) => return Err(other.into()),
             }
         }
-        Err(ExecuteError::Contention {
-            attempts: self.max_attempts,
-        })
     }
 
-    fn cached(&self, aggregate_id: &str) -> Option<Loaded<A>> {
-        self.cache
-            .as_ref()
-            .and_then(|cache| cache.get(aggregate_id))
-    }
-
-    fn forget(&self, aggregate_id: &str) {
-        if let Some(cache) = &self.cache {
-            cache.forget(aggregate_id);
+    /// Keeps the aggregate's state for its next command, if states are kept.
+    fn keep(&self, turn: &mut Turn<A>, loaded: Loaded<A>) {
+        if self.slots.keeps_states() {
+            **turn = Some(loaded);
         }
     }
 
@@ -459,6 +561,58 @@ where
     }
 }
 
+/// The answer a key's first outcome stands for, or a refusal when the key was first used with
+/// another request.
+fn answer_of<A>(
+    claim: &IdempotencyClaim,
+    first: IdempotentOutcome,
+) -> Result<Executed<A::Event>, ExecuteError<A::Error>>
+where
+    A: Aggregate,
+    A::Error: DeserializeOwned,
+{
+    if first.fingerprint != claim.fingerprint {
+        return Err(ExecuteError::IdempotencyKeyReused);
+    }
+    answer_of_outcome::<A>(first.outcome)
+}
+
+/// The answer a stored outcome stands for: the first answer, given again.
+fn answer_of_outcome<A>(outcome: KeyOutcome) -> Result<Executed<A::Event>, ExecuteError<A::Error>>
+where
+    A: Aggregate,
+    A::Error: DeserializeOwned,
+{
+    match outcome {
+        KeyOutcome::Appended(appended) => Ok(Executed {
+            version: appended.version,
+            position: Some(appended.position),
+            events: Vec::new(),
+            replayed: true,
+            attempts: 0,
+        }),
+        KeyOutcome::Unchanged {
+            version, position, ..
+        } => Ok(Executed {
+            version,
+            position,
+            events: Vec::new(),
+            replayed: true,
+            attempts: 0,
+        }),
+        KeyOutcome::Refused { refusal, .. } => match serde_json::from_value(refusal) {
+            Ok(refusal) => Err(ExecuteError::Rejected(refusal)),
+            Err(error) => Err(ExecuteError::Store(StoreError::Corrupt(format!(
+                "a stored refusal no longer reads as a {} error: {error}",
+                A::TYPE
+            )))),
+        },
+        KeyOutcome::VersionMismatch { expected, actual } => {
+            Err(ExecuteError::VersionMismatch { expected, actual })
+        }
+    }
+}
+
 /// Rebuilds aggregate `A` from its events only (no snapshot), up to a point in its history.
 pub async fn replay<A: Aggregate>(
     store: &EventStore,
@@ -471,7 +625,9 @@ pub async fn replay<A: Aggregate>(
         let past = match until {
             ReplayUntil::End => false,
             ReplayUntil::Version(version) => event.sequence > version,
-            ReplayUntil::Time(time) => event.recorded_at > time,
+            // The time in the metadata, which the hash chain covers (the `recorded_at` column
+            // is not covered: altering it must not change what an auditor sees).
+            ReplayUntil::Time(time) => event.hashed_recorded_at()? > time,
         };
         if past {
             break;

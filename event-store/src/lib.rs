@@ -35,31 +35,37 @@
 //! plus a small stream of outcomes; snapshots in a `$snapshot-{stream}` stream read backwards.
 
 mod backend;
-mod cache;
 mod chain;
+mod commit;
 mod convert;
 mod error;
 mod executor;
 mod hash;
+mod idempotency;
 mod migrations;
+mod options;
 mod position;
 mod postgres;
 mod record;
 mod scratch;
+mod slots;
 mod sqlite;
 mod store;
 mod verify;
 mod wakeup;
 
-pub use backend::{Backend, IdempotentOutcome, LogHead};
+pub use backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
+pub use commit::CommitPoint;
 pub use error::StoreError;
 pub use executor::{
     CommandContext, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY,
     ExecuteError, Executed, Executor, Loaded, ReplayUntil, replay,
 };
 pub use hash::{canonical_json, event_hash};
+pub use idempotency::{IdempotentOutcome, KeyOutcome};
+pub use options::{DEFAULT_STATEMENT_TIMEOUT, StoreOptions};
 pub use position::{InvalidPosition, Position};
-pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend, PostgresOptions};
+pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend};
 pub use record::{
     AppendRequest, Appended, IdempotencyClaim, NewEvent, RecordedEvent, Snapshot, StreamId,
 };

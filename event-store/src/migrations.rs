@@ -31,18 +31,32 @@ impl MigrationSource<'static> for Embedded {
 }
 
 /// PostgreSQL's migrations.
-pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "events",
-    include_str!("../migrations/postgres/0001_events.sql"),
-)];
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "events",
+        include_str!("../migrations/postgres/0001_events.sql"),
+    ),
+    (
+        2,
+        "idempotency outcomes",
+        include_str!("../migrations/postgres/0002_idempotency_outcomes.sql"),
+    ),
+];
 
 /// SQLite's migrations.
-pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "events",
-    include_str!("../migrations/sqlite/0001_events.sql"),
-)];
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "events",
+        include_str!("../migrations/sqlite/0001_events.sql"),
+    ),
+    (
+        2,
+        "idempotency outcomes",
+        include_str!("../migrations/sqlite/0002_idempotency_outcomes.sql"),
+    ),
+];
 
 /// A migrator over embedded migrations.
 pub(crate) async fn migrator(

@@ -20,20 +20,21 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::{Notify, OnceCell, watch};
 use tokio::task::JoinHandle;
 
-use crate::backend::{Backend, IdempotentOutcome, LogHead};
+use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
 use crate::chain::chain_events;
 use crate::convert::{audit_cursor, parse_hash, to_i32, to_i64, to_u32, to_u64};
-use crate::error::UNIQUE_VIOLATION;
+use crate::error::{DEADLOCK_DETECTED, UNIQUE_VIOLATION};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
-    AppendRequest, Appended, IdempotencyClaim, Position, RecordedEvent, Snapshot, StoreError,
-    StreamId,
+    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
+    Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
 };
 
 /// A query selecting events' columns in the order [`decode_event`] reads them, then `$rest`.
@@ -66,32 +67,44 @@ pub enum BeforeCommit {
 /// transactions open and roll some back, exercising the real append path.
 pub type BeforeCommitHook = Arc<dyn Fn() -> BoxFuture<'static, BeforeCommit> + Send + Sync>;
 
-/// Pool settings for the PostgreSQL backend.
-#[derive(Debug, Clone, Copy)]
-pub struct PostgresOptions {
-    /// Connections in the pool (one more is kept for `LISTEN`).
-    pub max_connections: u32,
-    /// How long a query waits for a free connection before the store counts as unavailable.
-    pub acquire_timeout: Duration,
-}
-
-impl Default for PostgresOptions {
-    fn default() -> Self {
-        Self {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
-    }
-}
+/// The PostgreSQL advisory-lock namespace of streams: an append holds its stream's lock for
+/// the rest of its transaction (keys are a hash of the stream, in this class only).
+const STREAM_LOCK_CLASS: &[u8] = b"supplyline stream lock\0";
 
 /// The log in PostgreSQL.
 pub struct PostgresBackend {
     pool: PgPool,
     epoch: OnceCell<u32>,
+    signals: Signals,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What an append does after its commit, and the test hook it awaits before it.
+#[derive(Clone)]
+struct Signals {
     wakeups: Arc<Wakeups>,
     announce: Arc<Notify>,
     before_commit: Option<BeforeCommitHook>,
-    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Signals {
+    /// Runs the test hook, if any: `Err` when it asks for a rollback.
+    async fn before_commit(&self) -> Result<(), StoreError> {
+        if let Some(hook) = &self.before_commit
+            && hook().await == BeforeCommit::Rollback
+        {
+            return Err(StoreError::Database(sqlx::Error::Protocol(
+                "rolled back by the before-commit hook".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Wakes this process's readers and has other processes' woken.
+    fn appended(&self) {
+        self.wakeups.wake();
+        self.announce.notify_one();
+    }
 }
 
 impl Drop for PostgresBackend {
@@ -105,9 +118,16 @@ impl Drop for PostgresBackend {
 impl PostgresBackend {
     /// Connects lazily (a database that is down makes operations unavailable, not the start
     /// fail) and starts the notifier and listener tasks. Needs a Tokio runtime.
-    pub fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+    pub fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let timeout = options.statement_timeout.as_millis().max(1).to_string();
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+            // A blocked statement fails inside the database, so a caller that gives up on it
+            // can truthfully say it was not applied (see `CommitPoint`).
+            .options([
+                ("statement_timeout", timeout.as_str()),
+                ("lock_timeout", timeout.as_str()),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1) + 1)
             .acquire_timeout(options.acquire_timeout)
@@ -126,16 +146,18 @@ impl PostgresBackend {
         Self {
             pool,
             epoch: OnceCell::new(),
-            wakeups,
-            announce,
-            before_commit: None,
+            signals: Signals {
+                wakeups,
+                announce,
+                before_commit: None,
+            },
             tasks,
         }
     }
 
     /// Installs a hook awaited inside every append's transaction before commit (tests).
     pub fn with_before_commit(mut self, hook: BeforeCommitHook) -> Self {
-        self.before_commit = Some(hook);
+        self.signals.before_commit = Some(hook);
         self
     }
 
@@ -155,163 +177,299 @@ impl PostgresBackend {
             .await
             .copied()
     }
+}
 
-    async fn append_in(
-        &self,
-        conn: &mut PgConnection,
-        request: &AppendRequest,
-        epoch: u32,
-    ) -> Result<Appended, StoreError> {
-        let chained = chain_events(request)?;
-        let version = chained.version;
-        let last_hash = chained.last_hash;
-        let expected = to_i64(request.expected_version)?;
-        let rows = match <[_; 1]>::try_from(chained.events) {
-            // The common case, one event: a plain row, no arrays to build and take apart.
-            Ok([event]) => {
-                sqlx::query(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                         event_version, payload, metadata, epoch) \
-                     SELECT $1, $2, $4, $5, $6, $7, $8, $3 \
-                     WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
-                         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
-                     RETURNING tx::text::bigint AS tx_id, position",
-                )
-                .bind(&request.stream.aggregate_type)
-                .bind(&request.stream.aggregate_id)
-                .bind(to_i32(epoch)?)
-                .bind(to_i64(event.sequence)?)
-                .bind(event.event_type)
-                .bind(event.event_version)
-                .bind(event.payload)
-                .bind(event.metadata)
-                .bind(expected)
-                .fetch_all(&mut *conn)
-                .await
-            }
-            Err(events) => {
-                let count = events.len();
-                let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
-                    Vec::with_capacity(count),
-                    Vec::with_capacity(count),
-                    Vec::with_capacity(count),
-                    Vec::with_capacity(count),
-                    Vec::with_capacity(count),
-                );
-                for event in events {
-                    sequences.push(to_i64(event.sequence)?);
-                    types.push(event.event_type);
-                    versions.push(event.event_version);
-                    payloads.push(event.payload);
-                    metadata.push(event.metadata);
-                }
-                sqlx::query(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                         event_version, payload, metadata, epoch) \
-                     SELECT $1, $2, s, t, v, p, m, $3 \
-                     FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::jsonb[], \
-                         $8::jsonb[]) WITH ORDINALITY AS u(s, t, v, p, m, n) \
-                     WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
-                         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9) \
-                     ORDER BY n \
-                     RETURNING tx::text::bigint AS tx_id, position",
-                )
-                .bind(&request.stream.aggregate_type)
-                .bind(&request.stream.aggregate_id)
-                .bind(to_i32(epoch)?)
-                .bind(&sequences)
-                .bind(&types)
-                .bind(&versions)
-                .bind(&payloads)
-                .bind(&metadata)
-                .bind(expected)
-                .fetch_all(&mut *conn)
-                .await
-            }
-        }
-        .map_err(|e| conflict_or(e, request.expected_version))?;
-        let conflict = StoreError::Conflict {
-            expected_version: request.expected_version,
-        };
-        let mut last: Option<(i64, i64)> = None;
-        for row in &rows {
-            let tx: i64 = row.try_get("tx_id")?;
-            let position: i64 = row.try_get("position")?;
-            if last.is_none_or(|(_, p)| position > p) {
-                last = Some((tx, position));
-            }
-        }
-        let (tx, position) = last.ok_or(conflict)?;
-        Ok(Appended {
-            version,
-            position: Position::new(epoch, to_u64(tx)?, to_u64(position)?),
-            last_hash,
-            replayed: false,
-        })
-    }
+/// The advisory-lock key of a stream: the first 8 bytes of a SHA-256 of its name, the same in
+/// every process.
+fn stream_lock_key(stream: &StreamId) -> i64 {
+    let mut hasher = Sha256::new();
+    hasher.update(STREAM_LOCK_CLASS);
+    hasher.update(stream.aggregate_type.as_bytes());
+    hasher.update([0]);
+    hasher.update(stream.aggregate_id.as_bytes());
+    let digest = hasher.finalize();
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(key)
+}
 
-    async fn append_claiming(
-        &self,
-        request: &AppendRequest,
-        claim: Option<&IdempotencyClaim>,
-        epoch: u32,
-    ) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(claim) = claim {
-            // Claimed first: an identical concurrent request waits here for this one to end.
-            let claimed = sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+/// Inserts the request's events in one statement, guarded on the expected version *and* on the
+/// hash being chained on (a row at the expected version with another hash is a conflict too),
+/// holding the stream's advisory lock until the transaction ends: a retry that holds the lock
+/// (see [`PgStreamLock`]) then decides and appends without any other append slipping in.
+async fn insert_events(
+    conn: &mut PgConnection,
+    request: &AppendRequest,
+    epoch: u32,
+) -> Result<Appended, StoreError> {
+    let chained = chain_events(request)?;
+    let version = chained.version;
+    let last_hash = chained.last_hash;
+    let expected = to_i64(request.expected_version)?;
+    let prev_hash = request.prev_hash.to_string();
+    let lock = stream_lock_key(&request.stream);
+    let rows = match <[_; 1]>::try_from(chained.events) {
+        // The common case, one event: a plain row, no arrays to build and take apart.
+        Ok([event]) => {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                     event_version, payload, metadata, epoch) \
+                 SELECT $1, $2, $4, $5, $6, $7, $8, $3 \
+                 FROM (SELECT pg_advisory_xact_lock($10)) AS stream_lock \
+                 WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9 \
+                       AND metadata->>'hash' = $11) \
+                 RETURNING tx::text::bigint AS tx_id, position",
             )
-            .bind(&claim.key)
-            .bind(&claim.fingerprint)
             .bind(&request.stream.aggregate_type)
             .bind(&request.stream.aggregate_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !claimed {
-                tx.rollback().await?;
-                return self.replay(claim).await;
+            .bind(to_i32(epoch)?)
+            .bind(to_i64(event.sequence)?)
+            .bind(event.event_type)
+            .bind(event.event_version)
+            .bind(event.payload)
+            .bind(event.metadata)
+            .bind(expected)
+            .bind(lock)
+            .bind(&prev_hash)
+            .fetch_all(&mut *conn)
+            .await
+        }
+        Err(events) => {
+            let count = events.len();
+            let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
+                Vec::with_capacity(count),
+                Vec::with_capacity(count),
+                Vec::with_capacity(count),
+                Vec::with_capacity(count),
+                Vec::with_capacity(count),
+            );
+            for event in events {
+                sequences.push(to_i64(event.sequence)?);
+                types.push(event.event_type);
+                versions.push(event.event_version);
+                payloads.push(event.payload);
+                metadata.push(event.metadata);
             }
-        }
-        let appended = self.append_in(&mut tx, request, epoch).await?;
-        if let Some(claim) = claim {
             sqlx::query(
-                "UPDATE idempotency_keys SET version = $2, epoch = $3, tx = $4, position = $5, \
-                 last_hash = $6 WHERE key = $1",
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                     event_version, payload, metadata, epoch) \
+                 SELECT $1, $2, s, t, v, p, m, $3 \
+                 FROM (SELECT pg_advisory_xact_lock($10)) AS stream_lock, \
+                     UNNEST($4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[]) \
+                     WITH ORDINALITY AS u(s, t, v, p, m, n) \
+                 WHERE $9::bigint = 0 OR EXISTS (SELECT 1 FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $9 \
+                       AND metadata->>'hash' = $11) \
+                 ORDER BY n \
+                 RETURNING tx::text::bigint AS tx_id, position",
             )
-            .bind(&claim.key)
-            .bind(to_i64(appended.version)?)
-            .bind(to_i32(appended.position.epoch())?)
-            .bind(to_i64(appended.position.tx())?)
-            .bind(to_i64(appended.position.seq())?)
-            .bind(appended.last_hash.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .bind(&request.stream.aggregate_type)
+            .bind(&request.stream.aggregate_id)
+            .bind(to_i32(epoch)?)
+            .bind(&sequences)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .bind(expected)
+            .bind(lock)
+            .bind(&prev_hash)
+            .fetch_all(&mut *conn)
+            .await
         }
-        if let Some(hook) = &self.before_commit
-            && hook().await == BeforeCommit::Rollback
-        {
-            tx.rollback().await?;
-            return Err(StoreError::Database(sqlx::Error::Protocol(
-                "rolled back by the before-commit hook".into(),
-            )));
-        }
-        tx.commit().await?;
-        Ok(appended)
     }
-
-    async fn replay(&self, claim: &IdempotencyClaim) -> Result<Appended, StoreError> {
-        let outcome = self
-            .idempotent_outcome(&claim.key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("an idempotency key vanished".into()))?;
-        if outcome.fingerprint != claim.fingerprint {
-            return Err(StoreError::IdempotencyKeyReused);
+    .map_err(|e| conflict_or(e, request.expected_version))?;
+    let conflict = StoreError::Conflict {
+        expected_version: request.expected_version,
+    };
+    let mut last: Option<(i64, i64)> = None;
+    for row in &rows {
+        let tx: i64 = row.try_get("tx_id")?;
+        let position: i64 = row.try_get("position")?;
+        if last.is_none_or(|(_, p)| position > p) {
+            last = Some((tx, position));
         }
-        Ok(outcome.appended)
+    }
+    let (tx, position) = last.ok_or(conflict)?;
+    Ok(Appended {
+        version,
+        position: Position::new(epoch, to_u64(tx)?, to_u64(position)?),
+        last_hash,
+        replayed: false,
+    })
+}
+
+/// Claims an idempotency key for this transaction (an expired key is claimed afresh); `false`
+/// when the key already stands for an answer. A concurrent claim of the same key waits here
+/// until the first one's transaction ends.
+async fn claim_key(
+    conn: &mut PgConnection,
+    claim: &IdempotencyClaim,
+    stream: &StreamId,
+) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
+             expires_at) \
+         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second') \
+         ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id, \
+             outcome = NULL, version = NULL, epoch = NULL, tx = NULL, position = NULL, \
+             last_hash = NULL, detail = NULL, created_at = now(), \
+             expires_at = EXCLUDED.expires_at \
+         WHERE idempotency_keys.expires_at <= now()",
+    )
+    .bind(&claim.key)
+    .bind(&claim.fingerprint)
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .bind(claim.ttl.map(|ttl| ttl.as_secs_f64()))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
+}
+
+/// Stores `outcome` as the answer of a key claimed by this transaction.
+async fn settle_key(
+    conn: &mut PgConnection,
+    key: &str,
+    outcome: &KeyOutcome,
+) -> Result<(), StoreError> {
+    let stored = outcome.stored()?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET outcome = $2, version = $3, epoch = $4, tx = $5, \
+             position = $6, last_hash = $7, detail = $8 \
+         WHERE key = $1",
+    )
+    .bind(key)
+    .bind(stored.kind)
+    .bind(stored.version)
+    .bind(stored.position.map(|p| to_i32(p.epoch())).transpose()?)
+    .bind(stored.position.map(|p| to_i64(p.tx())).transpose()?)
+    .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
+    .bind(stored.last_hash)
+    .bind(stored.detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The live outcome of `key`, read on `conn`.
+async fn outcome_on(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<IdempotentOutcome>, StoreError> {
+    let row = sqlx::query(
+        "SELECT fingerprint, aggregate_type, aggregate_id, outcome, version, epoch, tx, \
+             position, last_hash, detail \
+         FROM idempotency_keys \
+         WHERE key = $1 AND outcome IS NOT NULL \
+           AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let position = match (
+        row.try_get::<Option<i32>, _>("epoch")?,
+        row.try_get::<Option<i64>, _>("tx")?,
+        row.try_get::<Option<i64>, _>("position")?,
+    ) {
+        (Some(epoch), Some(tx), Some(position)) => Some(Position::new(
+            to_u32(epoch)?,
+            to_u64(tx)?,
+            to_u64(position)?,
+        )),
+        _ => None,
+    };
+    let kind: String = row.try_get("outcome")?;
+    let last_hash: Option<String> = row.try_get("last_hash")?;
+    Ok(Some(IdempotentOutcome {
+        fingerprint: row.try_get("fingerprint")?,
+        stream: StreamId::new(
+            row.try_get::<String, _>("aggregate_type")?,
+            row.try_get::<String, _>("aggregate_id")?,
+        ),
+        outcome: KeyOutcome::from_stored(
+            &kind,
+            row.try_get("version")?,
+            position,
+            last_hash.as_deref(),
+            row.try_get("detail")?,
+        )?,
+    }))
+}
+
+/// The answer an append gets when its key already stands for one.
+fn first_answer(
+    claim: &IdempotencyClaim,
+    outcome: Option<IdempotentOutcome>,
+) -> Result<Appended, StoreError> {
+    let outcome =
+        outcome.ok_or_else(|| StoreError::Corrupt("an idempotency key vanished".into()))?;
+    if outcome.fingerprint != claim.fingerprint {
+        return Err(StoreError::IdempotencyKeyReused);
+    }
+    match outcome.outcome {
+        KeyOutcome::Appended(appended) => Ok(appended),
+        other => Err(StoreError::Answered(Box::new(other))),
+    }
+}
+
+/// Claims the key (if any), inserts the events, records the key's outcome and commits: an
+/// append in a transaction. The commit point is reached just before `COMMIT`: until then,
+/// dropping the transaction rolls it back.
+async fn append_in_transaction(
+    mut tx: Transaction<'static, Postgres>,
+    request: &AppendRequest,
+    commit: &CommitPoint,
+    epoch: u32,
+    signals: &Signals,
+) -> Result<Appended, StoreError> {
+    if let Some(claim) = &request.idempotency
+        && !claim_key(&mut tx, claim, &request.stream).await?
+    {
+        let outcome = outcome_on(&mut tx, &claim.key).await;
+        tx.rollback().await?;
+        return first_answer(claim, outcome?);
+    }
+    let appended = insert_events(&mut tx, request, epoch).await?;
+    if let Some(claim) = &request.idempotency {
+        settle_key(&mut tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
+    }
+    if let Err(error) = signals.before_commit().await {
+        tx.rollback().await?;
+        return Err(error);
+    }
+    commit.reach();
+    tx.commit().await.map_err(in_doubt)?;
+    signals.appended();
+    Ok(appended)
+}
+
+/// A stream's advisory lock, held by an open transaction: no other append to the stream can
+/// commit until this one's does (or the lock is dropped, which rolls it back).
+struct PgStreamLock {
+    tx: Transaction<'static, Postgres>,
+    epoch: u32,
+    signals: Signals,
+}
+
+#[async_trait]
+impl StreamLock for PgStreamLock {
+    async fn append(
+        self: Box<Self>,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
+        let Self { tx, epoch, signals } = *self;
+        if request.events.is_empty() {
+            return Err(StoreError::NothingToAppend);
+        }
+        append_in_transaction(tx, &request, commit, epoch, &signals).await
     }
 }
 
@@ -321,12 +479,24 @@ impl Backend for PostgresBackend {
         "postgres"
     }
 
+    fn database(&self) -> Database {
+        Database::Postgres(self.pool.clone())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = migrator(migrations::POSTGRES)
             .await
             .map_err(|e| StoreError::Config(format!("migrations: {e}")))?;
-        migrator.run(&self.pool).await.map_err(migrate_error)?;
-        Ok(())
+        // A migration may rebuild an index on a long log: no statement timeout for it.
+        let mut conn = self.pool.acquire().await?;
+        for setting in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
+            sqlx::query(setting).execute(&mut *conn).await?;
+        }
+        let migrated = migrator.run_direct(&mut *conn).await.map_err(migrate_error);
+        for setting in ["RESET statement_timeout", "RESET lock_timeout"] {
+            sqlx::query(setting).execute(&mut *conn).await?;
+        }
+        migrated
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -337,58 +507,144 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
-    async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
+    async fn append(
+        &self,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
         if request.events.is_empty() {
             return Err(StoreError::NothingToAppend);
         }
         let epoch = self.epoch().await?;
-        let appended = match (&request.idempotency, &self.before_commit) {
-            // One statement, one round trip: the INSERT is atomic on its own.
-            (None, None) => {
-                let mut conn = self.pool.acquire().await?;
-                self.append_in(&mut conn, &request, epoch).await?
-            }
-            (claim, _) => {
-                self.append_claiming(&request, claim.as_ref(), epoch)
-                    .await?
-            }
-        };
-        if !appended.replayed {
-            self.wakeups.wake();
-            self.announce.notify_one();
+        if request.idempotency.is_none() && self.signals.before_commit.is_none() {
+            // One statement, one round trip: the INSERT is atomic on its own, so the commit
+            // point is reached as it is sent.
+            let mut conn = self.pool.acquire().await?;
+            commit.reach();
+            let appended = match insert_events(&mut conn, &request, epoch).await {
+                Ok(appended) => appended,
+                Err(error) => return Err(settled_or_in_doubt(error, commit)),
+            };
+            self.signals.appended();
+            return Ok(appended);
         }
-        Ok(appended)
+        let tx = self.pool.begin().await?;
+        append_in_transaction(tx, &request, commit, epoch, &self.signals).await
+    }
+
+    async fn lock_stream(&self, stream: &StreamId) -> Result<Box<dyn StreamLock>, StoreError> {
+        let epoch = self.epoch().await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(stream_lock_key(stream))
+            .execute(&mut *tx)
+            .await?;
+        Ok(Box::new(PgStreamLock {
+            tx,
+            epoch,
+            signals: self.signals.clone(),
+        }))
     }
 
     async fn idempotent_outcome(&self, key: &str) -> Result<Option<IdempotentOutcome>, StoreError> {
-        let row = sqlx::query(
-            "SELECT fingerprint, aggregate_type, aggregate_id, version, epoch, tx, position, \
-             last_hash FROM idempotency_keys WHERE key = $1 AND version IS NOT NULL",
+        let mut conn = self.pool.acquire().await?;
+        outcome_on(&mut conn, key).await
+    }
+
+    async fn record_outcome(
+        &self,
+        claim: &IdempotencyClaim,
+        stream: &StreamId,
+        outcome: &KeyOutcome,
+    ) -> Result<Option<IdempotentOutcome>, StoreError> {
+        let stored = outcome.stored()?;
+        let mut conn = self.pool.acquire().await?;
+        let recorded = sqlx::query(
+            "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
+                 outcome, version, epoch, tx, position, last_hash, detail, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                 now() + $12 * interval '1 second') \
+             ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+                 aggregate_type = EXCLUDED.aggregate_type, \
+                 aggregate_id = EXCLUDED.aggregate_id, outcome = EXCLUDED.outcome, \
+                 version = EXCLUDED.version, epoch = EXCLUDED.epoch, tx = EXCLUDED.tx, \
+                 position = EXCLUDED.position, last_hash = EXCLUDED.last_hash, \
+                 detail = EXCLUDED.detail, created_at = now(), \
+                 expires_at = EXCLUDED.expires_at \
+             WHERE idempotency_keys.expires_at <= now()",
         )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+        .bind(&claim.key)
+        .bind(&claim.fingerprint)
+        .bind(&stream.aggregate_type)
+        .bind(&stream.aggregate_id)
+        .bind(stored.kind)
+        .bind(stored.version)
+        .bind(stored.position.map(|p| to_i32(p.epoch())).transpose()?)
+        .bind(stored.position.map(|p| to_i64(p.tx())).transpose()?)
+        .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
+        .bind(stored.last_hash)
+        .bind(stored.detail)
+        .bind(claim.ttl.map(|ttl| ttl.as_secs_f64()))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if recorded {
             return Ok(None);
-        };
-        let last_hash: String = row.try_get("last_hash")?;
-        Ok(Some(IdempotentOutcome {
-            fingerprint: row.try_get("fingerprint")?,
-            stream: StreamId::new(
-                row.try_get::<String, _>("aggregate_type")?,
-                row.try_get::<String, _>("aggregate_id")?,
-            ),
-            appended: Appended {
-                version: to_u64(row.try_get("version")?)?,
-                position: Position::new(
-                    to_u32(row.try_get("epoch")?)?,
-                    to_u64(row.try_get("tx")?)?,
-                    to_u64(row.try_get("position")?)?,
-                ),
-                last_hash: parse_hash(&last_hash)?,
-                replayed: true,
-            },
-        }))
+        }
+        outcome_on(&mut conn, &claim.key).await
+    }
+
+    async fn remove_expired_keys(&self, limit: u32) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys \
+                 WHERE expires_at <= now() LIMIT $1)",
+        )
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn contradicted_heads(
+        &self,
+        stream: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<ContradictedHead>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT w.aggregate_type, w.aggregate_id, w.version, w.last_hash, w.witness, \
+                 e.metadata->>'hash' AS found \
+             FROM (SELECT aggregate_type, aggregate_id, version, last_hash, 'snapshot' AS witness \
+                     FROM snapshots \
+                   UNION ALL \
+                   SELECT aggregate_type, aggregate_id, version, last_hash, 'idempotency key' \
+                     FROM idempotency_keys \
+                     WHERE outcome IN ('appended', 'unchanged') AND version > 0) AS w \
+             LEFT JOIN events e ON e.aggregate_type = w.aggregate_type \
+                 AND e.aggregate_id = w.aggregate_id AND e.sequence = w.version \
+             WHERE (e.metadata IS NULL OR (e.metadata->>'hash') IS DISTINCT FROM w.last_hash) \
+               AND ($1::text IS NULL OR (w.aggregate_type = $1 AND w.aggregate_id = $2)) \
+             ORDER BY w.aggregate_type, w.aggregate_id, w.version \
+             LIMIT $3",
+        )
+        .bind(stream.map(|s| s.aggregate_type.as_str()))
+        .bind(stream.map(|s| s.aggregate_id.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContradictedHead {
+                    stream: StreamId::new(
+                        row.try_get::<String, _>("aggregate_type")?,
+                        row.try_get::<String, _>("aggregate_id")?,
+                    ),
+                    version: to_u64(row.try_get("version")?)?,
+                    witness: row.try_get("witness")?,
+                    found: row.try_get::<Option<String>, _>("found")?.is_some(),
+                })
+            })
+            .collect()
     }
 
     async fn read_stream(
@@ -526,7 +782,7 @@ impl Backend for PostgresBackend {
     }
 
     fn wakeups(&self) -> watch::Receiver<u64> {
-        self.wakeups.subscribe()
+        self.signals.wakeups.subscribe()
     }
 }
 
@@ -560,13 +816,48 @@ fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
+/// An error of a statement that was sent: the database's own refusals settle it (nothing was
+/// applied, so the commit point is cleared); a broken connection leaves it in doubt.
+fn settled_or_in_doubt(error: StoreError, commit: &CommitPoint) -> StoreError {
+    match error {
+        StoreError::Unavailable(cause) if is_connection_lost(&cause) => {
+            StoreError::OutcomeUnknown(cause)
+        }
+        settled => {
+            commit.clear();
+            settled
+        }
+    }
+}
+
+/// An error of `COMMIT` itself: a broken connection leaves its outcome in doubt.
+fn in_doubt(error: sqlx::Error) -> StoreError {
+    if is_connection_lost(&error) {
+        StoreError::OutcomeUnknown(error)
+    } else {
+        error.into()
+    }
+}
+
+/// Whether the connection broke under a statement (so it may or may not have taken effect).
+fn is_connection_lost(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed
+    )
+}
+
 /// A unique violation on the events' key is a concurrent append at the same version.
 fn conflict_or(error: sqlx::Error, expected_version: u64) -> StoreError {
-    if let sqlx::Error::Database(db) = &error
-        && db.code().as_deref() == Some(UNIQUE_VIOLATION)
-        && db.constraint() == Some("events_pkey")
-    {
-        return StoreError::Conflict { expected_version };
+    if let sqlx::Error::Database(db) = &error {
+        let code = db.code();
+        // A deadlock between two appends of one stream (say, one holding the stream's lock
+        // waiting on a key the other claimed) aborts one of them: a lost race like any other.
+        if (code.as_deref() == Some(UNIQUE_VIOLATION) && db.constraint() == Some("events_pkey"))
+            || code.as_deref() == Some(DEADLOCK_DETECTED)
+        {
+            return StoreError::Conflict { expected_version };
+        }
     }
     error.into()
 }

@@ -52,6 +52,9 @@ pub struct IdempotencyClaim {
     pub key: String,
     /// A digest of the request; the same key with another fingerprint is refused.
     pub fingerprint: String,
+    /// How long the key stands for its first answer (`None`: forever, for the system actor,
+    /// whose process managers may replay after any outage).
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// An append: events for one stream, expected at a version, chained to its last hash.
@@ -110,6 +113,22 @@ impl RecordedEvent {
         serde_json::from_value(self.metadata.clone()).map_err(|e| {
             StoreError::Corrupt(format!("{} #{}: metadata: {e}", self.stream, self.sequence))
         })
+    }
+
+    /// When the event was recorded, as its metadata says: the time its hash covers (unlike the
+    /// `recorded_at` column, which the database fills and nothing protects).
+    pub fn hashed_recorded_at(&self) -> Result<DateTime<Utc>, StoreError> {
+        self.metadata
+            .get("recorded_at")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "{} #{}: no valid recorded_at in the metadata",
+                    self.stream, self.sequence
+                ))
+            })
     }
 
     /// The event's `hash`, read from its metadata.

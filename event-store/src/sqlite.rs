@@ -4,10 +4,9 @@
 //! alone. In this process appends go through a single write connection (no busy-waiting
 //! between our own writers); reads use a separate pool. Wake-ups are in-process only.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,35 +14,45 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
 
-use crate::backend::{Backend, IdempotentOutcome, LogHead};
+use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
 use crate::chain::chain_events;
 use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
-use crate::{AppendRequest, Appended, Position, RecordedEvent, Snapshot, StoreError, StreamId};
+use crate::{
+    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
+    Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+};
 
 /// The log in SQLite.
 pub struct SqliteBackend {
     writer: SqlitePool,
     reader: SqlitePool,
+    log_file: Option<PathBuf>,
     wakeups: Arc<Wakeups>,
 }
 
 impl SqliteBackend {
     /// Opens (creating if needed, with its folder) the database named by a `sqlite://` URL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the database with these time limits: `statement_timeout` bounds the wait for
+    /// the write lock, `acquire_timeout` the wait for the (single) write connection.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // Durable on power loss too: nothing acknowledged is ever lost.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(options.statement_timeout)
             .foreign_keys(true);
-        let filename = options.get_filename().to_owned();
+        let filename = connect.get_filename().to_owned();
         let in_memory = filename.as_os_str().is_empty() || filename == Path::new(":memory:");
         if !in_memory
             && let Some(folder) = filename.parent()
@@ -55,7 +64,8 @@ impl SqliteBackend {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
             .await?;
         // An in-memory database exists per connection: read through the writer then.
         let reader = if in_memory {
@@ -63,19 +73,177 @@ impl SqliteBackend {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
-                .connect_with(options.read_only(true))
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.read_only(true))
                 .await?
         };
         Ok(Self {
             writer,
             reader,
+            log_file: (!in_memory).then_some(filename),
             wakeups: Arc::new(Wakeups::new()),
         })
     }
+}
 
-    /// The write pool, for the crates that keep their own tables in the same database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.writer
+/// Claims the key (when the request has one), checks the stream's head, inserts the events,
+/// records the key's outcome and commits, all in `tx` (which holds the write lock).
+async fn append_in(
+    mut tx: Transaction<'static, Sqlite>,
+    request: &AppendRequest,
+    commit: &CommitPoint,
+    wakeups: &Wakeups,
+) -> Result<Appended, StoreError> {
+    if request.events.is_empty() {
+        return Err(StoreError::NothingToAppend);
+    }
+    if let Some(claim) = &request.idempotency
+        && let Some(outcome) = outcome_in(&mut tx, &claim.key).await?
+    {
+        if outcome.fingerprint != claim.fingerprint {
+            return Err(StoreError::IdempotencyKeyReused);
+        }
+        return match outcome.outcome {
+            KeyOutcome::Appended(appended) => Ok(appended),
+            other => Err(StoreError::Answered(Box::new(other))),
+        };
+    }
+    // The head must be the version *and* the hash the events were decided on.
+    let head: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT sequence, json_extract(metadata, '$.hash') FROM events \
+         WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(&request.stream.aggregate_type)
+    .bind(&request.stream.aggregate_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let at_head = match &head {
+        None => request.expected_version == 0,
+        Some((version, hash)) => {
+            to_u64(*version)? == request.expected_version
+                && hash.as_deref() == Some(request.prev_hash.to_string().as_str())
+        }
+    };
+    if !at_head {
+        return Err(StoreError::Conflict {
+            expected_version: request.expected_version,
+        });
+    }
+    let chained = chain_events(request)?;
+    let recorded_at = timestamp(Utc::now());
+    let mut position = 0;
+    for event in &chained.events {
+        position = sqlx::query_scalar(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                 event_version, payload, metadata, recorded_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING position",
+        )
+        .bind(&request.stream.aggregate_type)
+        .bind(&request.stream.aggregate_id)
+        .bind(to_i64(event.sequence)?)
+        .bind(&event.event_type)
+        .bind(&event.event_version)
+        .bind(serde_json::to_string(&event.payload)?)
+        .bind(serde_json::to_string(&event.metadata)?)
+        .bind(&recorded_at)
+        .fetch_one(&mut *tx)
+        .await?;
+    }
+    let appended = Appended {
+        version: chained.version,
+        position: Position::new(0, 0, to_u64(position)?),
+        last_hash: chained.last_hash,
+        replayed: false,
+    };
+    if let Some(claim) = &request.idempotency {
+        store_outcome(
+            &mut tx,
+            claim,
+            &request.stream,
+            &KeyOutcome::Appended(appended),
+        )
+        .await?;
+    }
+    commit.reach();
+    tx.commit().await?;
+    wakeups.wake();
+    Ok(appended)
+}
+
+/// Writes `outcome` as the answer of the claim's key (over an expired row of the same key).
+async fn store_outcome(
+    conn: &mut SqliteConnection,
+    claim: &IdempotencyClaim,
+    stream: &StreamId,
+    outcome: &KeyOutcome,
+) -> Result<(), StoreError> {
+    let stored = outcome.stored()?;
+    let now = Utc::now();
+    let expires_at = claim
+        .ttl
+        .and_then(|ttl| chrono::Duration::from_std(ttl).ok())
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .map(timestamp);
+    sqlx::query(
+        "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, outcome, \
+             version, position, last_hash, detail, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             aggregate_type = excluded.aggregate_type, aggregate_id = excluded.aggregate_id, \
+             outcome = excluded.outcome, version = excluded.version, \
+             position = excluded.position, last_hash = excluded.last_hash, \
+             detail = excluded.detail, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at",
+    )
+    .bind(&claim.key)
+    .bind(&claim.fingerprint)
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .bind(stored.kind)
+    .bind(stored.version)
+    .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
+    .bind(stored.last_hash)
+    .bind(stored.detail.map(|d| d.to_string()))
+    .bind(timestamp(now))
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The write lock held for one append: SQLite has one writer, so holding its transaction keeps
+/// every other append out.
+struct SqliteStreamLock {
+    tx: Transaction<'static, Sqlite>,
+    wakeups: Arc<Wakeups>,
+}
+
+#[async_trait]
+impl StreamLock for SqliteStreamLock {
+    async fn append(
+        self: Box<Self>,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
+        append_in(self.tx, &request, commit, &self.wakeups).await
+    }
+}
+
+/// The lock of an in-memory database: taken only for the append itself.
+struct DeferredLock {
+    writer: SqlitePool,
+    wakeups: Arc<Wakeups>,
+}
+
+#[async_trait]
+impl StreamLock for DeferredLock {
+    async fn append(
+        self: Box<Self>,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        append_in(tx, &request, commit, &self.wakeups).await
     }
 }
 
@@ -83,6 +251,12 @@ impl SqliteBackend {
 impl Backend for SqliteBackend {
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn database(&self) -> Database {
+        Database::Sqlite {
+            log_file: self.log_file.clone(),
+        }
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -103,79 +277,100 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
-        if request.events.is_empty() {
-            return Err(StoreError::NothingToAppend);
+    async fn append(
+        &self,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
+        // IMMEDIATE: take the write lock before reading the stream's head, so another process
+        // writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        append_in(tx, &request, commit, &self.wakeups).await
+    }
+
+    async fn lock_stream(&self, _: &StreamId) -> Result<Box<dyn StreamLock>, StoreError> {
+        if self.log_file.is_none() {
+            // In memory, the writer is also the only reader: holding it would keep the
+            // command from loading. One connection serialises appends anyway.
+            return Ok(Box::new(DeferredLock {
+                writer: self.writer.clone(),
+                wakeups: self.wakeups.clone(),
+            }));
         }
-        // IMMEDIATE: take the write lock before reading the stream's version, so another
-        // process writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteStreamLock {
+            tx,
+            wakeups: self.wakeups.clone(),
+        }))
+    }
+
+    async fn record_outcome(
+        &self,
+        claim: &IdempotencyClaim,
+        stream: &StreamId,
+        outcome: &KeyOutcome,
+    ) -> Result<Option<IdempotentOutcome>, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(claim) = &request.idempotency
-            && let Some(outcome) = outcome_in(&mut tx, &claim.key).await?
-        {
-            if outcome.fingerprint != claim.fingerprint {
-                return Err(StoreError::IdempotencyKeyReused);
-            }
-            return Ok(outcome.appended);
+        if let Some(first) = outcome_in(&mut tx, &claim.key).await? {
+            return Ok(Some(first));
         }
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT max(sequence) FROM events WHERE aggregate_type = ? AND aggregate_id = ?",
-        )
-        .bind(&request.stream.aggregate_type)
-        .bind(&request.stream.aggregate_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if to_u64(current.unwrap_or(0))? != request.expected_version {
-            return Err(StoreError::Conflict {
-                expected_version: request.expected_version,
-            });
-        }
-        let chained = chain_events(&request)?;
-        let recorded_at = timestamp(Utc::now());
-        let mut position = 0;
-        for event in &chained.events {
-            position = sqlx::query_scalar(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                     event_version, payload, metadata, recorded_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING position",
-            )
-            .bind(&request.stream.aggregate_type)
-            .bind(&request.stream.aggregate_id)
-            .bind(to_i64(event.sequence)?)
-            .bind(&event.event_type)
-            .bind(&event.event_version)
-            .bind(serde_json::to_string(&event.payload)?)
-            .bind(serde_json::to_string(&event.metadata)?)
-            .bind(&recorded_at)
-            .fetch_one(&mut *tx)
-            .await?;
-        }
-        let appended = Appended {
-            version: chained.version,
-            position: Position::new(0, 0, to_u64(position)?),
-            last_hash: chained.last_hash,
-            replayed: false,
-        };
-        if let Some(claim) = &request.idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
-                     version, position, last_hash, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&claim.key)
-            .bind(&claim.fingerprint)
-            .bind(&request.stream.aggregate_type)
-            .bind(&request.stream.aggregate_id)
-            .bind(to_i64(appended.version)?)
-            .bind(position)
-            .bind(appended.last_hash.to_string())
-            .bind(&recorded_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        store_outcome(&mut tx, claim, stream, outcome).await?;
         tx.commit().await?;
-        self.wakeups.wake();
-        Ok(appended)
+        Ok(None)
+    }
+
+    async fn remove_expired_keys(&self, limit: u32) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys \
+                 WHERE expires_at <= ? LIMIT ?)",
+        )
+        .bind(timestamp(Utc::now()))
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
+    }
+
+    async fn contradicted_heads(
+        &self,
+        stream: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<ContradictedHead>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT w.aggregate_type, w.aggregate_id, w.version, w.witness, \
+                 json_extract(e.metadata, '$.hash') AS found \
+             FROM (SELECT aggregate_type, aggregate_id, version, last_hash, 'snapshot' AS witness \
+                     FROM snapshots \
+                   UNION ALL \
+                   SELECT aggregate_type, aggregate_id, version, last_hash, 'idempotency key' \
+                     FROM idempotency_keys \
+                     WHERE outcome IN ('appended', 'unchanged') AND version > 0) AS w \
+             LEFT JOIN events e ON e.aggregate_type = w.aggregate_type \
+                 AND e.aggregate_id = w.aggregate_id AND e.sequence = w.version \
+             WHERE (e.metadata IS NULL \
+                    OR json_extract(e.metadata, '$.hash') IS NOT w.last_hash) \
+               AND (?1 IS NULL OR (w.aggregate_type = ?1 AND w.aggregate_id = ?2)) \
+             ORDER BY w.aggregate_type, w.aggregate_id, w.version \
+             LIMIT ?3",
+        )
+        .bind(stream.map(|s| s.aggregate_type.as_str()))
+        .bind(stream.map(|s| s.aggregate_id.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContradictedHead {
+                    stream: StreamId::new(
+                        row.try_get::<String, _>("aggregate_type")?,
+                        row.try_get::<String, _>("aggregate_id")?,
+                    ),
+                    version: to_u64(row.try_get("version")?)?,
+                    witness: row.try_get("witness")?,
+                    found: row.try_get::<Option<String>, _>("found")?.is_some(),
+                })
+            })
+            .collect()
     }
 
     async fn idempotent_outcome(&self, key: &str) -> Result<Option<IdempotentOutcome>, StoreError> {
@@ -300,33 +495,46 @@ impl Backend for SqliteBackend {
 const SELECT_EVENT: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type, \
      event_version, payload, metadata, position, recorded_at FROM events";
 
+/// The live (not expired) outcome of `key`, read on `conn`.
 async fn outcome_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     key: &str,
 ) -> Result<Option<IdempotentOutcome>, StoreError> {
     let row = sqlx::query(
-        "SELECT fingerprint, aggregate_type, aggregate_id, version, position, last_hash \
-         FROM idempotency_keys WHERE key = ?",
+        "SELECT fingerprint, aggregate_type, aggregate_id, outcome, version, position, \
+             last_hash, detail \
+         FROM idempotency_keys WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
     )
     .bind(key)
+    .bind(timestamp(Utc::now()))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let last_hash: String = row.try_get("last_hash")?;
+    let kind: String = row.try_get("outcome")?;
+    let last_hash: Option<String> = row.try_get("last_hash")?;
+    let detail = row
+        .try_get::<Option<String>, _>("detail")?
+        .map(|d| serde_json::from_str::<Value>(&d))
+        .transpose()?;
+    let position = row
+        .try_get::<Option<i64>, _>("position")?
+        .map(|p| to_u64(p).map(|p| Position::new(0, 0, p)))
+        .transpose()?;
     Ok(Some(IdempotentOutcome {
         fingerprint: row.try_get("fingerprint")?,
         stream: StreamId::new(
             row.try_get::<String, _>("aggregate_type")?,
             row.try_get::<String, _>("aggregate_id")?,
         ),
-        appended: Appended {
-            version: to_u64(row.try_get("version")?)?,
-            position: Position::new(0, 0, to_u64(row.try_get("position")?)?),
-            last_hash: parse_hash(&last_hash)?,
-            replayed: true,
-        },
+        outcome: KeyOutcome::from_stored(
+            &kind,
+            row.try_get("version")?,
+            position,
+            last_hash.as_deref(),
+            detail,
+        )?,
     }))
 }
 

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::backend::{Backend, IdempotentOutcome, LogHead};
-use crate::postgres::{PostgresBackend, PostgresOptions};
+use crate::backend::{Backend, Database, LogHead, StreamLock};
+use crate::postgres::PostgresBackend;
 use crate::sqlite::SqliteBackend;
-use crate::{AppendRequest, Appended, Position, RecordedEvent, Snapshot, StoreError, StreamId};
+use crate::{
+    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
+    Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+};
 
 /// The log, on whichever backend the URL names.
 #[derive(Clone)]
@@ -26,13 +29,20 @@ impl std::fmt::Debug for EventStore {
 
 impl EventStore {
     /// Opens the store named by `url`: `postgres://...` (or `postgresql://`) or
-    /// `sqlite://<path>`. Does not migrate.
+    /// `sqlite://<path>`, with the default options. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the store named by `url` with these options. Does not migrate.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let backend = PostgresBackend::connect(url, PostgresOptions::default())?;
+            let backend = PostgresBackend::connect(url, options)?;
             Ok(Self::new(Arc::new(backend)))
         } else if url.starts_with("sqlite:") {
-            Ok(Self::new(Arc::new(SqliteBackend::connect(url).await?)))
+            Ok(Self::new(Arc::new(
+                SqliteBackend::connect_with(url, options).await?,
+            )))
         } else {
             Err(StoreError::Config(format!(
                 "unsupported database URL `{}`: use postgres://... or sqlite://<path>",
@@ -49,6 +59,11 @@ impl EventStore {
     /// The backend's name (`postgres`, `sqlite`).
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// Where the log lives, for the crates that keep their own tables beside it.
+    pub fn database(&self) -> Database {
+        self.backend.database()
     }
 
     /// The backend itself, for audits that must read events exactly as stored.
@@ -68,10 +83,48 @@ impl EventStore {
 
     /// Appends events atomically at the expected version (see [`Backend::append`]).
     pub async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
-        self.backend.append(request).await
+        self.backend.append(request, &CommitPoint::new()).await
     }
 
-    /// The stored outcome of an idempotency key, if any.
+    /// Appends, reaching `commit` when the write is sent (see [`CommitPoint`]).
+    pub async fn append_noting(
+        &self,
+        request: AppendRequest,
+        commit: &CommitPoint,
+    ) -> Result<Appended, StoreError> {
+        self.backend.append(request, commit).await
+    }
+
+    /// Locks `stream` for one append, waiting while another holds it (see [`StreamLock`]).
+    pub async fn lock_stream(&self, stream: &StreamId) -> Result<Box<dyn StreamLock>, StoreError> {
+        self.backend.lock_stream(stream).await
+    }
+
+    /// Records a first answer that appended nothing under the claim's key; returns the key's
+    /// earlier answer instead if it already has one.
+    pub async fn record_outcome(
+        &self,
+        claim: &IdempotencyClaim,
+        stream: &StreamId,
+        outcome: &KeyOutcome,
+    ) -> Result<Option<IdempotentOutcome>, StoreError> {
+        self.backend.record_outcome(claim, stream, outcome).await
+    }
+
+    /// Deletes expired idempotency keys, in batches of `batch` (short transactions, so the
+    /// log's readers are never held back); returns how many.
+    pub async fn remove_expired_keys(&self, batch: u32) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let n = self.backend.remove_expired_keys(batch.max(1)).await?;
+            removed += n;
+            if n < u64::from(batch.max(1)) {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// The live outcome of an idempotency key, if any.
     pub async fn idempotent_outcome(
         &self,
         key: &str,

@@ -1,9 +1,17 @@
-//! Tamper evidence: recomputes each stream's hash chain from the events as stored.
+//! Tamper evidence: recomputes each stream's hash chain from the events as stored, and
+//! cross-checks each stream's head against what the store keeps elsewhere (snapshots and
+//! idempotency keys record the version and hash they saw), which catches a deleted tail or a
+//! deleted stream that the chain alone cannot show.
+//!
+//! What it cannot see: events removed or rewritten (chain recomputed) after the last snapshot
+//! or keyed command of their stream, by someone with write access to the database; nor a
+//! stream deleted together with its snapshots and keys. Signed checkpoints kept outside the
+//! system are the answer to those.
 
 use event_schemas::ChainHash;
 
 use crate::hash::event_hash;
-use crate::{EventStore, RecordedEvent, StoreError, StreamId};
+use crate::{ContradictedHead, EventStore, RecordedEvent, StoreError, StreamId};
 
 /// The outcome of checking one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +24,9 @@ pub struct StreamVerification {
     pub checked: u64,
     /// The first event whose link is broken (altered, missing or out of place).
     pub first_broken_sequence: Option<u64>,
+    /// What contradicts the stream's head, when something does (e.g. `snapshot at version
+    /// 7: the event is missing`).
+    pub contradicted_by: Option<String>,
 }
 
 /// The outcome of checking the whole log.
@@ -90,12 +101,45 @@ impl ChainWalker {
             stream: self.stream,
             checked: self.checked,
             first_broken_sequence: self.broken_at,
+            contradicted_by: None,
         }
     }
 }
 
 /// How many events an audit reads at a time.
 const BATCH: u32 = 1000;
+
+/// At most this many contradicted heads are reported by a whole-log audit.
+const MAX_CONTRADICTIONS: u32 = 10_000;
+
+impl StreamVerification {
+    /// Folds in a head that a witness vouches for and the log contradicts.
+    fn contradicted(&mut self, head: &ContradictedHead) {
+        // A missing event is the first after what is left; a replaced one is itself broken.
+        let broken = if head.found {
+            head.version
+        } else {
+            self.checked + 1
+        };
+        self.ok = false;
+        self.first_broken_sequence = Some(
+            self.first_broken_sequence
+                .map_or(broken, |first| first.min(broken)),
+        );
+        if self.contradicted_by.is_none() {
+            self.contradicted_by = Some(format!(
+                "{} at version {}: {}",
+                head.witness,
+                head.version,
+                if head.found {
+                    "the event there has another hash"
+                } else {
+                    "the event is missing"
+                }
+            ));
+        }
+    }
+}
 
 impl EventStore {
     /// Checks one stream's hash chain against its events exactly as stored (never upcast).
@@ -105,7 +149,11 @@ impl EventStore {
         for event in &events {
             walker.check(event);
         }
-        Ok(walker.finish())
+        let mut report = walker.finish();
+        for head in self.backend().contradicted_heads(Some(stream), 1).await? {
+            report.contradicted(&head);
+        }
+        Ok(report)
     }
 
     /// Checks every stream of the log, reading it in batches (memory does not grow with the
@@ -137,6 +185,25 @@ impl EventStore {
         }
         if let Some(done) = walker {
             report.record(done.finish());
+        }
+        let heads = self
+            .backend()
+            .contradicted_heads(None, MAX_CONTRADICTIONS)
+            .await?;
+        let mut streams: Vec<&StreamId> = heads.iter().map(|head| &head.stream).collect();
+        streams.dedup();
+        for stream in streams {
+            let checked = self.verify_stream(stream).await?;
+            match report.broken.iter_mut().find(|b| &b.stream == stream) {
+                Some(known) => *known = checked,
+                None => {
+                    // A stream with no events left was never walked: count it now.
+                    if checked.checked == 0 {
+                        report.streams += 1;
+                    }
+                    report.broken.push(checked);
+                }
+            }
         }
         Ok(report)
     }

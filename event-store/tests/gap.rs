@@ -16,8 +16,8 @@ use chrono::Utc;
 use event_schemas::values::{Actor, ActorId, Role};
 use event_schemas::{ChainHash, EventMetadata};
 use event_store::{
-    AppendRequest, BeforeCommit, EventStore, NewEvent, Position, PostgresBackend, PostgresOptions,
-    RecordedEvent, ScratchDatabase, StoreError, StreamId,
+    AppendRequest, BeforeCommit, EventStore, NewEvent, Position, PostgresBackend, RecordedEvent,
+    ScratchDatabase, StoreError, StoreOptions, StreamId,
 };
 use rand::Rng;
 use sqlx::{Connection, PgConnection};
@@ -128,9 +128,9 @@ async fn one_round(url: &str) {
     });
     let backend = PostgresBackend::connect(
         url,
-        PostgresOptions {
+        StoreOptions {
             max_connections: 24,
-            ..PostgresOptions::default()
+            ..StoreOptions::default()
         },
     )
     .unwrap()

@@ -107,7 +107,7 @@ impl Delivery {
             .clone()
             .ok_or(DeliveryError::InvalidTransition {
                 from: status,
-                command,
+                command: command.into(),
             })
     }
 
@@ -160,7 +160,12 @@ impl Delivery {
         match status {
             DeliveryStatus::Scheduled => {}
             DeliveryStatus::Assigned => return Err(DeliveryError::AlreadyAssigned),
-            from => return Err(DeliveryError::InvalidTransition { from, command }),
+            from => {
+                return Err(DeliveryError::InvalidTransition {
+                    from,
+                    command: command.into(),
+                });
+            }
         }
         let driver_id = driver_id.ok_or(DeliveryError::DriverRequired)?;
         Ok(DriverAssigned {
@@ -183,7 +188,7 @@ impl Delivery {
         if status != DeliveryStatus::Assigned {
             return Err(DeliveryError::InvalidTransition {
                 from: status,
-                command,
+                command: command.into(),
             });
         }
         Ok(DeliveryPickedUp {
@@ -208,7 +213,7 @@ impl Delivery {
         if !matches!(status, DeliveryStatus::Assigned | DeliveryStatus::InTransit) {
             return Err(DeliveryError::InvalidTransition {
                 from: status,
-                command,
+                command: command.into(),
             });
         }
         match self.last_recorded_at {
@@ -239,7 +244,7 @@ impl Delivery {
         if status != DeliveryStatus::InTransit {
             return Err(DeliveryError::InvalidTransition {
                 from: status,
-                command,
+                command: command.into(),
             });
         }
         Ok(DeliveryCompleted {
@@ -265,7 +270,7 @@ impl Delivery {
         if status != DeliveryStatus::InTransit {
             return Err(DeliveryError::InvalidTransition {
                 from: status,
-                command,
+                command: command.into(),
             });
         }
         Ok(DeliveryFailed {

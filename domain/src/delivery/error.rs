@@ -1,13 +1,16 @@
 //! Why the `delivery` aggregate refuses a command.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use event_schemas::DeliveryStatus;
 use event_schemas::values::Role;
+use serde::{Deserialize, Serialize};
 
 use crate::{Refusal, RefusalKind};
 
 /// A refused `delivery` command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum DeliveryError {
     /// The actor's role may not issue this command.
     #[error("the {role} role may not issue this delivery command")]
@@ -48,7 +51,7 @@ pub enum DeliveryError {
         /// The delivery's status.
         from: DeliveryStatus,
         /// The refused command's name ([`super::DeliveryCommand::name`]).
-        command: &'static str,
+        command: Cow<'static, str>,
     },
 }
 

@@ -279,7 +279,7 @@ async fn assert_refused_outside(allowed: &[DeliveryStatus], command: DeliveryCom
     for status in ALL_STATUSES.into_iter().filter(|s| !allowed.contains(s)) {
         let expected = Err(DeliveryError::InvalidTransition {
             from: status,
-            command: command.name(),
+            command: command.name().into(),
         });
         let result = decide(history(status), admin(), command.clone()).await;
         assert_eq!(result, expected, "admin, delivery {status:?}");
@@ -483,7 +483,7 @@ async fn assigning_is_refused_once_picked_up_delivered_or_failed() {
                 result,
                 Err(DeliveryError::InvalidTransition {
                     from: status,
-                    command: "AssignDriver"
+                    command: "AssignDriver".into()
                 }),
                 "{} assigning a delivery {status:?}",
                 actor.sub
@@ -974,7 +974,7 @@ fn every_refusal_has_its_kind() {
         (
             DeliveryError::InvalidTransition {
                 from: DeliveryStatus::Delivered,
-                command: "FailDelivery",
+                command: "FailDelivery".into(),
             },
             RefusalKind::Conflict,
         ),

@@ -263,7 +263,7 @@ fn ensure_status(
     } else {
         Err(InspectionError::InvalidTransition {
             from: plan.status,
-            command,
+            command: command.into(),
         })
     }
 }

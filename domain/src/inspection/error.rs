@@ -1,12 +1,15 @@
 //! Why the `inspection` aggregate refuses a command.
 
+use std::borrow::Cow;
+
 use event_schemas::InspectionStatus;
 use event_schemas::values::{Role, ViolationId};
+use serde::{Deserialize, Serialize};
 
 use crate::{Refusal, RefusalKind};
 
 /// A refused `inspection` command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum InspectionError {
     /// The actor's role may not issue inspection commands (only inspectors and admins may).
     #[error("the {role} role may not issue inspection commands")]
@@ -32,7 +35,7 @@ pub enum InspectionError {
         /// The inspection's current status.
         from: InspectionStatus,
         /// The refused command's name.
-        command: &'static str,
+        command: Cow<'static, str>,
     },
     /// A violation with this id was already recorded on the inspection.
     #[error("violation {violation_id} is already recorded")]

@@ -436,7 +436,7 @@ async fn starting_is_refused_in_every_status_but_scheduled() {
                 run(given_in(status), by.clone(), start()).await,
                 Err(InspectionError::InvalidTransition {
                     from: status,
-                    command: "StartInspection"
+                    command: "StartInspection".into()
                 }),
                 "starting a {status:?} inspection by {}",
                 by.role
@@ -560,7 +560,7 @@ async fn recording_a_violation_is_refused_in_every_status_but_in_progress() {
                 run(given_in(status), by.clone(), record(2, Severity::Minor)).await,
                 Err(InspectionError::InvalidTransition {
                     from: status,
-                    command: "RecordViolation"
+                    command: "RecordViolation".into()
                 }),
                 "recording a violation on a {status:?} inspection by {}",
                 by.role
@@ -732,7 +732,7 @@ async fn completing_is_refused_in_every_status_but_in_progress() {
                 run(given_in(status), by.clone(), complete(80)).await,
                 Err(InspectionError::InvalidTransition {
                     from: status,
-                    command: "CompleteInspection"
+                    command: "CompleteInspection".into()
                 }),
                 "completing a {status:?} inspection by {}",
                 by.role
@@ -959,7 +959,7 @@ fn each_refusal_has_its_kind() {
         (
             InspectionError::InvalidTransition {
                 from: InspectionStatus::Passed,
-                command: "StartInspection",
+                command: "StartInspection".into(),
             },
             RefusalKind::Conflict,
         ),
@@ -985,7 +985,7 @@ fn each_refusal_has_its_kind() {
 fn a_status_refusal_reads_as_a_sentence() {
     let error = InspectionError::InvalidTransition {
         from: InspectionStatus::InProgress,
-        command: "StartInspection",
+        command: "StartInspection".into(),
     };
     assert_eq!(
         error.to_string(),

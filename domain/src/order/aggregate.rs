@@ -276,7 +276,10 @@ fn require(
     if from == expected {
         Ok(())
     } else {
-        Err(OrderError::InvalidTransition { from, command })
+        Err(OrderError::InvalidTransition {
+            from,
+            command: command.into(),
+        })
     }
 }
 

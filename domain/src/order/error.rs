@@ -1,13 +1,16 @@
 //! Why the `order` aggregate refuses a command.
 
+use std::borrow::Cow;
+
 use event_schemas::OrderStatus;
 use event_schemas::values::{Role, StockItemId};
+use serde::{Deserialize, Serialize};
 
 use super::MAX_LINES;
 use crate::{Refusal, RefusalKind};
 
 /// A refused `order` command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum OrderError {
     /// The actor's role may not issue this command.
     #[error("the {role} role may not issue this order command")]
@@ -74,7 +77,7 @@ pub enum OrderError {
         /// The order's status.
         from: OrderStatus,
         /// The refused command's name.
-        command: &'static str,
+        command: Cow<'static, str>,
     },
 }
 

@@ -328,7 +328,7 @@ async fn assert_only_from(allowed: &[OrderStatus], by: Actor, command: OrderComm
             run(history(status), by.clone(), command.clone()).await,
             Err(OrderError::InvalidTransition {
                 from: status,
-                command: name,
+                command: name.into(),
             }),
             "{name} from {status:?}"
         );
@@ -1080,7 +1080,7 @@ fn every_refusal_has_its_kind() {
         (
             OrderError::InvalidTransition {
                 from: OrderStatus::Pending,
-                command: "MarkPreparing",
+                command: "MarkPreparing".into(),
             },
             RefusalKind::Conflict,
         ),
@@ -1102,7 +1102,7 @@ fn refusals_name_statuses_as_clients_know_them() {
     assert_eq!(
         OrderError::InvalidTransition {
             from: OrderStatus::ReadyForPickup,
-            command: "MarkPreparing"
+            command: "MarkPreparing".into()
         }
         .to_string(),
         "MarkPreparing does not apply to an order that is READY_FOR_PICKUP"

@@ -152,7 +152,7 @@ fn ensure_status(
     } else {
         Err(PurchaseError::InvalidTransition {
             from: status,
-            command,
+            command: command.into(),
         })
     }
 }

@@ -1,12 +1,15 @@
 //! Why the `purchase` aggregate refuses a command.
 
+use std::borrow::Cow;
+
 use event_schemas::PurchaseStatus;
 use event_schemas::values::{Role, StockItemId};
+use serde::{Deserialize, Serialize};
 
 use crate::{Refusal, RefusalKind};
 
 /// A refused `purchase` command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum PurchaseError {
     /// The actor's role may not issue this command.
     #[error("the {role} role may not issue purchase commands")]
@@ -44,7 +47,7 @@ pub enum PurchaseError {
         /// The purchase's current status.
         from: PurchaseStatus,
         /// The refused command's name.
-        command: &'static str,
+        command: Cow<'static, str>,
     },
     /// A purchase whose goods were received can no longer be cancelled.
     #[error("the purchase's goods were received; it can no longer be cancelled")]

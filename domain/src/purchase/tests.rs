@@ -680,7 +680,7 @@ async fn every_forward_command_is_refused_outside_its_one_status() {
                     outcome(history(status), by.clone(), command.clone()).await,
                     Err(PurchaseError::InvalidTransition {
                         from: status,
-                        command: name
+                        command: name.into()
                     }),
                     "{} issuing {name} in {status:?}",
                     by.role
@@ -698,7 +698,7 @@ async fn requesting_the_supplier_order_twice_is_refused() {
         .await
         .then_expect_error(PurchaseError::InvalidTransition {
             from: PurchaseStatus::OrderRequested,
-            command: "RequestSupplierOrder",
+            command: "RequestSupplierOrder".into(),
         });
 }
 
@@ -710,7 +710,7 @@ async fn reserving_a_carrier_before_ordering_from_the_supplier_is_refused() {
         .await
         .then_expect_error(PurchaseError::InvalidTransition {
             from: PurchaseStatus::Received,
-            command: "ReserveCarrier",
+            command: "ReserveCarrier".into(),
         });
 }
 
@@ -722,7 +722,7 @@ async fn receiving_goods_of_a_cancelled_purchase_is_refused() {
         .await
         .then_expect_error(PurchaseError::InvalidTransition {
             from: PurchaseStatus::Cancelled,
-            command: "ReceiveGoods",
+            command: "ReceiveGoods".into(),
         });
 }
 
@@ -790,7 +790,7 @@ async fn a_cancelled_purchase_cannot_move_forward() {
         .await
         .then_expect_error(PurchaseError::InvalidTransition {
             from: PurchaseStatus::Cancelled,
-            command: "ReserveCarrier",
+            command: "ReserveCarrier".into(),
         });
 }
 
@@ -904,7 +904,7 @@ fn every_refusal_has_its_kind() {
         (
             PurchaseError::InvalidTransition {
                 from: PurchaseStatus::Completed,
-                command: "ReserveCarrier",
+                command: "ReserveCarrier".into(),
             },
             RefusalKind::Conflict,
         ),
@@ -920,7 +920,7 @@ fn every_refusal_has_its_kind() {
 fn a_transition_refusal_names_the_status_as_clients_see_it() {
     let error = PurchaseError::InvalidTransition {
         from: PurchaseStatus::ReserveDelivered,
-        command: "RequestSupplierOrder",
+        command: "RequestSupplierOrder".into(),
     };
     assert_eq!(
         error.to_string(),

@@ -21,38 +21,6 @@ use serde::{Deserialize, Serialize};
 use super::{RegisterStockItem, StockCommand, StockError};
 use crate::Issued;
 
-/// Where an order's reservation on a stock item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReservationStatus {
-    /// The units are set aside for the order.
-    Held,
-    /// The units went back to available (order cancelled or rejected).
-    Released,
-    /// The units left with the order (delivered).
-    Committed,
-    /// The reservation was refused; nothing was set aside.
-    Refused,
-}
-
-/// One order's reservation on a stock item: how many units it asked for and where it stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reservation {
-    quantity: PositiveQuantity,
-    status: ReservationStatus,
-}
-
-impl Reservation {
-    /// The units the order asked for (held, released, committed or refused).
-    pub fn quantity(&self) -> PositiveQuantity {
-        self.quantity
-    }
-
-    /// Where the reservation stands.
-    pub fn status(&self) -> ReservationStatus {
-        self.status
-    }
-}
-
 /// The facts recorded when the item was registered (the price changes later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Listing {
@@ -77,7 +45,11 @@ pub struct StockItem {
     reserved: Quantity,
     quarantined: bool,
     low: bool,
-    reservations: BTreeMap<OrderId, Reservation>,
+    /// The open (held) reservations, by order: what release and commit need. Closed ones are
+    /// forgotten, so the state stays the size of what is open however long the history; a
+    /// repeated reservation after one closed is caught by its idempotency key, which the
+    /// order process's system actor keeps forever.
+    held: BTreeMap<OrderId, PositiveQuantity>,
 }
 
 impl StockItem {
@@ -134,9 +106,14 @@ impl StockItem {
         self.low
     }
 
-    /// The reservation made (or refused) for an order, if that order ever asked.
-    pub fn reservation(&self, order_id: OrderId) -> Option<&Reservation> {
-        self.reservations.get(&order_id)
+    /// The units held for an order, while its reservation is open.
+    pub fn held_for(&self, order_id: OrderId) -> Option<PositiveQuantity> {
+        self.held.get(&order_id).copied()
+    }
+
+    /// How many reservations are open.
+    pub fn open_reservations(&self) -> usize {
+        self.held.len()
     }
 
     /// Sets the levels an event recorded and follows them with the low flag.
@@ -351,7 +328,8 @@ impl StockItem {
         sink: &EventSink<Self>,
     ) -> Result<(), StockError> {
         let listing = self.listing()?;
-        if self.reservations.contains_key(&order_id) {
+        // At most one open reservation per order: a repeat while it is open does nothing.
+        if self.held.contains_key(&order_id) {
             return Ok(());
         }
         let available = self.available();
@@ -396,14 +374,6 @@ impl StockItem {
         Ok(())
     }
 
-    /// The quantity held for `order_id`, if its reservation is held.
-    fn held(&self, order_id: OrderId) -> Option<PositiveQuantity> {
-        self.reservations
-            .get(&order_id)
-            .filter(|r| r.status == ReservationStatus::Held)
-            .map(|r| r.quantity)
-    }
-
     async fn release_reservation(
         &mut self,
         at: DateTime<Utc>,
@@ -411,7 +381,7 @@ impl StockItem {
         sink: &EventSink<Self>,
     ) -> Result<(), StockError> {
         self.listing()?;
-        let Some(quantity) = self.held(order_id) else {
+        let Some(quantity) = self.held_for(order_id) else {
             return Ok(());
         };
         // Held units are always counted in `reserved`, so this never saturates.
@@ -436,7 +406,7 @@ impl StockItem {
         sink: &EventSink<Self>,
     ) -> Result<(), StockError> {
         self.listing()?;
-        let Some(quantity) = self.held(order_id) else {
+        let Some(quantity) = self.held_for(order_id) else {
             return Ok(());
         };
         // Held units are always counted in `reserved <= on_hand`, so neither saturates.
@@ -451,17 +421,6 @@ impl StockItem {
         };
         self.record(committed, at, sink).await;
         Ok(())
-    }
-
-    /// Records an order's reservation with where it now stands.
-    fn set_reservation(
-        &mut self,
-        order_id: OrderId,
-        quantity: PositiveQuantity,
-        status: ReservationStatus,
-    ) {
-        self.reservations
-            .insert(order_id, Reservation { quantity, status });
     }
 }
 
@@ -572,18 +531,17 @@ impl Aggregate for StockItem {
             }
             StockEvent::StockReserved(e) => {
                 self.set_levels(e.levels);
-                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Held);
+                self.held.insert(e.order_id, e.quantity);
             }
-            StockEvent::StockReservationRefused(e) => {
-                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Refused);
-            }
+            // A refusal sets nothing aside and leaves nothing open.
+            StockEvent::StockReservationRefused(_) => {}
             StockEvent::ReservationReleased(e) => {
                 self.set_levels(e.levels);
-                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Released);
+                self.held.remove(&e.order_id);
             }
             StockEvent::ReservationCommitted(e) => {
                 self.set_levels(e.levels);
-                self.set_reservation(e.order_id, e.quantity, ReservationStatus::Committed);
+                self.held.remove(&e.order_id);
             }
             // The low flag follows the levels; this event only records the crossing.
             StockEvent::LowStockReached(_) => {}

@@ -1,11 +1,12 @@
 //! Why the `stock` aggregate refuses a command.
 
 use event_schemas::values::{Quantity, QuantityDelta, Role};
+use serde::{Deserialize, Serialize};
 
 use crate::{Refusal, RefusalKind};
 
 /// A refused `stock` command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum StockError {
     /// The actor's role may not issue this command at all.
     #[error("the {role} role may not issue this stock command")]

@@ -14,7 +14,7 @@ use event_schemas::{
 };
 use uuid::Uuid;
 
-use super::{RegisterStockItem, ReservationStatus, StockCommand, StockError, StockItem};
+use super::{RegisterStockItem, StockCommand, StockError, StockItem};
 use crate::{Issued, Refusal, RefusalKind};
 
 use event_schemas::values::MAX_QUANTITY as MAX;
@@ -806,12 +806,7 @@ async fn quarantining_a_quarantined_item_is_refused() {
 #[tokio::test]
 async fn a_quarantine_keeps_existing_reservations_which_can_still_be_released_or_committed() {
     let given = vec![listed(), reserved(order(1), 12, 20, 12), quarantined()];
-    assert_eq!(
-        replay(given.clone())
-            .reservation(order(1))
-            .map(|r| r.status()),
-        Some(ReservationStatus::Held)
-    );
+    assert_eq!(replay(given.clone()).held_for(order(1)), Some(pos(12)));
     when(given.clone(), system(), release(order(1)))
         .await
         .then_expect_events(vec![released(order(1), 12, 20, 0)]);
@@ -958,24 +953,40 @@ async fn a_refused_reservation_sets_nothing_aside() {
         ),
     ]);
     assert_eq!(item.levels(), levels(20, 0));
-    assert_eq!(
-        item.reservation(order(1))
-            .map(|r| (r.quantity(), r.status())),
-        Some((pos(99), ReservationStatus::Refused))
-    );
+    assert_eq!(item.held_for(order(1)), None);
+    assert_eq!(item.open_reservations(), 0);
 }
 
 #[tokio::test]
-async fn reserving_again_for_the_same_order_records_nothing_whatever_its_status() {
-    let mut histories = histories_without_a_held_reservation();
-    histories.retain(|(status, _)| *status != "no reservation");
-    histories.push(("held", vec![listed(), reserved(order(1), 12, 20, 12)]));
-    for (status, given) in histories {
-        let result = when(given, system(), reserve(order(1), 1))
-            .await
-            .inspect_result();
-        assert_eq!(result, Ok(vec![]), "reserving again after {status}");
+async fn reserving_again_while_the_orders_reservation_is_open_records_nothing() {
+    when(
+        vec![listed(), reserved(order(1), 12, 20, 12)],
+        system(),
+        reserve(order(1), 1),
+    )
+    .await
+    .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn closed_reservations_are_forgotten_so_the_state_stays_small() {
+    // A long-lived lot: 1,000 orders reserved and delivered, and one still open.
+    let mut history = vec![listed()];
+    for n in 0..1000 {
+        history.push(reserved(order(n), 1, 20, 1));
+        history.push(committed(order(n), 1, 20, 0));
     }
+    history.push(reserved(order(5000), 2, 20, 2));
+    let busy = replay(history);
+    let fresh = replay(vec![listed(), reserved(order(5000), 2, 20, 2)]);
+
+    assert_eq!(busy.open_reservations(), 1);
+    assert_eq!(busy.held_for(order(5000)), Some(pos(2)));
+    assert_eq!(busy.held_for(order(7)), None);
+    assert_eq!(
+        serde_json::to_string(&busy).unwrap().len(),
+        serde_json::to_string(&fresh).unwrap().len()
+    );
 }
 
 #[tokio::test]
@@ -1101,16 +1112,10 @@ fn the_state_answers_what_the_events_recorded() {
     assert_eq!(item.available(), qty(8));
     assert!(item.is_quarantined());
     assert!(!item.is_low());
-    assert_eq!(
-        item.reservation(order(1))
-            .map(|r| (r.quantity(), r.status())),
-        Some((pos(12), ReservationStatus::Held))
-    );
-    assert_eq!(
-        item.reservation(order(2)).map(|r| r.status()),
-        Some(ReservationStatus::Refused)
-    );
-    assert_eq!(item.reservation(order(3)), None);
+    assert_eq!(item.held_for(order(1)), Some(pos(12)));
+    assert_eq!(item.held_for(order(2)), None, "a refusal holds nothing");
+    assert_eq!(item.held_for(order(3)), None);
+    assert_eq!(item.open_reservations(), 1);
 }
 
 #[test]

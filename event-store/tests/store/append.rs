@@ -98,6 +98,37 @@ conformance!(
     }
 );
 
+conformance!(
+    appending_at_the_right_version_but_chained_to_another_hash_is_a_conflict,
+    |db| async move {
+        let store = db.store;
+        let mut writer = StreamWriter::new(new_stream());
+        writer.append(&store, probes(1..=2)).await;
+        let before = store.read_stream(&writer.stream, 0).await.unwrap();
+
+        // A writer that saw version 2 with another last event (say, one deleted and written
+        // again meanwhile) must not chain onto the stream as it is now.
+        let request = AppendRequest {
+            prev_hash: ChainHash::from_bytes([9; 32]),
+            ..writer.request(probes(3..=3))
+        };
+        let error = store.append(request).await.unwrap_err();
+
+        assert!(
+            matches!(
+                error,
+                StoreError::Conflict {
+                    expected_version: 2
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(store.read_stream(&writer.stream, 0).await.unwrap(), before);
+        writer.append(&store, probes(3..=3)).await;
+        assert!(store.verify_stream(&writer.stream).await.unwrap().ok);
+    }
+);
+
 conformance!(an_empty_append_is_refused, |db| async move {
     let store = db.store;
     let writer = StreamWriter::new(new_stream());

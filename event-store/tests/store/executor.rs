@@ -151,6 +151,7 @@ conformance!(
         context.idempotency = Some(IdempotencyClaim {
             key: "farmer-1:receive-1".to_owned(),
             fingerprint: "receive 5".to_owned(),
+            ttl: None,
         });
         let start = Arc::new(Barrier::new(REPEATS));
 
@@ -176,6 +177,7 @@ conformance!(
         other.idempotency = Some(IdempotencyClaim {
             key: "farmer-1:receive-1".to_owned(),
             fingerprint: "receive 6".to_owned(),
+            ttl: None,
         });
         let reused = executor
             .execute(&id, receive(&farmer, 6), &other)

@@ -12,8 +12,8 @@ use domain::values::{
 };
 use event_schemas::{ChainHash, EventMetadata};
 use event_store::{
-    AppendRequest, Appended, CommandContext, EventStore, Executed, Executor, IdempotencyClaim,
-    NewEvent, StoreError, StreamId,
+    AppendRequest, Appended, CommandContext, CommitPoint, EventStore, Executed, Executor,
+    IdempotencyClaim, NewEvent, StoreError, StreamId,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -66,6 +66,7 @@ pub fn claim(key: &str, fingerprint: &str) -> Option<IdempotencyClaim> {
     Some(IdempotencyClaim {
         key: key.to_owned(),
         fingerprint: fingerprint.to_owned(),
+        ttl: None,
     })
 }
 
@@ -149,6 +150,7 @@ pub fn context(actor: &Actor, command: &str) -> CommandContext {
         causation_id: Uuid::now_v7(),
         idempotency: None,
         expected_version: None,
+        commit_point: CommitPoint::new(),
     }
 }
 

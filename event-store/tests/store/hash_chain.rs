@@ -1,10 +1,15 @@
 //! Tamper evidence: `verify_stream` and `verify_log` recompute each stream's hash chain from
 //! the events as stored and name the first broken link after a change made with plain SQL.
 
-use event_store::{StreamId, StreamVerification};
+use cqrs_es::Aggregate;
+use domain::stock::StockItem;
+use event_store::{Executor, ReplayUntil, StreamId, StreamVerification};
 use serde_json::json;
 
-use crate::fixtures::{StreamWriter, new_stream, probes};
+use crate::fixtures::{
+    StreamWriter, claim, context_for, execute, farmer, new_stream, on_hand, probes, receive,
+    register_stock_item,
+};
 use crate::support::TestStore;
 
 /// Writes `count` events to a new stream, in appends of at most two.
@@ -31,6 +36,7 @@ conformance!(an_untouched_stream_verifies, |db| async move {
             ok: true,
             checked: 4,
             first_broken_sequence: None,
+            contradicted_by: None,
         }
     );
 });
@@ -51,6 +57,7 @@ conformance!(
                 ok: false,
                 checked: 5,
                 first_broken_sequence: Some(3),
+                contradicted_by: None,
             }
         );
     }
@@ -93,6 +100,7 @@ conformance!(
                 ok: false,
                 checked: 3,
                 first_broken_sequence: Some(2),
+                contradicted_by: None,
             }]
         );
         for intact in [&a, &c] {
@@ -127,7 +135,100 @@ conformance!(
                 ok: false,
                 checked: 700,
                 first_broken_sequence: Some(650),
+                contradicted_by: None,
             }]
         );
+    }
+);
+
+conformance!(
+    deleting_a_streams_last_event_is_seen_through_its_snapshot,
+    |db| async move {
+        let executor = Executor::<StockItem>::new(db.store.clone(), ()).with_snapshot_every(2);
+        let farmer = farmer();
+        let id = register_stock_item(&executor, &farmer, 10).await;
+        execute(&executor, &id, receive(&farmer, 1)).await;
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        assert_eq!(
+            db.store
+                .load_snapshot(&stream)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
+
+        db.delete_event(&stream, 2).await;
+        let verified = db.store.verify_stream(&stream).await.unwrap();
+
+        assert!(!verified.ok, "{verified:?}");
+        assert_eq!(verified.checked, 1);
+        assert_eq!(verified.first_broken_sequence, Some(2));
+        assert!(
+            verified
+                .contradicted_by
+                .as_deref()
+                .is_some_and(|w| w.starts_with("snapshot at version 2")),
+            "{verified:?}"
+        );
+    }
+);
+
+conformance!(
+    deleting_a_whole_stream_is_seen_through_its_idempotency_keys,
+    |db| async move {
+        let executor = Executor::<StockItem>::new(db.store.clone(), ()).with_snapshot_every(0);
+        let farmer = farmer();
+        let id = register_stock_item(&executor, &farmer, 10).await;
+        let keyed = receive(&farmer, 1);
+        let mut context = context_for(&keyed);
+        context.idempotency = claim("farmer:receive-1", "receive 1");
+        executor.execute(&id, keyed, &context).await.unwrap();
+        let untouched = stream_of(&db, 2).await;
+
+        let deleted = db
+            .sql(
+                &format!("DELETE FROM events WHERE aggregate_id = '{id}'"),
+                &format!("DELETE FROM events WHERE aggregate_id = '{id}'"),
+            )
+            .await;
+        let report = db.store.verify_log().await.unwrap();
+
+        assert_eq!(deleted, 2);
+        assert!(!report.ok());
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        let broken: Vec<_> = report.broken.iter().map(|b| &b.stream).collect();
+        assert_eq!(broken, [&stream], "{report:?}");
+        assert_eq!(report.broken[0].checked, 0);
+        assert_eq!(report.broken[0].first_broken_sequence, Some(1));
+        assert!(db.store.verify_stream(&untouched).await.unwrap().ok);
+    }
+);
+
+conformance!(
+    altering_the_recorded_at_column_changes_no_replay,
+    |db| async move {
+        let executor = Executor::<StockItem>::new(db.store.clone(), ());
+        let farmer = farmer();
+        let id = register_stock_item(&executor, &farmer, 10).await;
+        execute(&executor, &id, receive(&farmer, 1)).await;
+        execute(&executor, &id, receive(&farmer, 2)).await;
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        let second = db.store.read_stream(&stream, 1).await.unwrap()[0].clone();
+        let at = ReplayUntil::Time(second.hashed_recorded_at().unwrap());
+        let before = executor.replay(&id, at).await.unwrap();
+
+        // Everything "recorded" long ago, in the column the hash does not cover.
+        db.sql(
+            "UPDATE events SET recorded_at = '2000-01-01T00:00:00Z'",
+            "UPDATE events SET recorded_at = '2000-01-01T00:00:00.000000Z'",
+        )
+        .await;
+        let after = executor.replay(&id, at).await.unwrap();
+
+        assert_eq!(before.version, 2);
+        assert_eq!(after.version, 2, "replay followed the unprotected column");
+        assert_eq!(on_hand(&after.state), 11);
     }
 );

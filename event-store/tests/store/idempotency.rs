@@ -2,11 +2,19 @@
 //! and nothing is written twice, even when the repeats race.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use event_store::{AppendRequest, Appended, IdempotentOutcome, StoreError};
+use domain::stock::{StockError, StockItem};
+use event_store::{
+    AppendRequest, Appended, CommandContext, ExecuteError, Executor, IdempotencyClaim,
+    IdempotentOutcome, KeyOutcome, StoreError,
+};
 use tokio::sync::Barrier;
 
-use crate::fixtures::{StreamWriter, claim, new_stream, probes};
+use crate::fixtures::{
+    StreamWriter, adjust, change_price, claim, context_for, execute, farmer, new_stream, on_hand,
+    probes, receive, register_stock_item,
+};
 
 conformance!(
     repeating_an_append_under_its_key_replays_the_first_outcome,
@@ -43,7 +51,7 @@ conformance!(
             Some(IdempotentOutcome {
                 fingerprint: "fingerprint-1".to_owned(),
                 stream: writer.stream.clone(),
-                appended: replayed,
+                outcome: KeyOutcome::Appended(replayed),
             })
         );
         assert_eq!(
@@ -151,11 +159,157 @@ conformance!(
         assert_eq!(store.read_stream(&writer.stream, 0).await.unwrap().len(), 2);
         let outcome = store.idempotent_outcome("actor-1:key-1").await.unwrap();
         assert_eq!(
-            outcome.unwrap().appended,
-            Appended {
+            outcome.unwrap().outcome,
+            KeyOutcome::Appended(Appended {
                 replayed: true,
                 ..first
-            }
+            })
         );
+    }
+);
+
+/// `context` with an idempotency key (and a fingerprint standing for the request).
+fn keyed(
+    mut context: CommandContext,
+    key: &str,
+    fingerprint: &str,
+    ttl: Option<Duration>,
+) -> CommandContext {
+    context.idempotency = Some(IdempotencyClaim {
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        ttl,
+    });
+    context
+}
+
+conformance!(
+    a_refusal_stands_for_its_key_even_once_the_command_would_succeed,
+    |db| async move {
+        let executor = Executor::<StockItem>::new(db.store.clone(), ());
+        let farmer = farmer();
+        let id = register_stock_item(&executor, &farmer, 10).await;
+        let take = adjust(&farmer, -15);
+        let context = keyed(context_for(&take), "farmer:take-15", "adjust -15", None);
+
+        let first = executor
+            .execute(&id, take.clone(), &context)
+            .await
+            .unwrap_err();
+        execute(&executor, &id, receive(&farmer, 10)).await;
+        let retried = executor.execute(&id, take, &context).await.unwrap_err();
+
+        let refusal = |error: &ExecuteError<StockError>| match error {
+            ExecuteError::Rejected(refusal) => refusal.clone(),
+            other => panic!("not a refusal: {other:?}"),
+        };
+        assert!(matches!(refusal(&first), StockError::BelowReserved { .. }));
+        assert_eq!(
+            refusal(&retried),
+            refusal(&first),
+            "the first answer stands"
+        );
+        let stored = executor.load(&id).await.unwrap();
+        assert_eq!((stored.version, on_hand(&stored.state)), (2, 20));
+    }
+);
+
+conformance!(nothing_to_do_stands_for_its_key, |db| async move {
+    let executor = Executor::<StockItem>::new(db.store.clone(), ());
+    let farmer = farmer();
+    let id = register_stock_item(&executor, &farmer, 10).await;
+    // The item's price already is 250: nothing to do.
+    let same_price = change_price(&farmer, 250);
+    let context = keyed(context_for(&same_price), "farmer:price", "price 250", None);
+
+    let first = executor
+        .execute(&id, same_price.clone(), &context)
+        .await
+        .unwrap();
+    execute(&executor, &id, change_price(&farmer, 300)).await;
+    let retried = executor.execute(&id, same_price, &context).await.unwrap();
+
+    assert_eq!((first.version, first.replayed), (1, false));
+    assert_eq!((retried.version, retried.replayed), (1, true));
+    assert_eq!(retried.position, first.position);
+    assert_eq!(executor.load(&id).await.unwrap().version, 2);
+});
+
+conformance!(an_if_match_mismatch_stands_for_its_key, |db| async move {
+    let executor = Executor::<StockItem>::new(db.store.clone(), ());
+    let farmer = farmer();
+    let id = register_stock_item(&executor, &farmer, 10).await;
+    let more = receive(&farmer, 1);
+    let mut context = keyed(context_for(&more), "farmer:more", "receive 1 at 2", None);
+    context.expected_version = Some(2);
+
+    let first = executor
+        .execute(&id, more.clone(), &context)
+        .await
+        .unwrap_err();
+    execute(&executor, &id, receive(&farmer, 1)).await;
+    // The stream is at version 2 now, but the key already stands for the mismatch.
+    let retried = executor.execute(&id, more, &context).await.unwrap_err();
+
+    for error in [&first, &retried] {
+        assert!(
+            matches!(
+                error,
+                ExecuteError::VersionMismatch {
+                    expected: 2,
+                    actual: 1
+                }
+            ),
+            "{error:?}"
+        );
+    }
+    assert_eq!(executor.load(&id).await.unwrap().version, 2);
+});
+
+conformance!(
+    client_keys_expire_and_are_removed_but_system_keys_never_expire,
+    |db| async move {
+        let store = db.store.clone();
+        let executor = Executor::<StockItem>::new(store.clone(), ());
+        let farmer = farmer();
+        let id = register_stock_item(&executor, &farmer, 10).await;
+        let client = receive(&farmer, 1);
+        let client_context = keyed(
+            context_for(&client),
+            "farmer:r1",
+            "receive 1",
+            Some(Duration::from_millis(700)),
+        );
+        executor
+            .execute(&id, client.clone(), &client_context)
+            .await
+            .unwrap();
+        let process = receive(&farmer, 2);
+        let process_context = keyed(context_for(&process), "system:r2", "receive 2", None);
+        executor
+            .execute(&id, process, &process_context)
+            .await
+            .unwrap();
+
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let expired = store.idempotent_outcome("farmer:r1").await.unwrap();
+        let kept = store.idempotent_outcome("system:r2").await.unwrap();
+        let removed = store.remove_expired_keys(100).await.unwrap();
+        // An expired key is free: the same key now stands for a new request.
+        let reused = executor
+            .execute(
+                &id,
+                receive(&farmer, 5),
+                &keyed(context_for(&client), "farmer:r1", "receive 5", None),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(expired, None);
+        assert!(kept.is_some());
+        assert_eq!(removed, 1);
+        assert!(!reused.replayed);
+        assert_eq!(reused.version, 4);
+        assert_eq!(store.remove_expired_keys(100).await.unwrap(), 0);
     }
 );

@@ -31,9 +31,11 @@ macro_rules! conformance {
 }
 
 mod append;
+mod blocked;
 mod executor;
 mod fixtures;
 mod hash_chain;
+mod hot;
 mod idempotency;
 mod read;
 mod snapshots;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::panic;
 use std::time::Duration;
 
-use event_store::{EventStore, Position, RecordedEvent, ScratchDatabase, StreamId};
+use event_store::{EventStore, Position, RecordedEvent, ScratchDatabase, StoreOptions, StreamId};
 use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 use tokio::time::Instant;
@@ -194,6 +194,32 @@ impl TestStore {
             }
         };
         assert_eq!(deleted.expect("delete"), 1);
+    }
+}
+
+impl TestStore {
+    /// Runs one SQL statement behind the store's back (the text for this backend); returns the
+    /// rows it changed.
+    pub async fn sql(&self, postgres: &str, sqlite: &str) -> u64 {
+        match self.raw().await {
+            RawPool::Postgres(pool) => {
+                let done = sqlx::query(postgres).execute(&pool).await.expect(postgres);
+                pool.close().await;
+                done.rows_affected()
+            }
+            RawPool::Sqlite(pool) => {
+                let done = sqlx::query(sqlite).execute(&pool).await.expect(sqlite);
+                pool.close().await;
+                done.rows_affected()
+            }
+        }
+    }
+
+    /// Opens the store's database again, as another process would, with these options.
+    pub async fn reopen(&self, options: StoreOptions) -> EventStore {
+        EventStore::connect_with(&self.url, options)
+            .await
+            .expect("reopen the store")
     }
 }
 

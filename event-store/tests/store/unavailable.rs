@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use domain::stock::StockItem;
 use event_store::{
-    EventStore, ExecuteError, Executor, Position, PostgresBackend, PostgresOptions, StoreError,
+    EventStore, ExecuteError, Executor, Position, PostgresBackend, StoreError, StoreOptions,
 };
 
 use crate::fixtures::{
@@ -17,9 +17,10 @@ use crate::fixtures::{
 fn unreachable_store() -> EventStore {
     let backend = PostgresBackend::connect(
         "postgres://postgres@127.0.0.1:1/none",
-        PostgresOptions {
+        StoreOptions {
             max_connections: 1,
             acquire_timeout: Duration::from_millis(500),
+            ..StoreOptions::default()
         },
     )
     .expect("connecting is lazy: a database that is down does not fail the start");
