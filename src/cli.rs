@@ -87,6 +87,16 @@ pub struct Config {
         value_parser = parse_duration
     )]
     request_timeout: Duration,
+    /// How long a client's `Idempotency-Key` stands for its first answer, e.g. `24h` (then it
+    /// is free again, and removed).
+    #[arg(
+        long,
+        env = "SUPPLYLINE_IDEMPOTENCY_TTL",
+        global = true,
+        default_value = "24h",
+        value_parser = parse_duration
+    )]
+    idempotency_ttl: Duration,
 }
 
 /// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
@@ -319,7 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                      folder; mint a token with `supplyline token --sub <id> --role <role>`"
                 );
             }
-            let store = config.open_store().await?;
+            let store = config.open_serving_store().await?;
             serve::command_api(
                 store,
                 &jwt,
@@ -328,6 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     snapshot_every: config.snapshot_every,
                     request_timeout: config.request_timeout,
                     rate_limit: config.rate_limit,
+                    idempotency_ttl: config.idempotency_ttl,
                 },
             )
             .await
@@ -348,9 +359,26 @@ impl Config {
         )
     }
 
-    /// Opens the event store named by `--database-url` (without migrating it).
+    /// Opens the event store named by `--database-url` (without migrating it), for an
+    /// operator's tool: no statement timeout (an audit may scan the whole log).
     async fn open_store(&self) -> anyhow::Result<event_store::EventStore> {
-        event_store::EventStore::connect(&self.database_url)
+        let options = event_store::StoreOptions {
+            statement_timeout: Duration::ZERO,
+            ..event_store::StoreOptions::default()
+        };
+        event_store::EventStore::connect_with(&self.database_url, options)
+            .await
+            .with_context(|| "cannot open the event store".to_owned())
+    }
+
+    /// Opens the event store for serving requests: a statement gives up inside the database
+    /// at half the request timeout, so that a request answered 503 was truly not applied.
+    async fn open_serving_store(&self) -> anyhow::Result<event_store::EventStore> {
+        let options = event_store::StoreOptions {
+            statement_timeout: (self.request_timeout / 2).max(Duration::from_millis(100)),
+            ..event_store::StoreOptions::default()
+        };
+        event_store::EventStore::connect_with(&self.database_url, options)
             .await
             .with_context(|| "cannot open the event store".to_owned())
     }

@@ -6,6 +6,10 @@ use std::time::Duration;
 use anyhow::Context;
 use command_api::{AppState, Authenticator, JwtConfig, Server};
 use event_store::EventStore;
+use executors::{ExecutorSettings, Executors};
+
+/// How often expired idempotency keys are removed.
+const KEY_SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// How the served API behaves.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +20,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Requests per second per actor (0: no limit).
     pub rate_limit: u32,
+    /// How long a client's idempotency key stands for its first answer.
+    pub idempotency_ttl: Duration,
 }
 
 /// Serves the command API (and the operations endpoints) on `listen`.
@@ -30,15 +36,40 @@ pub async fn command_api(
         .await
         .context("cannot migrate the event store")?;
     let auth = Authenticator::new(jwt).context("invalid JWT configuration")?;
-    let state =
-        AppState::new(store, auth, settings.snapshot_every).with_rate_limit(settings.rate_limit);
+    let executors = Executors::new(
+        store.clone(),
+        ExecutorSettings {
+            snapshot_every: settings.snapshot_every,
+            ..ExecutorSettings::default()
+        },
+    );
+    let state = AppState::with_executors(executors, auth)
+        .with_rate_limit(settings.rate_limit)
+        .with_idempotency_ttl(settings.idempotency_ttl);
+    let sweeper = tokio::spawn(sweep_expired_keys(store));
     let router = command_api::router(state, settings.request_timeout);
     let server = Server::bind(listen, router)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %server.local_addr()?, "command API listening");
-    server
+    let served = server
         .run_until_stopped(command_api::shutdown_signal())
         .await
-        .context("the server failed")
+        .context("the server failed");
+    sweeper.abort();
+    served
+}
+
+/// Removes expired idempotency keys now and then (in short batches, so no transaction holds
+/// the log's readers back).
+async fn sweep_expired_keys(store: EventStore) {
+    let mut every = tokio::time::interval(KEY_SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match store.remove_expired_keys(1000).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed expired idempotency keys"),
+            Err(error) => tracing::warn!(%error, "cannot remove expired idempotency keys"),
+        }
+    }
 }

@@ -117,6 +117,7 @@ fn store_with_a_stock_item() -> (String, String, tempfile::TempDir) {
             causation_id: id,
             idempotency: None,
             expected_version: None,
+            commit_point: event_store::CommitPoint::new(),
         };
         let register = StockCommand::RegisterStockItem(RegisterStockItem {
             stock_item_id: StockItemId::from_uuid(id),

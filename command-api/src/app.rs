@@ -6,13 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
 use axum::response::IntoResponse;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -23,11 +21,12 @@ use uuid::Uuid;
 use crate::json::BODY_LIMIT;
 use crate::request::{CORRELATION_ID, REQUEST_ID};
 use crate::{
-    ApiError, AppState, deliveries, inspections, metrics, operations, orders, purchases,
+    ApiError, AppState, deadline, deliveries, inspections, metrics, operations, orders, purchases,
     stock_items,
 };
 
-/// How long a request may take before it is answered 503.
+/// How long a request may take before it is answered 503 (unless its append was sent: then
+/// its outcome is the answer).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The command routes under `/v1`, without state or layers (for composing with other parts).
@@ -57,13 +56,10 @@ pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
     routes
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Timeout
-                }))
-                .timeout(request_timeout),
-        )
+        .layer(middleware::from_fn_with_state(
+            request_timeout,
+            deadline::enforce,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".into()).into_response()
         }))

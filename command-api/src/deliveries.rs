@@ -158,8 +158,15 @@ pub(crate) async fn schedule(
         return Err(ApiError::Internal("schedule built another command".into()));
     };
     let id = schedule.delivery_id.to_string();
-    let request = Request::new(&caller, &meta, &json);
-    execute(&state.deliveries, &id, command, request, Effect::Creates).await
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
+    execute(
+        &state.executors.deliveries,
+        &id,
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
 }
 
 /// Take a delivery (a distributor assigns itself; an admin names the driver).
@@ -185,9 +192,9 @@ pub(crate) async fn assign(
             vehicle: vehicle?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.deliveries,
+        &state.executors.deliveries,
         &id.to_string(),
         command,
         request,
@@ -211,9 +218,9 @@ pub(crate) async fn pick_up(
 ) -> Result<Accepted, ApiError> {
     let id = validate::path_id(&id, DeliveryId::from_uuid)?;
     let command = DeliveryCommand::PickUp;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.deliveries,
+        &state.executors.deliveries,
         &id.to_string(),
         command,
         request,
@@ -251,9 +258,9 @@ pub(crate) async fn update_location(
             eta: eta?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.deliveries,
+        &state.executors.deliveries,
         &id.to_string(),
         command,
         request,
@@ -287,9 +294,9 @@ pub(crate) async fn complete(
             delivered_at: delivered_at?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.deliveries,
+        &state.executors.deliveries,
         &id.to_string(),
         command,
         request,
@@ -315,9 +322,9 @@ pub(crate) async fn fail(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(DeliveryCommand::FailDelivery { reason: reason? }))?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.deliveries,
+        &state.executors.deliveries,
         &id.to_string(),
         command,
         request,

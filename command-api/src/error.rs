@@ -56,9 +56,17 @@ pub enum ApiError {
     /// The event store cannot be reached (503).
     #[error("the event store is unavailable; retry shortly")]
     Unavailable,
-    /// The request took too long (503).
-    #[error("the request took too long; retry shortly")]
+    /// The request took too long, and nothing was applied (503).
+    #[error("the request took too long and was not applied; retry shortly")]
     Timeout,
+    /// The connection to the event store broke while the command was being written: it may or
+    /// may not have been applied (504).
+    #[error(
+        "the connection to the event store broke while the command was being written, so \
+         whether it was applied is unknown: read the aggregate, or retry with the same \
+         Idempotency-Key to get its first answer"
+    )]
+    OutcomeUnknown,
     /// A bug or corrupt data: logged in full, shown to the client only as a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -88,6 +96,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +115,7 @@ impl ApiError {
             Self::RateLimited => "rate-limited",
             Self::Unavailable => "store-unavailable",
             Self::Timeout => "timeout",
+            Self::OutcomeUnknown => "outcome-unknown",
             Self::Internal(_) => "internal",
         }
     }
@@ -145,6 +155,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { .. } => {
                 Self::Conflict("a concurrent write changed the aggregate; retry".into())
+            }
+            StoreError::OutcomeUnknown(cause) => {
+                tracing::error!(%cause, "an append's outcome is unknown");
+                Self::OutcomeUnknown
             }
             StoreError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             StoreError::InvalidPosition(e) => Self::field("position", e.to_string()),

@@ -71,12 +71,24 @@ pub struct Request<'a> {
     pub meta: &'a RequestMeta,
     /// The body as sent (for the idempotency fingerprint).
     pub body: &'a Value,
+    /// How long its idempotency key stands for the first answer.
+    pub ttl: std::time::Duration,
 }
 
 impl<'a> Request<'a> {
-    /// The request of `caller` with headers `meta` and body `body`.
-    pub fn new(caller: &'a Caller, meta: &'a RequestMeta, body: &'a Value) -> Self {
-        Self { caller, meta, body }
+    /// The request of `caller` with headers `meta` and body `body`, its key kept for `ttl`.
+    pub fn new(
+        caller: &'a Caller,
+        meta: &'a RequestMeta,
+        body: &'a Value,
+        ttl: std::time::Duration,
+    ) -> Self {
+        Self {
+            caller,
+            meta,
+            body,
+            ttl,
+        }
     }
 }
 
@@ -138,8 +150,8 @@ pub async fn execute<A, C>(
     effect: Effect,
 ) -> Result<Accepted, ApiError>
 where
-    A: Aggregate<Command = Issued<C>> + Clone,
-    A::Error: Refusal,
+    A: Aggregate<Command = Issued<C>> + serde::Serialize + serde::de::DeserializeOwned,
+    A::Error: Refusal + serde::Serialize + serde::de::DeserializeOwned,
     C: Clone + NamedCommand,
 {
     let name = command.name();
@@ -151,7 +163,14 @@ where
         .map(|key| IdempotencyClaim {
             // Keys are per caller: two clients choosing the same key never collide.
             key: format!("{}\n{key}", actor.sub),
-            fingerprint: fingerprint(A::TYPE, aggregate_id, name, request.body),
+            fingerprint: fingerprint(
+                A::TYPE,
+                aggregate_id,
+                name,
+                request.meta.if_match,
+                request.body,
+            ),
+            ttl: Some(request.ttl),
         });
     let context = CommandContext {
         actor: actor.clone(),
@@ -161,6 +180,7 @@ where
         causation_id: request.meta.correlation_id,
         idempotency,
         expected_version: request.meta.if_match,
+        commit_point: request.meta.commit_point.clone(),
     };
     let issued = Issued::new(actor, Utc::now(), command);
     let executed = match executor.execute(aggregate_id, issued, &context).await {
@@ -187,10 +207,18 @@ where
     })
 }
 
-/// A digest of what a request asks: the same key with another digest is refused (422).
-fn fingerprint(aggregate_type: &str, aggregate_id: &str, command: &str, body: &Value) -> String {
+/// A digest of what a request asks (its target, command, `If-Match` and body): the same key
+/// with another digest is refused (422).
+fn fingerprint(
+    aggregate_type: &str,
+    aggregate_id: &str,
+    command: &str,
+    if_match: Option<u64>,
+    body: &Value,
+) -> String {
+    let if_match = if_match.map(|v| v.to_string()).unwrap_or_default();
     let mut hasher = Sha256::new();
-    for part in [aggregate_type, aggregate_id, command] {
+    for part in [aggregate_type, aggregate_id, command, &if_match] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
@@ -205,17 +233,20 @@ mod tests {
     use super::fingerprint;
 
     #[test]
-    fn the_fingerprint_ignores_key_order_but_not_values_or_targets() {
-        let a = fingerprint("stock", "1", "ReceiveStock", &json!({"a": 1, "b": 2}));
-        let b = fingerprint("stock", "1", "ReceiveStock", &json!({"b": 2, "a": 1}));
+    fn the_fingerprint_ignores_key_order_but_not_values_targets_or_if_match() {
+        let body = json!({"a": 1, "b": 2});
+        let a = fingerprint("stock", "1", "ReceiveStock", None, &body);
+        let b = fingerprint("stock", "1", "ReceiveStock", None, &json!({"b": 2, "a": 1}));
         assert_eq!(a, b);
         assert_ne!(
             a,
-            fingerprint("stock", "1", "ReceiveStock", &json!({"a": 1, "b": 3}))
+            fingerprint("stock", "1", "ReceiveStock", None, &json!({"a": 1, "b": 3}))
         );
+        assert_ne!(a, fingerprint("stock", "2", "ReceiveStock", None, &body));
+        assert_ne!(a, fingerprint("stock", "1", "ReceiveStock", Some(3), &body));
         assert_ne!(
-            a,
-            fingerprint("stock", "2", "ReceiveStock", &json!({"a": 1, "b": 2}))
+            fingerprint("stock", "1", "ReceiveStock", Some(3), &body),
+            fingerprint("stock", "1", "ReceiveStock", Some(4), &body)
         );
     }
 }

@@ -141,9 +141,9 @@ pub(crate) async fn schedule(
         };
         Some((inspection_id, command))
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.inspections,
+        &state.executors.inspections,
         &id.to_string(),
         command,
         request,
@@ -167,9 +167,9 @@ pub(crate) async fn start(
 ) -> Result<Accepted, ApiError> {
     let id = validate::path_id(&id, InspectionId::from_uuid)?;
     let command = InspectionCommand::StartInspection;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.inspections,
+        &state.executors.inspections,
         &id.to_string(),
         command,
         request,
@@ -222,9 +222,9 @@ pub(crate) async fn record_violation(
             stock_item_ids: stock_item_ids.into_iter().collect::<Option<_>>()?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.inspections,
+        &state.executors.inspections,
         &id.to_string(),
         command,
         request,
@@ -258,9 +258,9 @@ pub(crate) async fn complete(
             notes: notes?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.inspections,
+        &state.executors.inspections,
         &id.to_string(),
         command,
         request,
@@ -298,9 +298,9 @@ pub(crate) async fn resolve_violation(
             resolution: resolution?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.inspections,
+        &state.executors.inspections,
         &id.to_string(),
         command,
         request,

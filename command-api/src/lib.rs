@@ -9,6 +9,7 @@
 
 mod app;
 mod auth;
+mod deadline;
 mod deliveries;
 mod error;
 mod execute;
@@ -18,7 +19,6 @@ mod metrics;
 mod openapi;
 mod operations;
 mod orders;
-mod owners;
 mod path;
 mod problem;
 mod purchases;
@@ -38,7 +38,6 @@ pub use auth::{
 pub use error::ApiError;
 pub use execute::CommandAnswer;
 pub use openapi::{ApiDoc, document as openapi_document};
-pub use owners::StoreStockItemOwners;
 pub use problem::{FieldError, Problem};
 pub use rate_limit::{DEFAULT_PER_ACTOR_PER_SECOND, RateLimit};
-pub use state::AppState;
+pub use state::{AppState, DEFAULT_IDEMPOTENCY_TTL};

@@ -39,9 +39,14 @@ pub enum CommandProblems {
     /// Too many requests from this caller; see `Retry-After`.
     #[response(status = 429, content_type = "application/problem+json")]
     TooManyRequests(Problem),
-    /// The event store is unavailable; see `Retry-After`.
+    /// The event store is unavailable, or the request took too long: the command was not
+    /// applied; see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
+    /// The connection to the event store broke while the command was being written: whether
+    /// it was applied is unknown (retry with the same `Idempotency-Key` to learn its outcome).
+    #[response(status = 504, content_type = "application/problem+json")]
+    OutcomeUnknown(Problem),
 }
 
 /// The command API's OpenAPI document.

@@ -152,8 +152,15 @@ pub(crate) async fn place(
         return Err(ApiError::Internal("place built another command".into()));
     };
     let id = place.order_id.to_string();
-    let request = Request::new(&caller, &meta, &json);
-    execute(&state.orders, &id, command, request, Effect::Creates).await
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
+    execute(
+        &state.executors.orders,
+        &id,
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
 }
 
 /// Cancel an order before it is in transit (its customer, admin).
@@ -173,9 +180,9 @@ pub(crate) async fn cancel(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(OrderCommand::CancelOrder { reason: reason? }))?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.orders,
+        &state.executors.orders,
         &id.to_string(),
         command,
         request,
@@ -199,9 +206,9 @@ pub(crate) async fn mark_preparing(
 ) -> Result<Accepted, ApiError> {
     let id = validate::path_id(&id, OrderId::from_uuid)?;
     let command = OrderCommand::MarkPreparing;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.orders,
+        &state.executors.orders,
         &id.to_string(),
         command,
         request,
@@ -226,9 +233,9 @@ pub(crate) async fn mark_ready_for_pickup(
 ) -> Result<Accepted, ApiError> {
     let id = validate::path_id(&id, OrderId::from_uuid)?;
     let command = OrderCommand::MarkReadyForPickup;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.orders,
+        &state.executors.orders,
         &id.to_string(),
         command,
         request,

@@ -144,9 +144,9 @@ pub(crate) async fn create(
         };
         Some((purchase_id, command))
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.purchases,
+        &state.executors.purchases,
         &id.to_string(),
         command,
         request,
@@ -179,9 +179,9 @@ pub(crate) async fn request_supplier_order(
             supplier_order_ref: supplier_order_ref?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.purchases,
+        &state.executors.purchases,
         &id.to_string(),
         command,
         request,
@@ -216,9 +216,9 @@ pub(crate) async fn reserve_carrier(
             eta: eta?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.purchases,
+        &state.executors.purchases,
         &id.to_string(),
         command,
         request,
@@ -253,9 +253,9 @@ pub(crate) async fn receive_goods(
             quantity_received: quantity_received?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.purchases,
+        &state.executors.purchases,
         &id.to_string(),
         command,
         request,
@@ -281,9 +281,9 @@ pub(crate) async fn cancel(
     let mut f = Fields::new();
     let reason = f.check("reason", Reason::parse(&body.reason));
     let command = f.finish(|| Some(PurchaseCommand::CancelPurchase { reason: reason? }))?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.purchases,
+        &state.executors.purchases,
         &id.to_string(),
         command,
         request,

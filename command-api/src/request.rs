@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use event_store::CommitPoint;
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -18,8 +19,8 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The longest idempotency key or request id accepted.
 pub const MAX_KEY_LEN: usize = 200;
 
-/// A command request's metadata headers, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A command request's metadata headers, checked, and its commit point.
+#[derive(Debug, Clone)]
 pub struct RequestMeta {
     /// `X-Request-Id` (made by the server when absent).
     pub request_id: String,
@@ -29,13 +30,20 @@ pub struct RequestMeta {
     pub idempotency_key: Option<String>,
     /// `If-Match`, if sent: the stream version the command expects.
     pub if_match: Option<u64>,
+    /// Reached when the command's append is sent: the request's deadline then waits for the
+    /// append's true outcome instead of answering 503 (see [`crate::deadline`]).
+    pub commit_point: CommitPoint,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Self::from_headers(&parts.headers)
+        let mut meta = Self::from_headers(&parts.headers)?;
+        if let Some(commit_point) = parts.extensions.get::<CommitPoint>() {
+            meta.commit_point = commit_point.clone();
+        }
+        Ok(meta)
     }
 }
 
@@ -69,6 +77,7 @@ impl RequestMeta {
             correlation_id,
             idempotency_key,
             if_match,
+            commit_point: CommitPoint::new(),
         })
     }
 }

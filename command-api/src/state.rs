@@ -1,20 +1,18 @@
-//! What every handler shares: the executors of the five aggregates, the authenticator and the
-//! store.
+//! What every handler shares: the process's executors, the authenticator and the store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
-use domain::delivery::Delivery;
-use domain::inspection::Inspection;
-use domain::order::Order;
-use domain::purchase::{Purchase, PurchaseServices};
-use domain::stock::StockItem;
-use event_store::{EventStore, Executor};
+use event_store::EventStore;
+use executors::{ExecutorSettings, Executors};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::Authenticator;
-use crate::owners::StoreStockItemOwners;
 use crate::rate_limit::{DEFAULT_PER_ACTOR_PER_SECOND, RateLimit};
+
+/// By default a client's idempotency key stands for its first answer this long.
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The shared state of the command API (cheap to clone: every request gets a copy).
 #[derive(Clone)]
@@ -29,31 +27,44 @@ pub struct Shared {
     pub(crate) rate_limit: RateLimit,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) metrics: PrometheusHandle,
-    pub(crate) stock: Executor<StockItem>,
-    pub(crate) orders: Executor<Order>,
-    pub(crate) deliveries: Executor<Delivery>,
-    pub(crate) inspections: Executor<Inspection>,
-    pub(crate) purchases: Executor<Purchase>,
+    pub(crate) idempotency_ttl: Duration,
+    pub(crate) executors: Executors,
 }
 
 impl AppState {
-    /// State over `store`, snapshotting every `snapshot_every` events.
+    /// State over `store` with executors of its own, snapshotting every `snapshot_every`
+    /// events.
     pub fn new(store: EventStore, auth: Authenticator, snapshot_every: u64) -> Self {
-        let stock =
-            Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(snapshot_every);
-        let owners = Arc::new(StoreStockItemOwners::new(stock.clone()));
+        let executors = Executors::new(
+            store,
+            ExecutorSettings {
+                snapshot_every,
+                ..ExecutorSettings::default()
+            },
+        );
+        Self::with_executors(executors, auth)
+    }
+
+    /// State over the process's shared executors (which the process managers use too, so
+    /// both take turns on the same aggregates).
+    pub fn with_executors(executors: Executors, auth: Authenticator) -> Self {
         let shared = Shared {
             rate_limit: RateLimit::per_actor(DEFAULT_PER_ACTOR_PER_SECOND),
             auth: Arc::new(auth),
             metrics: crate::metrics::prometheus(),
-            orders: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
-            deliveries: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
-            inspections: Executor::new(store.clone(), ()).with_snapshot_every(snapshot_every),
-            purchases: Executor::new(store.clone(), PurchaseServices::new(owners))
-                .with_snapshot_every(snapshot_every),
-            stock,
-            store,
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+            store: executors.store().clone(),
+            executors,
         };
+        Self {
+            inner: Arc::new(shared),
+        }
+    }
+
+    /// Keeps each client's idempotency key for `ttl` (then it is free again, and removed).
+    pub fn with_idempotency_ttl(self, ttl: Duration) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.inner);
+        shared.idempotency_ttl = ttl;
         Self {
             inner: Arc::new(shared),
         }

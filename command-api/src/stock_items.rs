@@ -195,8 +195,15 @@ pub(crate) async fn register(
         return Err(ApiError::Internal("register built another command".into()));
     };
     let id = register.stock_item_id.to_string();
-    let request = Request::new(&caller, &meta, &json);
-    execute(&state.stock, &id, command, request, Effect::Creates).await
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
+    execute(
+        &state.executors.stock,
+        &id,
+        command,
+        request,
+        Effect::Creates,
+    )
+    .await
 }
 
 /// Add units that arrived (owner, admin).
@@ -224,9 +231,9 @@ pub(crate) async fn receive(
             purchase_id: purchase_id?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.stock,
+        &state.executors.stock,
         &id.to_string(),
         command,
         request,
@@ -258,9 +265,9 @@ pub(crate) async fn adjust(
             reason: reason?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.stock,
+        &state.executors.stock,
         &id.to_string(),
         command,
         request,
@@ -290,9 +297,9 @@ pub(crate) async fn change_price(
             unit_price_cents: unit_price_cents?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.stock,
+        &state.executors.stock,
         &id.to_string(),
         command,
         request,
@@ -326,9 +333,9 @@ pub(crate) async fn quarantine(
             inspection_id: inspection_id?,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.stock,
+        &state.executors.stock,
         &id.to_string(),
         command,
         request,
@@ -359,9 +366,9 @@ pub(crate) async fn release_quarantine(
             inspection_id: None,
         })
     })?;
-    let request = Request::new(&caller, &meta, &json);
+    let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);
     execute(
-        &state.stock,
+        &state.executors.stock,
         &id.to_string(),
         command,
         request,

@@ -13,7 +13,7 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// How long one statement (or, on SQLite, the wait for the write lock) may take before the
     /// database gives up on it: keep it below the request timeout, so that a request answered
-    /// "unavailable" was truly not applied.
+    /// "unavailable" was truly not applied. Zero: no limit (for audits and migrations).
     pub statement_timeout: Duration,
 }
 

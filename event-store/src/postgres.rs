@@ -119,11 +119,11 @@ impl PostgresBackend {
     /// Connects lazily (a database that is down makes operations unavailable, not the start
     /// fail) and starts the notifier and listener tasks. Needs a Tokio runtime.
     pub fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let timeout = options.statement_timeout.as_millis().max(1).to_string();
+        // A blocked statement fails inside the database, so a caller that gives up on it can
+        // truthfully say it was not applied (see `CommitPoint`). Zero: no limit (audits).
+        let timeout = options.statement_timeout.as_millis().to_string();
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
-            // A blocked statement fails inside the database, so a caller that gives up on it
-            // can truthfully say it was not applied (see `CommitPoint`).
             .options([
                 ("statement_timeout", timeout.as_str()),
                 ("lock_timeout", timeout.as_str()),

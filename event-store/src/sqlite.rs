@@ -23,8 +23,9 @@ use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
-    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+    AppendRequest, Appended, CommitPoint, DEFAULT_STATEMENT_TIMEOUT, IdempotencyClaim,
+    IdempotentOutcome, KeyOutcome, Position, RecordedEvent, Snapshot, StoreError, StoreOptions,
+    StreamId,
 };
 
 /// The log in SQLite.
@@ -50,7 +51,12 @@ impl SqliteBackend {
             .journal_mode(SqliteJournalMode::Wal)
             // Durable on power loss too: nothing acknowledged is ever lost.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(options.statement_timeout)
+            // Zero means "no limit" for statements; waiting for the write lock keeps a bound.
+            .busy_timeout(if options.statement_timeout.is_zero() {
+                DEFAULT_STATEMENT_TIMEOUT
+            } else {
+                options.statement_timeout
+            })
             .foreign_keys(true);
         let filename = connect.get_filename().to_owned();
         let in_memory = filename.as_os_str().is_empty() || filename == Path::new(":memory:");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
 use event_schemas::values::Role;
-use event_store::{EventStore, PostgresBackend, PostgresOptions, ScratchDatabase};
+use event_store::{EventStore, PostgresBackend, ScratchDatabase, StoreOptions};
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 
@@ -41,9 +41,10 @@ pub async fn run(admin_url: &str, options: CommandBenchOptions) -> anyhow::Resul
 async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
     let backend = PostgresBackend::connect(
         url,
-        PostgresOptions {
+        StoreOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(30),
+            ..StoreOptions::default()
         },
     )?;
     let store = EventStore::new(Arc::new(backend));

@@ -15,8 +15,8 @@ use chrono::Utc;
 use event_schemas::values::{Actor, ActorId, PositiveQuantity, Quantity, Role};
 use event_schemas::{ChainHash, EventMetadata, StockEvent, StockLevels, StockReceived};
 use event_store::{
-    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, PostgresOptions,
-    ScratchDatabase, StreamId,
+    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, ScratchDatabase, StoreOptions,
+    StreamId,
 };
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -56,9 +56,10 @@ pub async fn run(admin_url: &str, options: StoreBenchOptions) -> anyhow::Result<
 async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
     let backend = PostgresBackend::connect(
         url,
-        PostgresOptions {
+        StoreOptions {
             max_connections: 64,
             acquire_timeout: Duration::from_secs(30),
+            ..StoreOptions::default()
         },
     )?;
     let pool = backend.pool().clone();

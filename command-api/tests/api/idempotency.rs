@@ -180,3 +180,63 @@ api_test!(
         );
     }
 );
+
+api_test!(
+    a_refusal_stands_for_its_key_even_once_the_command_would_succeed,
+    |app: TestApp| async move {
+        let id = app.stock_item("farmer-ana", 10).await;
+        let ana = app.token("farmer-ana", Role::Farmer);
+        let adjust = format!("/v1/stock-items/{id}/adjust");
+        let take = json!({"delta": -15, "reason": "spoiled"});
+        let key = [("Idempotency-Key", "take-15")];
+
+        let first = app.post_with(&adjust, Some(&ana), &take, &key).await;
+        // Now there would be enough on hand.
+        app.post(
+            &format!("/v1/stock-items/{id}/receive"),
+            Some(&ana),
+            &json!({"quantity": 10}),
+        )
+        .await
+        .expect_ok(200);
+        let again = app.post_with(&adjust, Some(&ana), &take, &key).await;
+
+        assert_eq!(first.expect_problem(409), again.expect_problem(409));
+        assert_eq!(
+            app.stream_len("stock", &id).await,
+            2,
+            "the retry changed nothing"
+        );
+    }
+);
+
+api_test!(
+    the_same_key_and_body_with_another_if_match_is_another_request,
+    |app: TestApp| async move {
+        let id = app.stock_item("farmer-ana", 10).await;
+        let ana = app.token("farmer-ana", Role::Farmer);
+        let path = format!("/v1/stock-items/{id}/receive");
+        let body = json!({"quantity": 5});
+
+        let first = app
+            .post_with(
+                &path,
+                Some(&ana),
+                &body,
+                &[("Idempotency-Key", "k"), ("If-Match", "\"1\"")],
+            )
+            .await;
+        let other = app
+            .post_with(
+                &path,
+                Some(&ana),
+                &body,
+                &[("Idempotency-Key", "k"), ("If-Match", "\"2\"")],
+            )
+            .await;
+
+        first.expect_ok(200);
+        other.expect_problem(422);
+        assert_eq!(app.stream_len("stock", &id).await, 2);
+    }
+);

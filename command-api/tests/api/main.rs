@@ -37,3 +37,4 @@ mod purchases;
 mod stock_items;
 mod store_down;
 mod support;
+mod truthful;

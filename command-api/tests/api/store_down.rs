@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use command_api::{JwtConfig, JwtKey};
 use event_schemas::values::Role;
-use event_store::{EventStore, PostgresBackend, PostgresOptions, ScratchDatabase, StreamId};
+use event_store::{EventStore, PostgresBackend, ScratchDatabase, StoreOptions, StreamId};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
@@ -29,9 +29,10 @@ async fn commands_answer_503_while_postgres_is_unreachable_and_recover_losing_no
     let name = database.url().rsplit('/').next().unwrap().to_owned();
     let backend = PostgresBackend::connect(
         database.url(),
-        PostgresOptions {
+        StoreOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_millis(800),
+            ..StoreOptions::default()
         },
     )
     .unwrap();
@@ -143,9 +144,10 @@ async fn a_request_that_takes_too_long_is_answered_503_in_time() {
     // The pool would wait 20 s for a connection; the request timeout is 300 ms.
     let backend = PostgresBackend::connect(
         database.url(),
-        PostgresOptions {
+        StoreOptions {
             max_connections: 2,
             acquire_timeout: Duration::from_secs(20),
+            ..StoreOptions::default()
         },
     )
     .unwrap();

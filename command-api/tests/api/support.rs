@@ -99,6 +99,11 @@ impl TestApp {
         )
         .await
         .unwrap();
+        Self::serving(server, store, jwt)
+    }
+
+    /// Serves `server` (over `store`, verifying tokens with `jwt`) for the rest of the test.
+    pub fn serving(server: Server, store: EventStore, jwt: JwtConfig) -> Self {
         let address = format!("http://{}", server.local_addr().unwrap());
         // The server lives as long as the test's runtime.
         tokio::spawn(server.run_until_stopped(std::future::pending()));
@@ -343,6 +348,7 @@ impl TestApp {
             causation_id: correlation_id,
             idempotency: None,
             expected_version: None,
+            commit_point: event_store::CommitPoint::new(),
         };
         let issued = Issued::new(actor, chrono::Utc::now(), command);
         executor

@@ -1,0 +1,39 @@
+//! The request deadline. A request that takes too long is answered 503, which always means
+//! "not applied": once a command's append has been sent, the deadline no longer cuts the
+//! request off but waits for the append's true outcome (which the database bounds with its
+//! statement timeout), and that outcome is the answer.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use event_store::CommitPoint;
+
+use crate::ApiError;
+
+/// Runs the request under `timeout`, giving it a [`CommitPoint`] to mark its append with.
+pub async fn enforce(
+    State(timeout): State<Duration>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let commit_point = CommitPoint::new();
+    request.extensions_mut().insert(commit_point.clone());
+    let response = next.run(request);
+    tokio::pin!(response);
+    match tokio::time::timeout(timeout, &mut response).await {
+        Ok(response) => response,
+        // The handler is not running while we look (same task): if its append was not sent
+        // by now, dropping it cancels everything before the append, and nothing is applied.
+        Err(_) if commit_point.reached() => {
+            tracing::warn!(
+                ?timeout,
+                "the request outlived its deadline with its append in flight; answering the \
+                 append's outcome"
+            );
+            response.await
+        }
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
