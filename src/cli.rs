@@ -53,10 +53,10 @@ pub struct Config {
     /// Path of a PEM public key for RS256 or EdDSA JWTs (the algorithm comes from the key).
     #[arg(long, env = "SUPPLYLINE_JWT_PUBLIC_KEY", global = true)]
     jwt_public_key: Option<PathBuf>,
-    /// Required `iss` claim, checked when set.
+    /// The `iss` claim every token must carry (unset: not checked).
     #[arg(long, env = "SUPPLYLINE_JWT_ISSUER", global = true)]
     jwt_issuer: Option<String>,
-    /// Required `aud` claim, checked when set.
+    /// The `aud` claim every token must carry (unset: not checked).
     #[arg(long, env = "SUPPLYLINE_JWT_AUDIENCE", global = true)]
     jwt_audience: Option<String>,
     /// Log format: `pretty` (default on a terminal) or `json`.

@@ -37,9 +37,9 @@ impl std::fmt::Debug for JwtKey {
 pub struct JwtConfig {
     /// The verifying key.
     pub key: JwtKey,
-    /// The required `iss`, if any.
+    /// The `iss` every token must carry, if any.
     pub issuer: Option<String>,
-    /// The required `aud`, if any.
+    /// The `aud` every token must carry (alone or in a list), if any.
     pub audience: Option<String>,
 }
 
@@ -128,15 +128,23 @@ impl Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured `iss` or `aud` must be present, not merely right when present.
+        let mut required = vec!["exp", "sub"];
         match &config.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &config.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self { key, validation })
     }
 
@@ -145,20 +153,21 @@ impl Authenticator {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation).map_err(
             |error| {
-                ApiError::Unauthorized(
-                    match error.kind() {
-                        ErrorKind::ExpiredSignature => "the token has expired",
-                        ErrorKind::InvalidSignature => "the token's signature is invalid",
-                        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                            "the token is not signed with the configured algorithm"
-                        }
-                        ErrorKind::InvalidAudience => "the token is not meant for this audience",
-                        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                        _ => "the token is malformed",
+                ApiError::Unauthorized(match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+                    ErrorKind::InvalidSignature => "the token's signature is invalid".to_owned(),
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the token is not signed with the configured algorithm".to_owned()
                     }
-                    .to_owned(),
-                )
+                    ErrorKind::InvalidAudience => {
+                        "the token is not meant for this audience".to_owned()
+                    }
+                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        format!("the token lacks the required claim `{claim}`")
+                    }
+                    _ => "the token is malformed".to_owned(),
+                })
             },
         )?;
         let claims = data.claims;

@@ -144,6 +144,49 @@ async fn audience_and_issuer_are_checked_when_configured() {
     .expect_ok(201);
 }
 
+/// An app over a fresh SQLite store that checks tokens with `jwt`.
+async fn app_with(jwt: JwtConfig) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (TestApp::start_with(store, jwt).await, dir)
+}
+
+#[tokio::test]
+async fn a_token_without_iss_or_aud_is_refused_when_they_are_configured() {
+    let (app, _dir) = app_with(JwtConfig {
+        key: JwtKey::Secret(SECRET.to_vec()),
+        issuer: Some("https://id.example".into()),
+        audience: Some("supplyline".into()),
+    })
+    .await;
+    let mut good = claims(3600);
+    good["iss"] = json!("https://id.example");
+    good["aud"] = json!("supplyline");
+    let mut no_issuer = good.clone();
+    no_issuer.as_object_mut().unwrap().remove("iss");
+    assert!(
+        refused(&app, &hs256(SECRET, &no_issuer))
+            .await
+            .contains("required claim")
+    );
+    let mut no_audience = good.clone();
+    no_audience.as_object_mut().unwrap().remove("aud");
+    assert!(
+        refused(&app, &hs256(SECRET, &no_audience))
+            .await
+            .contains("required claim")
+    );
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &good)),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+}
+
 #[tokio::test]
 async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     use ed25519_dalek::SigningKey;
