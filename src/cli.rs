@@ -59,6 +59,15 @@ pub struct Config {
     /// The `aud` claim every token must carry (unset: not checked).
     #[arg(long, env = "SUPPLYLINE_JWT_AUDIENCE", global = true)]
     jwt_audience: Option<String>,
+    /// How far the token issuer's clock may differ from ours when checking `exp` and `nbf`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_JWT_LEEWAY",
+        global = true,
+        default_value = "5s",
+        value_parser = parse_leeway
+    )]
+    jwt_leeway: Duration,
     /// Log format: `pretty` (default on a terminal) or `json`.
     #[arg(long, env = "SUPPLYLINE_LOG_FORMAT", global = true, value_enum)]
     log_format: Option<LogFormat>,
@@ -89,26 +98,32 @@ pub struct Config {
     request_timeout: Duration,
 }
 
-/// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
+/// Parses a positive `500ms`, `90s`, `30m`, `1h`, `7d` (or plain seconds).
 fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let duration = parse_leeway(raw)?;
+    if duration.is_zero() {
+        return Err("a duration must be positive".into());
+    }
+    Ok(duration)
+}
+
+/// Parses `500ms`, `90s`, `30m`, `1h`, `7d` (or plain seconds), zero included.
+fn parse_leeway(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let (number, unit) = raw
         .find(|c: char| !c.is_ascii_digit())
         .map_or((raw, "s"), |i| raw.split_at(i));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d")),
-    };
-    if seconds == 0 {
-        return Err("a duration must be positive".into());
+    let not_a_duration = || format!("`{raw}` is not a duration like 500ms, 90s, 30m, 1h or 7d");
+    let n: u64 = number.parse().map_err(|_| not_a_duration())?;
+    let seconds = |factor: u64| Duration::from_secs(n.saturating_mul(factor));
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(seconds(1)),
+        "m" => Ok(seconds(60)),
+        "h" => Ok(seconds(3600)),
+        "d" => Ok(seconds(86_400)),
+        _ => Err(not_a_duration()),
     }
-    Ok(Duration::from_secs(seconds))
 }
 
 /// How log lines are written.
@@ -344,6 +359,7 @@ impl Config {
             self.jwt_public_key.as_deref(),
             self.jwt_issuer.clone(),
             self.jwt_audience.clone(),
+            self.jwt_leeway,
             &keys::data_dir(&self.database_url),
         )
     }
@@ -385,5 +401,15 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_take_a_unit_and_only_the_leeway_may_be_zero() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_leeway("0"), Ok(Duration::ZERO));
     }
 }

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use command_api::{JwtConfig, JwtKey, MIN_SECRET_BYTES};
@@ -39,6 +40,7 @@ pub fn jwt_config(
     public_key: Option<&Path>,
     issuer: Option<String>,
     audience: Option<String>,
+    leeway: Duration,
     data_dir: &Path,
 ) -> anyhow::Result<(JwtConfig, KeySource)> {
     let (key, source) = match (secret, public_key) {
@@ -67,6 +69,7 @@ pub fn jwt_config(
             key,
             issuer,
             audience,
+            leeway,
         },
         source,
     ))
@@ -139,6 +142,16 @@ mod tests {
     #[test]
     fn a_short_configured_secret_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(jwt_config(Some("short"), None, None, None, dir.path()).is_err());
+        assert!(
+            jwt_config(
+                Some("short"),
+                None,
+                None,
+                None,
+                command_api::DEFAULT_JWT_LEEWAY,
+                dir.path()
+            )
+            .is_err()
+        );
     }
 }

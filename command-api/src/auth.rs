@@ -2,6 +2,7 @@
 //! key), turned into the [`Actor`] a command is issued by.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -41,6 +42,23 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     /// The `aud` every token must carry (alone or in a list), if any.
     pub audience: Option<String>,
+    /// How far clocks may disagree when checking `exp` and `nbf` (whole seconds count).
+    pub leeway: Duration,
+}
+
+/// The clock skew tolerated on `exp` and `nbf` unless configured otherwise.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(5);
+
+impl JwtConfig {
+    /// Checks tokens with `key` only: no `iss` or `aud` required, the default leeway.
+    pub fn new(key: JwtKey) -> Self {
+        Self {
+            key,
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_JWT_LEEWAY,
+        }
+    }
 }
 
 /// A key or token configuration that cannot work.
@@ -80,7 +98,7 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// What this product reads from a verified token. `exp`, `iss` and `aud` are checked by the
+/// What this product reads from a verified token. `exp`, `nbf`, `iss` and `aud` are checked by the
 /// validation on the raw claims (so `aud` may be a string or a list, as RFC 7519 allows).
 #[derive(Debug, Deserialize)]
 struct Subject {
@@ -127,7 +145,8 @@ impl Authenticator {
         };
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
-        validation.leeway = 30;
+        validation.leeway = config.leeway.as_secs();
+        validation.validate_nbf = true;
         // A configured `iss` or `aud` must be present, not merely right when present.
         let mut required = vec!["exp", "sub"];
         match &config.issuer {
@@ -155,6 +174,7 @@ impl Authenticator {
             |error| {
                 ApiError::Unauthorized(match error.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
                     ErrorKind::InvalidSignature => "the token's signature is invalid".to_owned(),
                     ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                         "the token is not signed with the configured algorithm".to_owned()

@@ -33,7 +33,8 @@ pub use app::{
     DEFAULT_REQUEST_TIMEOUT, Server, command_routes, router, shutdown_signal, with_layers,
 };
 pub use auth::{
-    AuthConfigError, Authenticator, Caller, Claims, JwtConfig, JwtKey, MIN_SECRET_BYTES, mint_token,
+    AuthConfigError, Authenticator, Caller, Claims, DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey,
+    MIN_SECRET_BYTES, mint_token,
 };
 pub use error::ApiError;
 pub use execute::CommandAnswer;

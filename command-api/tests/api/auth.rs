@@ -1,6 +1,8 @@
 //! Token checks, end to end: only valid tokens of the configured algorithm get through.
 
-use command_api::{JwtConfig, JwtKey};
+use std::time::Duration;
+
+use command_api::{DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey};
 use event_schemas::values::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -95,9 +97,9 @@ async fn audience_and_issuer_are_checked_when_configured() {
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let jwt = JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
         issuer: Some("https://id.example".into()),
         audience: Some("supplyline".into()),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
     };
     let app = TestApp::start_with(store, jwt).await;
     let mut good = claims(3600);
@@ -156,9 +158,9 @@ async fn app_with(jwt: JwtConfig) -> (TestApp, tempfile::TempDir) {
 #[tokio::test]
 async fn a_token_without_iss_or_aud_is_refused_when_they_are_configured() {
     let (app, _dir) = app_with(JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
         issuer: Some("https://id.example".into()),
         audience: Some("supplyline".into()),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
     })
     .await;
     let mut good = claims(3600);
@@ -187,6 +189,60 @@ async fn a_token_without_iss_or_aud_is_refused_when_they_are_configured() {
     .expect_ok(201);
 }
 
+/// Claims valid for an hour, with `nbf` (seconds from now) set.
+fn not_before(offset: i64) -> serde_json::Value {
+    let mut claims = claims(3600);
+    claims["nbf"] = json!(chrono::Utc::now().timestamp() + offset);
+    claims
+}
+
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused_and_only_a_small_skew_is_forgiven() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    assert_eq!(
+        JwtConfig::new(JwtKey::Secret(SECRET.to_vec())).leeway,
+        DEFAULT_JWT_LEEWAY
+    );
+    assert!(
+        refused(&app, &hs256(SECRET, &not_before(60)))
+            .await
+            .contains("not valid yet")
+    );
+    assert!(
+        refused(&app, &hs256(SECRET, &claims(-30)))
+            .await
+            .contains("expired")
+    );
+    // Within the default leeway of a few seconds both are forgiven.
+    for token in [hs256(SECRET, &not_before(2)), hs256(SECRET, &claims(-2))] {
+        app.post("/v1/stock-items", Some(&token), &stock_item_body(1))
+            .await
+            .expect_ok(201);
+    }
+}
+
+#[tokio::test]
+async fn the_leeway_is_a_setting() {
+    let strict = JwtConfig {
+        leeway: Duration::ZERO,
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
+    };
+    let (app, _dir) = app_with(strict).await;
+    refused(&app, &hs256(SECRET, &not_before(3))).await;
+    let lenient = JwtConfig {
+        leeway: Duration::from_secs(120),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
+    };
+    let (app, _dir) = app_with(lenient).await;
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &claims(-60))),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+}
+
 #[tokio::test]
 async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     use ed25519_dalek::SigningKey;
@@ -203,11 +259,7 @@ async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::PublicKeyPem(public_pem.into_bytes()));
     let app = TestApp::start_with(store, jwt).await;
     let eddsa = jsonwebtoken::encode(
         &Header::new(Algorithm::EdDSA),
@@ -239,11 +291,7 @@ async fn an_rsa_public_key_verifies_rs256_tokens_and_refuses_others() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::PublicKeyPem(public_pem.into_bytes()));
     let app = TestApp::start_with(store, jwt).await;
     let rs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),

@@ -95,11 +95,7 @@ async fn an_actor_sending_too_fast_gets_429_with_retry_after() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(crate::support::SECRET.to_vec()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(crate::support::SECRET.to_vec()));
     let state = AppState::new(store, Authenticator::new(&jwt).unwrap(), 10).with_rate_limit(1);
     let server = Server::bind(
         "127.0.0.1:0",

@@ -82,11 +82,7 @@ impl TestApp {
     async fn start(store_url: &str) -> Self {
         let store = EventStore::connect(store_url).await.unwrap();
         store.migrate().await.unwrap();
-        let jwt = JwtConfig {
-            key: JwtKey::Secret(SECRET.to_vec()),
-            issuer: None,
-            audience: None,
-        };
+        let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
         Self::start_with(store, jwt).await
     }
 
