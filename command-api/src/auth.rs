@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use event_schemas::values::{Actor, ActorId, Role};
@@ -172,7 +173,7 @@ impl Authenticator {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation).map_err(
             |error| {
-                ApiError::Unauthorized(match error.kind() {
+                ApiError::InvalidToken(match error.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
                     ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
                     ErrorKind::InvalidSignature => "the token's signature is invalid".to_owned(),
@@ -192,10 +193,10 @@ impl Authenticator {
         )?;
         let claims = data.claims;
         let role = Role::from_claim(&claims.role).ok_or_else(|| {
-            ApiError::Unauthorized(format!("the token's role `{}` is not a role", claims.role))
+            ApiError::InvalidToken(format!("the token's role `{}` is not a role", claims.role))
         })?;
         let sub = ActorId::parse(&claims.sub)
-            .map_err(|e| ApiError::Unauthorized(format!("the token's subject: {e}")))?;
+            .map_err(|e| ApiError::InvalidToken(format!("the token's subject: {e}")))?;
         Ok(Actor::new(sub, role))
     }
 }
@@ -244,22 +245,20 @@ where
             .headers
             .get(AUTHORIZATION)
             .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <JWT>`".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
+        })?;
         let authenticator = Arc::<Authenticator>::from_ref(state);
         let actor = authenticator.authenticate(token)?;
         RateLimit::from_ref(state).check(actor.sub.as_str())?;
         Ok(Caller(actor))
     }
+}
+
+/// The token of a `Bearer` credential (the scheme is case-insensitive, RFC 9110 section
+/// 11.1); `None` for another scheme or no token.
+fn bearer_token(header: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = header.to_str().ok()?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

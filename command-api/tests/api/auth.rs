@@ -189,6 +189,60 @@ async fn a_token_without_iss_or_aud_is_refused_when_they_are_configured() {
     .expect_ok(201);
 }
 
+/// `POST /v1/stock-items` with this `Authorization` header, if any.
+async fn post_authorized(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/stock-items", app.address))
+        .json(&stock_item_body(1));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_401_challenges_for_a_bearer_token_and_says_when_the_token_sent_is_bad() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    let challenge = |answer: &reqwest::Response| {
+        assert_eq!(answer.status(), 401);
+        answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // No credentials, or credentials of another scheme: a bare challenge (RFC 6750 section 3.1).
+    assert_eq!(challenge(&post_authorized(&app, None).await), "Bearer");
+    assert_eq!(
+        challenge(&post_authorized(&app, Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l")).await),
+        "Bearer"
+    );
+    // A bearer token that does not verify.
+    let expired = format!("Bearer {}", hs256(SECRET, &claims(-3600)));
+    assert_eq!(
+        challenge(&post_authorized(&app, Some(&expired)).await),
+        r#"Bearer error="invalid_token""#
+    );
+    let bad_role = {
+        let mut claims = claims(3600);
+        claims["role"] = json!("system");
+        format!("Bearer {}", hs256(SECRET, &claims))
+    };
+    assert_eq!(
+        challenge(&post_authorized(&app, Some(&bad_role)).await),
+        r#"Bearer error="invalid_token""#
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_scheme_is_case_insensitive() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    let token = hs256(SECRET, &claims(3600));
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let answer = post_authorized(&app, Some(&format!("{scheme} {token}"))).await;
+        assert_eq!(answer.status(), 201, "{scheme}");
+    }
+}
+
 /// Claims valid for an hour, with `nbf` (seconds from now) set.
 fn not_before(offset: i64) -> serde_json::Value {
     let mut claims = claims(3600);
