@@ -17,16 +17,47 @@ api_test!(health_ready_and_metrics_answer, |app: TestApp| async move {
     )
     .await
     .expect_ok(201);
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/v1/stock-items\""), "{metrics}");
     assert!(metrics.contains("http_request_duration_seconds"));
 });
+
+api_test!(
+    invented_methods_and_paths_never_become_metric_labels,
+    |app: TestApp| async move {
+        let client = reqwest::Client::new();
+        for (method, path) in [
+            ("FROBNICATE", "/health"),
+            ("XYZZYMETHOD", "/v1/stock-items"),
+            ("GET", "/v1/plugh-made-up-path"),
+            ("QUUXMETHOD", "/v1/another-made-up-path"),
+        ] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let answer = client
+                .request(method, format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_client_error(), "{path}");
+        }
+        let metrics = app.get_text("/metrics").await;
+        for invented in [
+            "FROBNICATE",
+            "XYZZYMETHOD",
+            "QUUXMETHOD",
+            "plugh",
+            "made-up",
+        ] {
+            assert!(
+                !metrics.contains(invented),
+                "{invented} is a label:\n{metrics}"
+            );
+        }
+        assert!(metrics.contains(r#"method="other""#), "{metrics}");
+        assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+    }
+);
 
 api_test!(
     the_openapi_document_lists_every_command_endpoint,

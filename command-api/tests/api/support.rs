@@ -169,6 +169,22 @@ impl TestApp {
         .await
     }
 
+    /// `GET path`, the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let answer = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "GET {path}: {}",
+            answer.status()
+        );
+        answer.text().await.unwrap()
+    }
+
     /// How many events the stream holds.
     pub async fn stream_len(&self, aggregate_type: &str, id: &str) -> usize {
         self.store
