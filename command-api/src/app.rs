@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::json::BODY_LIMIT;
-use crate::request::{CORRELATION_ID, REQUEST_ID};
+use crate::request::{CORRELATION_ID, REQUEST_ID, drop_invalid_request_id};
 use crate::{
     ApiError, AppState, deliveries, inspections, metrics, operations, orders, purchases,
     stock_items,
@@ -88,6 +88,7 @@ pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeUuidV7))
+        .layer(middleware::map_request(drop_invalid_request_id))
 }
 
 /// Request ids are UUIDv7 (time-ordered, like event ids).

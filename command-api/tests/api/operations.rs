@@ -60,6 +60,54 @@ api_test!(
 );
 
 api_test!(
+    an_invalid_request_id_is_replaced_by_a_fresh_one_and_the_command_still_runs,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", Role::Farmer);
+        let huge = "r".repeat(100_000);
+        let too_long = "r".repeat(201);
+        for sent in [
+            huge.as_str(),
+            too_long.as_str(),
+            "caf\u{e9}-\u{1f955}",
+            "tab\there",
+            "with space",
+        ] {
+            let answer = app
+                .post_with(
+                    "/v1/stock-items",
+                    Some(&farmer),
+                    &crate::support::stock_item_body(1),
+                    &[("X-Request-Id", sent)],
+                )
+                .await;
+            let (id, _, _) = answer.expect_ok(201);
+            let echoed = answer.headers["x-request-id"].to_str().unwrap();
+            let fresh = uuid::Uuid::parse_str(echoed).unwrap();
+            assert_eq!(fresh.get_version_num(), 7, "{echoed}");
+            // The command recorded the id that was echoed, not the one sent.
+            let events = app
+                .store
+                .read_stream(&event_store::StreamId::new("stock", &id), 0)
+                .await
+                .unwrap();
+            assert_eq!(events[0].metadata["request_id"], echoed);
+        }
+        // A valid id of the longest length is kept.
+        let longest = "r".repeat(200);
+        let answer = app
+            .post_with(
+                "/v1/stock-items",
+                Some(&farmer),
+                &crate::support::stock_item_body(1),
+                &[("X-Request-Id", &longest)],
+            )
+            .await;
+        answer.expect_ok(201);
+        assert_eq!(answer.headers["x-request-id"], longest.as_str());
+    }
+);
+
+api_test!(
     the_openapi_document_lists_every_command_endpoint,
     |app: TestApp| async move {
         let doc = app.get("/openapi.json").await;
