@@ -96,6 +96,34 @@ pub struct Config {
         value_parser = parse_duration
     )]
     request_timeout: Duration,
+    /// How long a request head may take to arrive before the connection is closed, e.g. `10s`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_HEADER_READ_TIMEOUT",
+        global = true,
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request, e.g. `30s`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_IDLE_TIMEOUT",
+        global = true,
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    idle_timeout: Duration,
+    /// How many connections may be open at once; more wait to be accepted. Keep it below the
+    /// process's open-file limit.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = command_api::DEFAULT_MAX_CONNECTIONS,
+        value_parser = parse_count
+    )]
+    max_connections: usize,
 }
 
 /// Parses a positive `500ms`, `90s`, `30m`, `1h`, `7d` (or plain seconds).
@@ -105,6 +133,14 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
         return Err("a duration must be positive".into());
     }
     Ok(duration)
+}
+
+/// Parses a positive whole number.
+fn parse_count(raw: &str) -> Result<usize, String> {
+    match raw.trim().parse() {
+        Ok(0) | Err(_) => Err(format!("`{raw}` is not a positive whole number")),
+        Ok(n) => Ok(n),
+    }
 }
 
 /// Parses `500ms`, `90s`, `30m`, `1h`, `7d` (or plain seconds), zero included.
@@ -343,6 +379,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     snapshot_every: config.snapshot_every,
                     request_timeout: config.request_timeout,
                     rate_limit: config.rate_limit,
+                    limits: command_api::ServerLimits {
+                        header_read_timeout: config.header_read_timeout,
+                        idle_timeout: config.idle_timeout,
+                        max_connections: config.max_connections,
+                    },
                 },
             )
             .await
