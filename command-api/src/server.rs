@@ -4,6 +4,7 @@
 
 mod activity;
 mod connection;
+mod unread_body;
 
 use std::future::Future;
 use std::net::SocketAddr;

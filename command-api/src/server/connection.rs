@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tower::ServiceExt;
 
-use super::ServerLimits;
 use super::activity::Activity;
+use super::{ServerLimits, unread_body};
 
 /// Serves `stream` with `router` until the client leaves, a timeout of `limits` passes or a
 /// graceful shutdown completes; the connection's place (`permit`) is given back then.
@@ -110,7 +110,8 @@ impl AsyncWrite for Observed {
     }
 }
 
-/// The router as hyper calls it, marking each request busy until its answer is ready.
+/// The router as hyper calls it, marking each request busy until its answer is ready, and
+/// closing the connection after an answer given before the body was read.
 #[derive(Clone)]
 struct Watched {
     router: Router,
@@ -126,7 +127,8 @@ impl hyper::service::Service<Request<Incoming>> for Watched {
         let busy = self.activity.request_started();
         let router = self.router.clone();
         Box::pin(async move {
-            let answer = router.oneshot(request).await;
+            let answer =
+                unread_body::close_if_unread(request, |request| router.oneshot(request)).await;
             drop(busy);
             answer
         })

@@ -1,5 +1,6 @@
 //! The server's connection handling, seen from a raw socket: slow and idle clients are cut
-//! off, the connection cap holds and shutdown is graceful.
+//! off, the connection cap holds, shutdown is graceful, and after an early rejection the client
+//! can tell whether the connection is still usable.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::support::TestApp;
 
 /// Short limits, so that the tests wait for fractions of a second.
 const SHORT: Duration = Duration::from_millis(300);
@@ -242,3 +245,77 @@ async fn shutdown_finishes_the_request_in_flight_and_does_not_wait_for_idle_sock
     idle.closed().await;
     assert!(TcpStream::connect(server.address).await.is_err());
 }
+/// The address of a test app's server.
+fn address_of(app: &TestApp) -> SocketAddr {
+    app.address.trim_start_matches("http://").parse().unwrap()
+}
+
+api_test!(
+    after_an_early_rejection_the_client_can_tell_whether_the_connection_is_still_usable,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", event_schemas::values::Role::Farmer);
+        let json = format!("{{\"product_name\": \"{}\"}}", "x".repeat(60_000));
+        let huge = "x".repeat(200_000);
+        let post = |path: &str, headers: &str, body: &str| {
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let json_type = "Content-Type: application/json\r\n";
+        let token = format!("Authorization: Bearer {farmer}\r\n");
+        // Each request is sent in two parts, the second only after the answer, as a client
+        // uploading a large body would: the server answers before it has read the body.
+        let cases = [
+            (401, post("/v1/stock-items", json_type, &json), 0),
+            (404, post("/v1/nowhere", json_type, &json), 0),
+            (
+                415,
+                post(
+                    "/v1/stock-items",
+                    &format!("{token}Content-Type: text/plain\r\n"),
+                    &json,
+                ),
+                0,
+            ),
+            (
+                413,
+                post("/v1/stock-items", &format!("{token}{json_type}"), &huge),
+                70_000,
+            ),
+        ];
+        // A request whose body was read keeps its connection.
+        let mut client = Raw::connect(address_of(&app)).await;
+        let accepted = crate::support::stock_item_body(1).to_string();
+        client
+            .send(post("/v1/stock-items", &format!("{token}{json_type}"), &accepted).as_bytes())
+            .await;
+        let answer = client.answer().await.unwrap();
+        assert_eq!(answer.status, 201, "{answer:?}");
+        assert_eq!(answer.header("connection"), None);
+        client.send(HEALTH).await;
+        assert_eq!(client.answer().await.unwrap().status, 200);
+        for (status, request, sent_early) in cases {
+            let head_end = request.find("\r\n\r\n").unwrap() + 4;
+            let (first, rest) = request.split_at(head_end + sent_early);
+            let mut client = Raw::connect(address_of(&app)).await;
+            client.send(first.as_bytes()).await;
+            let refused = client.answer().await.unwrap();
+            assert_eq!(refused.status, status, "{refused:?}");
+            if refused.header("connection") == Some("close") {
+                client.closed().await;
+                continue;
+            }
+            // The server kept the connection: the rest of the body and the next request on it
+            // must go through.
+            let sent = client.stream.write_all(rest.as_bytes()).await.is_ok()
+                && client.stream.write_all(HEALTH).await.is_ok();
+            let next = if sent { client.answer().await } else { None };
+            assert_eq!(
+                next.map(|a| a.status),
+                Some(200),
+                "the connection died without `Connection: close` after {refused:?}"
+            );
+        }
+    }
+);
