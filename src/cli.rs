@@ -1,145 +1,80 @@
-//! The command line: global configuration, the subcommands, and dispatch to each.
+//! The command line: the subcommands, each with only the settings it uses, and dispatch to each.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::keys::KeySource;
-use crate::{audit, bench, keys, schemas_export, serve, telemetry};
+use crate::settings::{
+    HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, SnapshotArgs, StoreArgs, parse_duration,
+};
+use crate::{audit, bench, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
 /// Every part (command API, projectors, query API) can run alone against PostgreSQL, or all
-/// together with `serve` (on the embedded SQLite store by default).
+/// together with `serve` (on the embedded SQLite store by default). Each subcommand's `--help`
+/// lists its settings.
 #[derive(Debug, Parser)]
 #[command(name = "supplyline", version, about, long_about)]
 pub struct Cli {
-    #[command(flatten)]
-    config: Config,
     #[command(subcommand)]
     action: Action,
 }
 
-/// Configuration shared by the subcommands: a flag, else its environment variable, else the
-/// default.
+/// What a long-running service takes: the store, HTTP, tokens and logging.
 #[derive(Debug, Args)]
-pub struct Config {
-    /// The event store and read models: `postgres://...` or `sqlite://<path>`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        default_value = "sqlite://./data/supplyline.db"
-    )]
-    database_url: String,
-    /// The address the HTTP servers listen on.
-    #[arg(
-        long,
-        env = "SUPPLYLINE_LISTEN",
-        global = true,
-        default_value = "127.0.0.1:8080"
-    )]
-    listen: String,
-    /// HS256 shared secret for JWTs (prefer the environment variable to the flag).
-    #[arg(
-        long,
-        env = "SUPPLYLINE_JWT_SECRET",
-        global = true,
-        hide_env_values = true
-    )]
-    jwt_secret: Option<String>,
-    /// Path of a PEM public key for RS256 or EdDSA JWTs (the algorithm comes from the key).
-    #[arg(long, env = "SUPPLYLINE_JWT_PUBLIC_KEY", global = true)]
-    jwt_public_key: Option<PathBuf>,
-    /// Required `iss` claim, checked when set.
-    #[arg(long, env = "SUPPLYLINE_JWT_ISSUER", global = true)]
-    jwt_issuer: Option<String>,
-    /// Required `aud` claim, checked when set.
-    #[arg(long, env = "SUPPLYLINE_JWT_AUDIENCE", global = true)]
-    jwt_audience: Option<String>,
-    /// Log format: `pretty` (default on a terminal) or `json`.
-    #[arg(long, env = "SUPPLYLINE_LOG_FORMAT", global = true, value_enum)]
-    log_format: Option<LogFormat>,
-    /// Take an aggregate snapshot every this many events of its stream (0: never).
-    #[arg(
-        long,
-        env = "SUPPLYLINE_SNAPSHOT_EVERY",
-        global = true,
-        default_value_t = event_store::DEFAULT_SNAPSHOT_EVERY
-    )]
-    snapshot_every: u64,
-    /// Requests per second each actor may send (bursts of twice that); 0: no limit.
-    #[arg(
-        long,
-        env = "SUPPLYLINE_RATE_LIMIT",
-        global = true,
-        default_value_t = command_api::DEFAULT_PER_ACTOR_PER_SECOND
-    )]
-    rate_limit: u32,
-    /// How long a request may take before it is answered 503, e.g. `10s`.
-    #[arg(
-        long,
-        env = "SUPPLYLINE_REQUEST_TIMEOUT",
-        global = true,
-        default_value = "10s",
-        value_parser = parse_duration
-    )]
-    request_timeout: Duration,
-    /// How long a client's `Idempotency-Key` stands for its first answer, e.g. `24h` (then it
-    /// is free again, and removed).
-    #[arg(
-        long,
-        env = "SUPPLYLINE_IDEMPOTENCY_TTL",
-        global = true,
-        default_value = "24h",
-        value_parser = parse_duration
-    )]
-    idempotency_ttl: Duration,
+struct ServiceArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
-/// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
-fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let (number, unit) = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((raw, "s"), |i| raw.split_at(i));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("`{raw}` is not a duration like 90s, 30m, 1h or 7d")),
-    };
-    if seconds == 0 {
-        return Err("a duration must be positive".into());
+/// What a service that executes commands takes: a service's settings and snapshots.
+#[derive(Debug, Args)]
+struct CommandServiceArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    #[command(flatten)]
+    snapshots: SnapshotArgs,
+    #[command(flatten)]
+    keys: IdempotencyArgs,
+}
+
+/// What an operator tool takes: the store, and how to log.
+#[derive(Debug, Args)]
+struct ToolArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+impl ToolArgs {
+    /// Starts logging and opens the store.
+    async fn open(&self) -> anyhow::Result<event_store::EventStore> {
+        telemetry::init(self.log.log_format);
+        self.store.open().await
     }
-    Ok(Duration::from_secs(seconds))
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable, coloured on a terminal.
-    Pretty,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
 enum Action {
     /// Run everything in one process on one listener (`/v1/...`, `/graphql`, `/health`, ...).
-    Serve,
+    Serve(CommandServiceArgs),
     /// Run the HTTP command API alone.
-    CommandApi,
+    CommandApi(CommandServiceArgs),
     /// Run the projector workers (read models and process managers) alone.
-    Projector,
+    Projector(ServiceArgs),
     /// Run the GraphQL query API alone.
-    QueryApi,
+    QueryApi(ServiceArgs),
     /// Print a JWT signed with the configured key, for development and scripts.
     Token {
         /// The actor id (`sub` claim).
@@ -152,6 +87,10 @@ enum Action {
         /// How long the token is valid, e.g. `1h`, `30m`, `7d`.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        jwt: JwtArgs,
     },
     /// Read-model state and rebuilds.
     Projections {
@@ -175,9 +114,11 @@ enum Action {
         /// Stop at this time (RFC 3339).
         #[arg(long)]
         at_time: Option<String>,
+        #[command(flatten)]
+        tool: ToolArgs,
     },
     /// Apply the database migrations.
-    Migrate,
+    Migrate(ToolArgs),
     /// The event JSON Schemas.
     Schemas {
         #[command(subcommand)]
@@ -203,19 +144,23 @@ enum BenchTarget {
         /// Events in the log for the memory check.
         #[arg(long, default_value_t = 1_000_000)]
         memory_events: u64,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Commands/s and latency over HTTP at 16 and 64 clients, next to the raw append ceiling.
     Commands {
         /// Seconds each measurement runs.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum ProjectionsCommand {
     /// Show every read model's position, lag and status.
-    Status,
+    Status(ToolArgs),
     /// Rebuild one read model (or all) from the start of the log while the old one serves.
     Rebuild {
         /// The read model's name.
@@ -224,6 +169,8 @@ enum ProjectionsCommand {
         /// Rebuild every read model.
         #[arg(long, conflicts_with = "name")]
         all: bool,
+        #[command(flatten)]
+        tool: ToolArgs,
     },
 }
 
@@ -237,6 +184,8 @@ enum AuditCommand {
         /// Only this aggregate's stream (with `--type`).
         #[arg(long, requires = "aggregate_type")]
         id: Option<String>,
+        #[command(flatten)]
+        tool: ToolArgs,
     },
 }
 
@@ -251,8 +200,7 @@ enum SchemasCommand {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cli { config, action } = cli;
-    match action {
+    match cli.action {
         Action::Schemas {
             command: SchemasCommand::Export { dir },
         } => {
@@ -260,34 +208,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {written} schemas to {}", dir.display());
             Ok(())
         }
-        Action::Migrate => {
-            let store = config.open_store().await?;
+        Action::Migrate(tool) => {
+            let store = tool.open().await?;
             store.migrate().await?;
             println!("migrated the {} event store", store.backend_name());
             Ok(())
         }
         Action::Audit {
-            command: AuditCommand::Verify { aggregate_type, id },
+            command:
+                AuditCommand::Verify {
+                    tool,
+                    aggregate_type,
+                    id,
+                },
         } => {
-            let store = config.open_store().await?;
+            let store = tool.open().await?;
             if !audit::verify(&store, aggregate_type.zip(id)).await? {
                 bail!("the log's hash chain is broken: events were altered");
             }
             Ok(())
         }
         Action::Replay {
+            tool,
             aggregate_type,
             id,
             at_version,
             at_time,
         } => {
             let until = audit::until(at_version, at_time.as_deref())?;
-            let store = config.open_store().await?;
+            let store = tool.open().await?;
             audit::print_replay(&store, &aggregate_type, &id, until).await
         }
         Action::Bench {
             target:
                 BenchTarget::Store {
+                    store,
                     seconds,
                     read_events,
                     memory_events,
@@ -298,14 +253,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 read_events,
                 memory_events,
             };
-            bench::run_store(&config.database_url, options).await
+            bench::run_store(&store.database_url, options).await
         }
         Action::Bench {
-            target: BenchTarget::Commands { seconds },
+            target: BenchTarget::Commands { store, seconds },
+        } => bench::run_commands(&store.database_url, bench::CommandBenchOptions { seconds }).await,
+        Action::Token {
+            store,
+            jwt,
+            sub,
+            role,
+            ttl,
         } => {
-            bench::run_commands(&config.database_url, bench::CommandBenchOptions { seconds }).await
-        }
-        Action::Token { sub, role, ttl } => {
             let role = event_schemas::values::Role::from_claim(&role).with_context(|| {
                 format!(
                     "`{role}` is not a role: use farmer, restaurant, distributor, inspector, \
@@ -313,91 +272,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })?;
             event_schemas::values::ActorId::parse(&sub).context("invalid --sub")?;
-            let (jwt, _) = config.jwt()?;
+            let (jwt, _) = jwt.config(&store)?;
             let token = command_api::mint_token(&jwt, &sub, role, ttl.as_secs())?;
             println!("{token}");
             Ok(())
         }
-        Action::Serve | Action::CommandApi => {
-            telemetry::init(config.log_format);
-            let (jwt, source) = config.jwt()?;
-            if let KeySource::DataFolder(path, created) = &source {
-                tracing::warn!(
-                    secret = %path.display(),
-                    created,
-                    "no JWT key configured: using the generated HS256 secret in the data \
-                     folder; mint a token with `supplyline token --sub <id> --role <role>`"
-                );
-            }
-            let store = config.open_serving_store().await?;
-            serve::command_api(
-                store,
-                &jwt,
-                &config.listen,
-                serve::Settings {
-                    snapshot_every: config.snapshot_every,
-                    request_timeout: config.request_timeout,
-                    rate_limit: config.rate_limit,
-                    idempotency_ttl: config.idempotency_ttl,
-                },
-            )
-            .await
-        }
-        other => not_available(subcommand_name(&other)),
+        Action::Serve(args) | Action::CommandApi(args) => serve_command_api(args).await,
+        Action::Projector(_) => not_available("projector"),
+        Action::QueryApi(_) => not_available("query-api"),
+        Action::Projections { .. } => not_available("projections"),
     }
 }
 
-impl Config {
-    /// The JWT configuration: the configured key, else the data folder's generated secret.
-    fn jwt(&self) -> anyhow::Result<(command_api::JwtConfig, KeySource)> {
-        keys::jwt_config(
-            self.jwt_secret.as_deref(),
-            self.jwt_public_key.as_deref(),
-            self.jwt_issuer.clone(),
-            self.jwt_audience.clone(),
-            &keys::data_dir(&self.database_url),
-        )
+/// `serve` and `command-api`: the command API until SIGTERM.
+async fn serve_command_api(args: CommandServiceArgs) -> anyhow::Result<()> {
+    let CommandServiceArgs {
+        service,
+        snapshots,
+        keys,
+    } = args;
+    telemetry::init(service.log.log_format);
+    let (jwt, source) = service.jwt.config(&service.store)?;
+    if let KeySource::DataFolder(path, created) = &source {
+        tracing::warn!(
+            secret = %path.display(),
+            created,
+            "no JWT key configured: using the generated HS256 secret in the data \
+             folder; mint a token with `supplyline token --sub <id> --role <role>`"
+        );
     }
-
-    /// Opens the event store named by `--database-url` (without migrating it), for an
-    /// operator's tool: no statement timeout (an audit may scan the whole log).
-    async fn open_store(&self) -> anyhow::Result<event_store::EventStore> {
-        let options = event_store::StoreOptions {
-            statement_timeout: Duration::ZERO,
-            ..event_store::StoreOptions::default()
-        };
-        event_store::EventStore::connect_with(&self.database_url, options)
-            .await
-            .with_context(|| "cannot open the event store".to_owned())
-    }
-
-    /// Opens the event store for serving requests: a statement gives up inside the database
-    /// at half the request timeout, so that a request answered 503 was truly not applied.
-    async fn open_serving_store(&self) -> anyhow::Result<event_store::EventStore> {
-        let options = event_store::StoreOptions {
-            statement_timeout: (self.request_timeout / 2).max(Duration::from_millis(100)),
-            ..event_store::StoreOptions::default()
-        };
-        event_store::EventStore::connect_with(&self.database_url, options)
-            .await
-            .with_context(|| "cannot open the event store".to_owned())
-    }
-}
-
-fn subcommand_name(action: &Action) -> &'static str {
-    match action {
-        Action::Serve => "serve",
-        Action::CommandApi => "command-api",
-        Action::Projector => "projector",
-        Action::QueryApi => "query-api",
-        Action::Token { .. } => "token",
-        Action::Projections { .. } => "projections",
-        Action::Audit { .. } => "audit",
-        Action::Replay { .. } => "replay",
-        Action::Migrate => "migrate",
-        Action::Schemas { .. } => "schemas",
-        Action::Bench { .. } => "bench",
-    }
+    let store = service
+        .store
+        .open_serving(service.http.request_timeout)
+        .await?;
+    serve::command_api(
+        store,
+        &jwt,
+        &service.http.listen,
+        serve::Settings {
+            snapshot_every: snapshots.snapshot_every,
+            request_timeout: service.http.request_timeout,
+            rate_limit: service.http.rate_limit,
+            limits: service.http.limits(),
+            idempotency_ttl: keys.idempotency_ttl,
+        },
+    )
+    .await
 }
 
 fn not_available(name: &str) -> anyhow::Result<()> {
@@ -413,5 +333,41 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The long flags `supplyline <path...>` takes.
+    fn flags_of(path: &[&str]) -> Vec<String> {
+        let mut command = Cli::command();
+        for name in path {
+            command = command.find_subcommand(name).unwrap().clone();
+        }
+        command
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn each_subcommand_takes_only_the_settings_it_uses() {
+        let serve = flags_of(&["serve"]);
+        for flag in [
+            "database-url",
+            "listen",
+            "jwt-secret-file",
+            "jwt-leeway",
+            "max-connections",
+            "snapshot-every",
+            "log-format",
+        ] {
+            assert!(serve.contains(&flag.to_owned()), "serve lacks --{flag}");
+        }
+        assert_eq!(flags_of(&["bench", "store"]).len(), 4);
+        assert!(flags_of(&["schemas", "export"]).is_empty());
+        let migrate = flags_of(&["migrate"]);
+        assert_eq!(migrate, ["database-url", "log-format"]);
+        let token = flags_of(&["token"]);
+        assert!(token.contains(&"jwt-issuer".to_owned()));
+        assert!(!token.contains(&"listen".to_owned()));
+        assert!(!serve.contains(&"jwt-secret".to_owned()));
     }
 }

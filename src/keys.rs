@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use command_api::{JwtConfig, JwtKey, MIN_SECRET_BYTES};
@@ -26,7 +27,7 @@ pub fn data_dir(database_url: &str) -> PathBuf {
 
 /// How the JWT configuration was obtained, for the start-up message.
 pub enum KeySource {
-    /// From `--jwt-secret` / `--jwt-public-key`.
+    /// From `SUPPLYLINE_JWT_SECRET`, `--jwt-secret-file` or `--jwt-public-key`.
     Configured,
     /// Generated now, or read back from an earlier run, at this path.
     DataFolder(PathBuf, bool),
@@ -35,10 +36,11 @@ pub enum KeySource {
 /// The JWT configuration from the settings, falling back to the data folder's secret (made,
 /// owner-readable only, when absent).
 pub fn jwt_config(
-    secret: Option<&str>,
+    secret: Option<Vec<u8>>,
     public_key: Option<&Path>,
     issuer: Option<String>,
     audience: Option<String>,
+    leeway: Duration,
     data_dir: &Path,
 ) -> anyhow::Result<(JwtConfig, KeySource)> {
     let (key, source) = match (secret, public_key) {
@@ -47,10 +49,7 @@ pub fn jwt_config(
             if secret.len() < MIN_SECRET_BYTES {
                 bail!("the JWT secret must have at least {MIN_SECRET_BYTES} bytes");
             }
-            (
-                JwtKey::Secret(secret.as_bytes().to_vec()),
-                KeySource::Configured,
-            )
+            (JwtKey::Secret(secret), KeySource::Configured)
         }
         (None, Some(path)) => {
             let pem = fs::read(path)
@@ -67,9 +66,27 @@ pub fn jwt_config(
             key,
             issuer,
             audience,
+            leeway,
         },
         source,
     ))
+}
+
+/// Reads an HS256 secret from the file at `path`, without its trailing newline.
+pub fn read_secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut secret = fs::read(path)
+        .with_context(|| format!("cannot read the JWT secret file {}", path.display()))?;
+    while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        secret.pop();
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        bail!(
+            "the JWT secret in {} has {} bytes: it must have at least {MIN_SECRET_BYTES}",
+            path.display(),
+            secret.len()
+        );
+    }
+    Ok(secret)
 }
 
 /// Reads the generated secret, making it first if needed.
@@ -137,8 +154,31 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_file_loses_its_trailing_newline_and_must_not_be_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let secret = "s".repeat(MIN_SECRET_BYTES);
+        fs::write(&path, format!("{secret}\r\n")).unwrap();
+        assert_eq!(read_secret_file(&path).unwrap(), secret.as_bytes());
+        fs::write(&path, format!("{}\n", "s".repeat(MIN_SECRET_BYTES - 1))).unwrap();
+        let refused = read_secret_file(&path).unwrap_err().to_string();
+        assert!(refused.contains("at least 32"), "{refused}");
+        assert!(read_secret_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
     fn a_short_configured_secret_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(jwt_config(Some("short"), None, None, None, dir.path()).is_err());
+        assert!(
+            jwt_config(
+                Some(b"short".to_vec()),
+                None,
+                None,
+                None,
+                command_api::DEFAULT_JWT_LEEWAY,
+                dir.path()
+            )
+            .is_err()
+        );
     }
 }

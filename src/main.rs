@@ -7,6 +7,7 @@ mod cli;
 mod keys;
 mod schemas_export;
 mod serve;
+mod settings;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use command_api::{AppState, Authenticator, JwtConfig, Server};
+use command_api::{AppState, Authenticator, JwtConfig, Server, ServerLimits};
 use event_store::EventStore;
 use executors::{ExecutorSettings, Executors};
 
@@ -20,6 +20,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Requests per second per actor (0: no limit).
     pub rate_limit: u32,
+    /// Connection timeouts and cap.
+    pub limits: ServerLimits,
     /// How long a client's idempotency key stands for its first answer.
     pub idempotency_ttl: Duration,
 }
@@ -50,7 +52,8 @@ pub async fn command_api(
     let router = command_api::router(state, settings.request_timeout);
     let server = Server::bind(listen, router)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {listen}"))?
+        .with_limits(settings.limits);
     tracing::info!(address = %server.local_addr()?, "command API listening");
     let served = server
         .run_until_stopped(command_api::shutdown_signal())

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+use crate::settings::LogFormat;
 
 /// Installs the global subscriber (`RUST_LOG` filters; default `info`).
 pub fn init(format: Option<LogFormat>) {

@@ -81,6 +81,93 @@ fn help_lists_every_subcommand_of_the_contract() {
     }
 }
 
+/// `supplyline <args> --help`, as text.
+fn help(args: &[&str]) -> String {
+    let out = supplyline().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn each_subcommand_shows_only_its_own_settings() {
+    let bench = help(&["bench", "store"]).to_lowercase();
+    assert!(bench.contains("--database-url"), "{bench}");
+    for unrelated in ["jwt", "--listen", "--rate-limit", "--log-format"] {
+        assert!(
+            !bench.contains(unrelated),
+            "bench store --help lists {unrelated}:\n{bench}"
+        );
+    }
+    let export = help(&["schemas", "export"]);
+    assert!(!export.contains("--database-url"), "{export}");
+    let migrate = help(&["migrate"]);
+    assert!(migrate.contains("--database-url") && !migrate.contains("jwt"));
+}
+
+#[test]
+fn serve_help_names_the_secret_variable_and_offers_no_secret_flag() {
+    let serve = help(&["serve"]);
+    // The variable itself, not only `SUPPLYLINE_JWT_SECRET_FILE`.
+    assert!(serve.contains("`SUPPLYLINE_JWT_SECRET`"), "{serve}");
+    assert!(serve.contains("--jwt-secret-file"), "{serve}");
+    assert!(!serve.contains("--jwt-secret "), "{serve}");
+    assert!(serve.contains("--max-connections") && serve.contains("--jwt-leeway"));
+}
+
+#[test]
+fn a_secret_on_the_command_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = supplyline()
+        .current_dir(dir.path())
+        .args(["token", "--sub", "a", "--role", "admin"])
+        .args([
+            "--jwt-secret",
+            "a-secret-on-the-command-line-is-visible-to-all",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jwt-secret-file"));
+}
+
+#[test]
+fn token_signs_with_the_secret_in_a_file_and_refuses_a_short_one() {
+    use command_api::{Authenticator, JwtConfig, JwtKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-secret-kept-in-a-file-of-its-own-0123";
+    let file = dir.path().join("jwt-secret.txt");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let mint = |file: &std::path::Path| {
+        supplyline()
+            .current_dir(dir.path())
+            .env_remove("SUPPLYLINE_JWT_SECRET")
+            .args(["token", "--sub", "farmer-ana", "--role", "farmer"])
+            .arg("--jwt-secret-file")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = mint(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let verifier =
+        Authenticator::new(&JwtConfig::new(JwtKey::Secret(secret.as_bytes().to_vec()))).unwrap();
+    let actor = verifier.authenticate(token.trim()).unwrap();
+    assert_eq!(actor.sub.as_str(), "farmer-ana");
+    // No secret was generated in the data folder: the file's was used.
+    assert!(!dir.path().join("data/jwt-secret").exists());
+
+    std::fs::write(&file, "too-short\n").unwrap();
+    let out = mint(&file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"));
+}
+
 #[test]
 fn an_unknown_subcommand_is_a_usage_error() {
     let out = supplyline().arg("frobnicate").output().unwrap();
@@ -155,7 +242,7 @@ fn audit_verify_passes_on_an_intact_log_and_names_an_altered_event() {
     let (url, id, _dir) = store_with_a_stock_item();
     let verify = |args: &[&str]| {
         supplyline()
-            .args(["--database-url", &url, "audit", "verify"])
+            .args(["audit", "verify", "--database-url", &url])
             .args(args)
             .output()
             .unwrap()
@@ -199,9 +286,9 @@ fn replay_shows_a_stock_item_as_of_a_version() {
     let (url, id, _dir) = store_with_a_stock_item();
     let out = supplyline()
         .args([
+            "replay",
             "--database-url",
             &url,
-            "replay",
             "stock",
             &id,
             "--at-version",
@@ -217,7 +304,7 @@ fn replay_shows_a_stock_item_as_of_a_version() {
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["version"], 2);
     let full = supplyline()
-        .args(["--database-url", &url, "replay", "stock", &id])
+        .args(["replay", "--database-url", &url, "stock", &id])
         .output()
         .unwrap();
     let full: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
@@ -229,13 +316,13 @@ fn replay_shows_a_stock_item_as_of_a_version() {
 fn replay_of_an_unknown_type_or_aggregate_is_a_clear_error() {
     let (url, _id, _dir) = store_with_a_stock_item();
     let out = supplyline()
-        .args(["--database-url", &url, "replay", "tractor", "x"])
+        .args(["replay", "--database-url", &url, "tractor", "x"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown aggregate type"));
     let out = supplyline()
-        .args(["--database-url", &url, "replay", "stock", "no-such-id"])
+        .args(["replay", "--database-url", &url, "stock", "no-such-id"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -248,7 +335,7 @@ fn migrate_creates_the_embedded_store_and_is_repeatable() {
     let url = format!("sqlite://{}", dir.path().join("nested/store.db").display());
     for _ in 0..2 {
         let out = supplyline()
-            .args(["--database-url", &url, "migrate"])
+            .args(["migrate", "--database-url", &url])
             .output()
             .unwrap();
         assert!(
@@ -263,7 +350,7 @@ fn migrate_creates_the_embedded_store_and_is_repeatable() {
 #[test]
 fn an_unsupported_database_url_is_refused() {
     let out = supplyline()
-        .args(["--database-url", "mysql://localhost/x", "migrate"])
+        .args(["migrate", "--database-url", "mysql://localhost/x"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -1,8 +1,5 @@
-//! Assembles the router (routes, limits, timeouts, request ids, tracing, metrics) and serves it
-//! until a shutdown signal.
+//! Assembles the router: routes, limits, timeouts, request ids, tracing, metrics.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -10,7 +7,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
 use axum::response::IntoResponse;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -19,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::json::BODY_LIMIT;
-use crate::request::{CORRELATION_ID, REQUEST_ID};
+use crate::request::{CORRELATION_ID, REQUEST_ID, drop_invalid_request_id};
 use crate::{
     ApiError, AppState, deadline, deliveries, inspections, metrics, operations, orders, purchases,
     stock_items,
@@ -84,6 +80,7 @@ pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeUuidV7))
+        .layer(middleware::map_request(drop_invalid_request_id))
 }
 
 /// Request ids are UUIDv7 (time-ordered, like event ids).
@@ -107,68 +104,4 @@ async fn method_not_allowed() -> impl IntoResponse {
         "this endpoint does not take that method",
     );
     problem.into_response()
-}
-
-/// A bound listener and the router it will serve: `bind`, then `port`, then
-/// `run_until_stopped` (tests bind port 0).
-pub struct Server {
-    listener: TcpListener,
-    router: Router,
-}
-
-impl Server {
-    /// Binds `address` (e.g. `127.0.0.1:0`).
-    pub async fn bind(address: &str, router: Router) -> std::io::Result<Self> {
-        Ok(Self {
-            listener: TcpListener::bind(address).await?,
-            router,
-        })
-    }
-
-    /// The address actually bound.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Answers are small: send them at once rather than wait to fill a segment.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -2,8 +2,10 @@
 //! key), turned into the [`Actor`] a command is issued by.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use event_schemas::values::{Actor, ActorId, Role};
@@ -37,10 +39,27 @@ impl std::fmt::Debug for JwtKey {
 pub struct JwtConfig {
     /// The verifying key.
     pub key: JwtKey,
-    /// The required `iss`, if any.
+    /// The `iss` every token must carry, if any.
     pub issuer: Option<String>,
-    /// The required `aud`, if any.
+    /// The `aud` every token must carry (alone or in a list), if any.
     pub audience: Option<String>,
+    /// How far clocks may disagree when checking `exp` and `nbf` (whole seconds count).
+    pub leeway: Duration,
+}
+
+/// The clock skew tolerated on `exp` and `nbf` unless configured otherwise.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(5);
+
+impl JwtConfig {
+    /// Checks tokens with `key` only: no `iss` or `aud` required, the default leeway.
+    pub fn new(key: JwtKey) -> Self {
+        Self {
+            key,
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_JWT_LEEWAY,
+        }
+    }
 }
 
 /// A key or token configuration that cannot work.
@@ -80,7 +99,7 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// What this product reads from a verified token. `exp`, `iss` and `aud` are checked by the
+/// What this product reads from a verified token. `exp`, `nbf`, `iss` and `aud` are checked by the
 /// validation on the raw claims (so `aud` may be a string or a list, as RFC 7519 allows).
 #[derive(Debug, Deserialize)]
 struct Subject {
@@ -127,16 +146,25 @@ impl Authenticator {
         };
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
-        validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = config.leeway.as_secs();
+        validation.validate_nbf = true;
+        // A configured `iss` or `aud` must be present, not merely right when present.
+        let mut required = vec!["exp", "sub"];
         match &config.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &config.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self { key, validation })
     }
 
@@ -145,28 +173,30 @@ impl Authenticator {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation).map_err(
             |error| {
-                ApiError::Unauthorized(
-                    match error.kind() {
-                        ErrorKind::ExpiredSignature => "the token has expired",
-                        ErrorKind::InvalidSignature => "the token's signature is invalid",
-                        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                            "the token is not signed with the configured algorithm"
-                        }
-                        ErrorKind::InvalidAudience => "the token is not meant for this audience",
-                        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                        _ => "the token is malformed",
+                ApiError::InvalidToken(match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
+                    ErrorKind::InvalidSignature => "the token's signature is invalid".to_owned(),
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the token is not signed with the configured algorithm".to_owned()
                     }
-                    .to_owned(),
-                )
+                    ErrorKind::InvalidAudience => {
+                        "the token is not meant for this audience".to_owned()
+                    }
+                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        format!("the token lacks the required claim `{claim}`")
+                    }
+                    _ => "the token is malformed".to_owned(),
+                })
             },
         )?;
         let claims = data.claims;
         let role = Role::from_claim(&claims.role).ok_or_else(|| {
-            ApiError::Unauthorized(format!("the token's role `{}` is not a role", claims.role))
+            ApiError::InvalidToken(format!("the token's role `{}` is not a role", claims.role))
         })?;
         let sub = ActorId::parse(&claims.sub)
-            .map_err(|e| ApiError::Unauthorized(format!("the token's subject: {e}")))?;
+            .map_err(|e| ApiError::InvalidToken(format!("the token's subject: {e}")))?;
         Ok(Actor::new(sub, role))
     }
 }
@@ -215,22 +245,20 @@ where
             .headers
             .get(AUTHORIZATION)
             .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <JWT>`".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header is not `Bearer <JWT>`".into())
+        })?;
         let authenticator = Arc::<Authenticator>::from_ref(state);
         let actor = authenticator.authenticate(token)?;
         RateLimit::from_ref(state).check(actor.sub.as_str())?;
         Ok(Caller(actor))
     }
+}
+
+/// The token of a `Bearer` credential (the scheme is case-insensitive, RFC 9110 section
+/// 11.1); `None` for another scheme or no token.
+fn bearer_token(header: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = header.to_str().ok()?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

@@ -1,6 +1,6 @@
 //! The command API's errors and the one place they become HTTP answers.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{Refusal, RefusalKind};
 use event_store::{ExecuteError, StoreError};
@@ -18,9 +18,12 @@ pub enum ApiError {
         /// Each field in error.
         errors: Vec<FieldError>,
     },
-    /// No, or no valid, credentials (401).
+    /// No bearer credentials (401, challenged with `WWW-Authenticate: Bearer`).
     #[error("{0}")]
     Unauthorized(String),
+    /// A bearer token was sent but does not verify (401, `error="invalid_token"`).
+    #[error("{0}")]
+    InvalidToken(String),
     /// The caller's role or relation to the aggregate forbids the command (403).
     #[error("{0}")]
     Forbidden(String),
@@ -86,7 +89,7 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -104,7 +107,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "invalid-request",
-            Self::Unauthorized(_) => "unauthorized",
+            Self::Unauthorized(_) | Self::InvalidToken(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
@@ -135,6 +138,16 @@ impl ApiError {
         }
         problem
     }
+
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 section 3): an error code only when
+    /// a token was sent.
+    fn challenge(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthorized(_) => Some("Bearer"),
+            Self::InvalidToken(_) => Some(r#"Bearer error="invalid_token""#),
+            _ => None,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -142,7 +155,15 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        self.to_problem().into_response()
+        let challenge = self.challenge();
+        let mut response = self.to_problem().into_response();
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
     }
 }
 

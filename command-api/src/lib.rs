@@ -24,20 +24,24 @@ mod problem;
 mod purchases;
 mod rate_limit;
 mod request;
+mod server;
 mod state;
 mod stock_items;
 mod validate;
 mod wire;
 
-pub use app::{
-    DEFAULT_REQUEST_TIMEOUT, Server, command_routes, router, shutdown_signal, with_layers,
-};
+pub use app::{DEFAULT_REQUEST_TIMEOUT, command_routes, router, with_layers};
 pub use auth::{
-    AuthConfigError, Authenticator, Caller, Claims, JwtConfig, JwtKey, MIN_SECRET_BYTES, mint_token,
+    AuthConfigError, Authenticator, Caller, Claims, DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey,
+    MIN_SECRET_BYTES, mint_token,
 };
 pub use error::ApiError;
 pub use execute::CommandAnswer;
 pub use openapi::{ApiDoc, document as openapi_document};
 pub use problem::{FieldError, Problem};
 pub use rate_limit::{DEFAULT_PER_ACTOR_PER_SECOND, RateLimit};
+pub use server::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
+    ServerLimits, shutdown_signal,
+};
 pub use state::{AppState, DEFAULT_IDEMPOTENCY_TTL};

@@ -13,7 +13,10 @@ pub enum CommandProblems {
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
     /// Missing, invalid or expired token.
-    #[response(status = 401, content_type = "application/problem+json")]
+    #[response(status = 401, content_type = "application/problem+json", headers(
+        ("WWW-Authenticate" = String,
+            description = "`Bearer`, with `error=\"invalid_token\"` when the token sent is bad")
+    ))]
     Unauthorized(Problem),
     /// The caller's role or relation to the aggregate forbids the command.
     #[response(status = 403, content_type = "application/problem+json")]

@@ -1,7 +1,7 @@
 //! What a command request carries besides its body: request and correlation ids,
 //! `Idempotency-Key` and `If-Match`.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use event_store::CommitPoint;
@@ -59,10 +59,12 @@ impl RequestMeta {
                 })
                 .transpose()
         };
-        let request_id = match text(REQUEST_ID)? {
-            Some(id) => checked_token(REQUEST_ID, id)?.to_owned(),
-            None => Uuid::now_v7().to_string(),
-        };
+        // The request-id layer has already replaced an invalid id; never refuse a request for it.
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .filter(|id| is_valid_request_id(id))
+            .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
         let correlation_id = match text(CORRELATION_ID)? {
             Some(id) => Uuid::parse_str(id.trim())
                 .map_err(|_| ApiError::field(CORRELATION_ID, "must be a UUID"))?,
@@ -80,6 +82,28 @@ impl RequestMeta {
             commit_point: CommitPoint::new(),
         })
     }
+}
+
+/// Whether `id` may serve as a request id (echoed and logged): 1 to [`MAX_KEY_LEN`] visible
+/// ASCII characters.
+pub fn is_valid_request_id(id: &str) -> bool {
+    (1..=MAX_KEY_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Middleware removing an `X-Request-Id` that is not a valid id (or is sent twice), so that the
+/// request-id layer makes a fresh one: a client's id is echoed and logged only when it is
+/// short, visible ASCII.
+pub async fn drop_invalid_request_id(mut request: Request) -> Request {
+    let ids = request.headers().get_all(REQUEST_ID);
+    let mut ids = ids.iter();
+    let valid = match (ids.next(), ids.next()) {
+        (Some(id), None) => id.to_str().is_ok_and(is_valid_request_id),
+        _ => false,
+    };
+    if !valid {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }
 
 fn checked_token<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
@@ -134,6 +158,21 @@ mod tests {
     fn an_overlong_idempotency_key_is_refused() {
         assert!(meta(&[("idempotency-key", &"k".repeat(201))]).is_err());
         assert!(meta(&[("idempotency-key", &"k".repeat(200))]).is_ok());
+    }
+
+    #[test]
+    fn only_short_visible_ascii_is_a_request_id() {
+        assert!(is_valid_request_id("req-42"));
+        assert!(is_valid_request_id(&"r".repeat(MAX_KEY_LEN)));
+        for invalid in ["", "with space", "tab\tin", "caf\u{e9}", &"r".repeat(201)] {
+            assert!(!is_valid_request_id(invalid), "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_request_id_makes_a_fresh_one_rather_than_a_400() {
+        let meta = meta(&[("x-request-id", &"r".repeat(5000))]).unwrap();
+        assert!(Uuid::parse_str(&meta.request_id).is_ok());
     }
 
     #[test]

@@ -61,11 +61,9 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
         "one-event commands: POST /v1/stock-items/{{id}}/receive, each client on its own items"
     );
 
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(uuid::Uuid::now_v7().to_string().repeat(2).into_bytes()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(
+        uuid::Uuid::now_v7().to_string().repeat(2).into_bytes(),
+    ));
     let state = AppState::new(
         store.clone(),
         Authenticator::new(&jwt)?,

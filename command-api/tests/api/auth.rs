@@ -1,6 +1,8 @@
 //! Token checks, end to end: only valid tokens of the configured algorithm get through.
 
-use command_api::{JwtConfig, JwtKey};
+use std::time::Duration;
+
+use command_api::{DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey};
 use event_schemas::values::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -95,9 +97,9 @@ async fn audience_and_issuer_are_checked_when_configured() {
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let jwt = JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
         issuer: Some("https://id.example".into()),
         audience: Some("supplyline".into()),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
     };
     let app = TestApp::start_with(store, jwt).await;
     let mut good = claims(3600);
@@ -144,6 +146,157 @@ async fn audience_and_issuer_are_checked_when_configured() {
     .expect_ok(201);
 }
 
+/// An app over a fresh SQLite store that checks tokens with `jwt`.
+async fn app_with(jwt: JwtConfig) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store = event_store::EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (TestApp::start_with(store, jwt).await, dir)
+}
+
+#[tokio::test]
+async fn a_token_without_iss_or_aud_is_refused_when_they_are_configured() {
+    let (app, _dir) = app_with(JwtConfig {
+        issuer: Some("https://id.example".into()),
+        audience: Some("supplyline".into()),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
+    })
+    .await;
+    let mut good = claims(3600);
+    good["iss"] = json!("https://id.example");
+    good["aud"] = json!("supplyline");
+    let mut no_issuer = good.clone();
+    no_issuer.as_object_mut().unwrap().remove("iss");
+    assert!(
+        refused(&app, &hs256(SECRET, &no_issuer))
+            .await
+            .contains("required claim")
+    );
+    let mut no_audience = good.clone();
+    no_audience.as_object_mut().unwrap().remove("aud");
+    assert!(
+        refused(&app, &hs256(SECRET, &no_audience))
+            .await
+            .contains("required claim")
+    );
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &good)),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+}
+
+/// `POST /v1/stock-items` with this `Authorization` header, if any.
+async fn post_authorized(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/stock-items", app.address))
+        .json(&stock_item_body(1));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_401_challenges_for_a_bearer_token_and_says_when_the_token_sent_is_bad() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    let challenge = |answer: &reqwest::Response| {
+        assert_eq!(answer.status(), 401);
+        answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // No credentials, or credentials of another scheme: a bare challenge (RFC 6750 section 3.1).
+    assert_eq!(challenge(&post_authorized(&app, None).await), "Bearer");
+    assert_eq!(
+        challenge(&post_authorized(&app, Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l")).await),
+        "Bearer"
+    );
+    // A bearer token that does not verify.
+    let expired = format!("Bearer {}", hs256(SECRET, &claims(-3600)));
+    assert_eq!(
+        challenge(&post_authorized(&app, Some(&expired)).await),
+        r#"Bearer error="invalid_token""#
+    );
+    let bad_role = {
+        let mut claims = claims(3600);
+        claims["role"] = json!("system");
+        format!("Bearer {}", hs256(SECRET, &claims))
+    };
+    assert_eq!(
+        challenge(&post_authorized(&app, Some(&bad_role)).await),
+        r#"Bearer error="invalid_token""#
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_scheme_is_case_insensitive() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    let token = hs256(SECRET, &claims(3600));
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let answer = post_authorized(&app, Some(&format!("{scheme} {token}"))).await;
+        assert_eq!(answer.status(), 201, "{scheme}");
+    }
+}
+
+/// Claims valid for an hour, with `nbf` (seconds from now) set.
+fn not_before(offset: i64) -> serde_json::Value {
+    let mut claims = claims(3600);
+    claims["nbf"] = json!(chrono::Utc::now().timestamp() + offset);
+    claims
+}
+
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused_and_only_a_small_skew_is_forgiven() {
+    let (app, _dir) = app_with(JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))).await;
+    assert_eq!(
+        JwtConfig::new(JwtKey::Secret(SECRET.to_vec())).leeway,
+        DEFAULT_JWT_LEEWAY
+    );
+    assert!(
+        refused(&app, &hs256(SECRET, &not_before(60)))
+            .await
+            .contains("not valid yet")
+    );
+    assert!(
+        refused(&app, &hs256(SECRET, &claims(-30)))
+            .await
+            .contains("expired")
+    );
+    // Within the default leeway of a few seconds both are forgiven.
+    for token in [hs256(SECRET, &not_before(2)), hs256(SECRET, &claims(-2))] {
+        app.post("/v1/stock-items", Some(&token), &stock_item_body(1))
+            .await
+            .expect_ok(201);
+    }
+}
+
+#[tokio::test]
+async fn the_leeway_is_a_setting() {
+    let strict = JwtConfig {
+        leeway: Duration::ZERO,
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
+    };
+    let (app, _dir) = app_with(strict).await;
+    refused(&app, &hs256(SECRET, &not_before(3))).await;
+    let lenient = JwtConfig {
+        leeway: Duration::from_secs(120),
+        ..JwtConfig::new(JwtKey::Secret(SECRET.to_vec()))
+    };
+    let (app, _dir) = app_with(lenient).await;
+    app.post(
+        "/v1/stock-items",
+        Some(&hs256(SECRET, &claims(-60))),
+        &stock_item_body(1),
+    )
+    .await
+    .expect_ok(201);
+}
+
 #[tokio::test]
 async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     use ed25519_dalek::SigningKey;
@@ -160,11 +313,7 @@ async fn an_eddsa_public_key_verifies_tokens_and_refuses_hs256_ones() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::PublicKeyPem(public_pem.into_bytes()));
     let app = TestApp::start_with(store, jwt).await;
     let eddsa = jsonwebtoken::encode(
         &Header::new(Algorithm::EdDSA),
@@ -196,11 +345,7 @@ async fn an_rsa_public_key_verifies_rs256_tokens_and_refuses_others() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::PublicKeyPem(public_pem.into_bytes()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::PublicKeyPem(public_pem.into_bytes()));
     let app = TestApp::start_with(store, jwt).await;
     let rs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),

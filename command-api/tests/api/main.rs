@@ -28,6 +28,7 @@ macro_rules! api_test {
 }
 
 mod auth;
+mod connections;
 mod deliveries;
 mod idempotency;
 mod inspections;

@@ -17,16 +17,95 @@ api_test!(health_ready_and_metrics_answer, |app: TestApp| async move {
     )
     .await
     .expect_ok(201);
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/v1/stock-items\""), "{metrics}");
     assert!(metrics.contains("http_request_duration_seconds"));
 });
+
+api_test!(
+    invented_methods_and_paths_never_become_metric_labels,
+    |app: TestApp| async move {
+        let client = reqwest::Client::new();
+        for (method, path) in [
+            ("FROBNICATE", "/health"),
+            ("XYZZYMETHOD", "/v1/stock-items"),
+            ("GET", "/v1/plugh-made-up-path"),
+            ("QUUXMETHOD", "/v1/another-made-up-path"),
+        ] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let answer = client
+                .request(method, format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_client_error(), "{path}");
+        }
+        let metrics = app.get_text("/metrics").await;
+        for invented in [
+            "FROBNICATE",
+            "XYZZYMETHOD",
+            "QUUXMETHOD",
+            "plugh",
+            "made-up",
+        ] {
+            assert!(
+                !metrics.contains(invented),
+                "{invented} is a label:\n{metrics}"
+            );
+        }
+        assert!(metrics.contains(r#"method="other""#), "{metrics}");
+        assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+    }
+);
+
+api_test!(
+    an_invalid_request_id_is_replaced_by_a_fresh_one_and_the_command_still_runs,
+    |app: TestApp| async move {
+        let farmer = app.token("farmer-ana", Role::Farmer);
+        let huge = "r".repeat(100_000);
+        let too_long = "r".repeat(201);
+        for sent in [
+            huge.as_str(),
+            too_long.as_str(),
+            "caf\u{e9}-\u{1f955}",
+            "tab\there",
+            "with space",
+        ] {
+            let answer = app
+                .post_with(
+                    "/v1/stock-items",
+                    Some(&farmer),
+                    &crate::support::stock_item_body(1),
+                    &[("X-Request-Id", sent)],
+                )
+                .await;
+            let (id, _, _) = answer.expect_ok(201);
+            let echoed = answer.headers["x-request-id"].to_str().unwrap();
+            let fresh = uuid::Uuid::parse_str(echoed).unwrap();
+            assert_eq!(fresh.get_version_num(), 7, "{echoed}");
+            // The command recorded the id that was echoed, not the one sent.
+            let events = app
+                .store
+                .read_stream(&event_store::StreamId::new("stock", &id), 0)
+                .await
+                .unwrap();
+            assert_eq!(events[0].metadata["request_id"], echoed);
+        }
+        // A valid id of the longest length is kept.
+        let longest = "r".repeat(200);
+        let answer = app
+            .post_with(
+                "/v1/stock-items",
+                Some(&farmer),
+                &crate::support::stock_item_body(1),
+                &[("X-Request-Id", &longest)],
+            )
+            .await;
+        answer.expect_ok(201);
+        assert_eq!(answer.headers["x-request-id"], longest.as_str());
+    }
+);
 
 api_test!(
     the_openapi_document_lists_every_command_endpoint,
@@ -95,11 +174,7 @@ async fn an_actor_sending_too_fast_gets_429_with_retry_after() {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = event_store::EventStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(crate::support::SECRET.to_vec()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(crate::support::SECRET.to_vec()));
     let state = AppState::new(store, Authenticator::new(&jwt).unwrap(), 10).with_rate_limit(1);
     let server = Server::bind(
         "127.0.0.1:0",

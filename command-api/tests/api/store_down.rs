@@ -38,11 +38,7 @@ async fn commands_answer_503_while_postgres_is_unreachable_and_recover_losing_no
     .unwrap();
     let store = EventStore::new(Arc::new(backend));
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
     let app = TestApp::start_with(store, jwt).await;
     let farmer = app.token("farmer-ana", Role::Farmer);
     let id = app.stock_item("farmer-ana", 10).await;
@@ -153,11 +149,7 @@ async fn a_request_that_takes_too_long_is_answered_503_in_time() {
     .unwrap();
     let store = EventStore::new(Arc::new(backend));
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
     let state = AppState::new(store, Authenticator::new(&jwt).unwrap(), 10);
     let server = Server::bind("127.0.0.1:0", router(state, Duration::from_millis(300)))
         .await

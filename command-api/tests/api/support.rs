@@ -82,11 +82,7 @@ impl TestApp {
     async fn start(store_url: &str) -> Self {
         let store = EventStore::connect(store_url).await.unwrap();
         store.migrate().await.unwrap();
-        let jwt = JwtConfig {
-            key: JwtKey::Secret(SECRET.to_vec()),
-            issuer: None,
-            audience: None,
-        };
+        let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
         Self::start_with(store, jwt).await
     }
 
@@ -176,6 +172,22 @@ impl TestApp {
                 .unwrap(),
         )
         .await
+    }
+
+    /// `GET path`, the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let answer = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "GET {path}: {}",
+            answer.status()
+        );
+        answer.text().await.unwrap()
     }
 
     /// How many events the stream holds.

@@ -98,11 +98,7 @@ async fn start(url: &str, request_timeout: Duration, statement_timeout: Duration
     .await
     .unwrap();
     store.migrate().await.unwrap();
-    let jwt = JwtConfig {
-        key: JwtKey::Secret(SECRET.to_vec()),
-        issuer: None,
-        audience: None,
-    };
+    let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
     let state = AppState::new(store.clone(), Authenticator::new(&jwt).unwrap(), 10);
     let server = Server::bind("127.0.0.1:0", router(state, request_timeout))
         .await
