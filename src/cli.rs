@@ -155,6 +155,18 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// One hot aggregate: commands/s at 16 and 64 clients from one and from two processes,
+    /// and the cost of a command on an item with a long history.
+    Hot {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Orders (each reserved and delivered) in the long-lived item's history.
+        #[arg(long, default_value_t = 100_000)]
+        history: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +270,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::Bench {
             target: BenchTarget::Commands { store, seconds },
         } => bench::run_commands(&store.database_url, bench::CommandBenchOptions { seconds }).await,
+        Action::Bench {
+            target:
+                BenchTarget::Hot {
+                    store,
+                    seconds,
+                    history,
+                },
+        } => {
+            let options = bench::HotBenchOptions { seconds, history };
+            bench::run_hot(&store.database_url, options).await
+        }
         Action::Token {
             store,
             jwt,

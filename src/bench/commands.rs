@@ -138,7 +138,7 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
             run.rate,
             run.p50_ms,
             run.p99_ms,
-            run.errors,
+            run.errors + run.conflicts,
             raw[i],
             run.rate / raw[i]
         );
@@ -149,20 +149,29 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
 }
 
 /// One benchmark client: its token and its stock items.
-struct Client {
-    token: String,
-    items: Vec<String>,
+pub(super) struct Client {
+    /// The bearer token it sends.
+    pub(super) token: String,
+    /// The stock items it sends `receive` to, in turn.
+    pub(super) items: Vec<String>,
 }
 
 /// What a measurement saw.
-struct HttpRun {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
+pub(super) struct HttpRun {
+    /// Successful commands per second.
+    pub(super) rate: f64,
+    /// Median latency of the successful ones.
+    pub(super) p50_ms: f64,
+    /// 99th percentile latency of the successful ones.
+    pub(super) p99_ms: f64,
+    /// Answers `409 Conflict`.
+    pub(super) conflicts: u64,
+    /// Other failures (any other status, or no answer).
+    pub(super) errors: u64,
 }
 
-async fn http_commands(
+/// `clients` each send `receive 1` commands to their items at `base` for `seconds`.
+pub(super) async fn http_commands(
     client: &reqwest::Client,
     base: &str,
     clients: &[Client],
@@ -182,6 +191,7 @@ async fn http_commands(
                 .collect();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
+                let mut conflicts = 0u64;
                 let mut errors = 0u64;
                 let mut n = 0usize;
                 while Instant::now() < deadline {
@@ -200,18 +210,20 @@ async fn http_commands(
                             let _ = r.bytes().await;
                             latencies.push(sent.elapsed());
                         }
+                        Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => conflicts += 1,
                         _ => errors += 1,
                     }
                 }
-                (latencies, errors)
+                (latencies, conflicts, errors)
             })
         })
         .collect();
     let mut latencies = Vec::new();
-    let mut errors = 0;
+    let (mut conflicts, mut errors) = (0, 0);
     for task in tasks {
-        let (l, e) = task.await?;
+        let (l, c, e) = task.await?;
         latencies.extend(l);
+        conflicts += c;
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -226,12 +238,17 @@ async fn http_commands(
         rate: latencies.len() as f64 / elapsed,
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
+        conflicts,
         errors,
     })
 }
 
 /// Plain single-row INSERTs of an event row by `clients` tasks for `seconds`, per second.
-async fn raw_inserts(pool: &sqlx::PgPool, clients: usize, seconds: f64) -> anyhow::Result<f64> {
+pub(super) async fn raw_inserts(
+    pool: &sqlx::PgPool,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<f64> {
     let payload = json!({"StockReceived": {"quantity": 1, "purchase_id": null,
         "levels": {"on_hand": 1, "reserved": 0}, "received_at": "2026-05-01T08:00:00Z"}});
     // The same metadata an accepted command records.
