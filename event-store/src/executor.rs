@@ -370,6 +370,9 @@ where
                 }
                 let actual = loaded.version;
                 self.keep(turn, loaded);
+                // Nothing to append: release the stream (on SQLite its lock is the only
+                // writer, which recording the answer needs).
+                drop(lock.take());
                 return self
                     .answer_once(
                         context,
@@ -395,6 +398,9 @@ where
                     continue;
                 }
                 let stored = serde_json::to_value(&refusal);
+                // Nothing to append: release the stream (on SQLite its lock is the only
+                // writer, which recording the answer needs).
+                drop(lock.take());
                 return self
                     .answer_once(
                         context,
@@ -426,6 +432,9 @@ where
                         position,
                     },
                 );
+                // Nothing to append: release the stream (on SQLite its lock is the only
+                // writer, which recording the answer needs).
+                drop(lock.take());
                 return self
                     .answer_once(
                         context,

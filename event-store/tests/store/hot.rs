@@ -8,7 +8,7 @@ use domain::stock::StockItem;
 use event_store::{ExecuteError, Executor, StoreOptions};
 use tokio::sync::Barrier;
 
-use crate::fixtures::{context_for, farmer, on_hand, receive, register_stock_item};
+use crate::fixtures::{adjust, claim, context_for, farmer, on_hand, receive, register_stock_item};
 
 /// Sends `count` concurrent `receive 1` commands to stock item `id` through `executor`, all
 /// released at once by `start`.
@@ -88,5 +88,42 @@ conformance!(
         let stored = here.load(&id).await.unwrap();
         assert_eq!(stored.version, 2 + 2 * CLIENTS as u64);
         assert_eq!(on_hand(&stored.state), 2 + 2 * CLIENTS as u64);
+    }
+);
+
+conformance!(
+    a_keyed_command_refused_after_a_lost_race_answers_at_once,
+    |db| async move {
+        // Two executors over one store: `here` keeps a state that `there` makes stale.
+        let here = Executor::<StockItem>::new(db.store.clone(), ());
+        let there = Executor::<StockItem>::new(db.store.clone(), ());
+        let farmer = farmer();
+        let id = register_stock_item(&here, &farmer, 10).await;
+        let emptied = adjust(&farmer, -10);
+        there
+            .execute(&id, emptied.clone(), &context_for(&emptied))
+            .await
+            .unwrap();
+
+        // On the kept state (10 on hand) this passes; it loses the race to the store, is
+        // decided again under the stream's lock, refused, and the refusal kept for its key.
+        let take = adjust(&farmer, -5);
+        let mut context = context_for(&take);
+        context.idempotency = claim("farmer:take-5", "adjust -5");
+        let started = std::time::Instant::now();
+        let refused = here.execute(&id, take, &context).await.unwrap_err();
+
+        assert!(
+            matches!(
+                refused,
+                ExecuteError::Rejected(domain::stock::StockError::BelowReserved { .. })
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "waited {:?}",
+            started.elapsed()
+        );
     }
 );
