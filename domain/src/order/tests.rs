@@ -1087,6 +1087,12 @@ fn every_refusal_has_its_kind() {
     ];
     for (error, kind) in cases {
         assert_eq!(error.kind(), kind, "{error:?}");
+        // A refusal kept as an idempotency key's first answer must read back as itself.
+        let stored = serde_json::to_value(&error).unwrap();
+        assert_eq!(
+            serde_json::from_value::<_>(stored).ok(),
+            Some(error.clone())
+        );
     }
 }
 
