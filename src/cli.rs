@@ -328,19 +328,15 @@ async fn serve_command_api(args: CommandServiceArgs) -> anyhow::Result<()> {
         .store
         .open_serving(service.http.request_timeout)
         .await?;
-    serve::command_api(
-        store,
-        &jwt,
-        &service.http.listen,
-        serve::Settings {
-            snapshot_every: snapshots.snapshot_every,
-            request_timeout: service.http.request_timeout,
-            rate_limit: service.http.rate_limit,
-            limits: service.http.limits(),
-            idempotency_ttl: keys.idempotency_ttl,
-        },
-    )
-    .await
+    let settings = serve::Settings {
+        snapshot_every: snapshots.snapshot_every,
+        request_timeout: service.http.request_timeout,
+        rate_limit: service.http.rate_limit,
+        limits: service.http.limits(),
+        idempotency_ttl: keys.idempotency_ttl,
+    };
+    let executors = serve::executors(&store, &settings);
+    serve::command_api(executors, &jwt, &service.http.listen, settings).await
 }
 
 fn not_available(name: &str) -> anyhow::Result<()> {

@@ -26,25 +26,31 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
 }
 
-/// Serves the command API (and the operations endpoints) on `listen`.
-pub async fn command_api(
-    store: EventStore,
-    jwt: &JwtConfig,
-    listen: &str,
-    settings: Settings,
-) -> anyhow::Result<()> {
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the event store")?;
-    let auth = Authenticator::new(jwt).context("invalid JWT configuration")?;
-    let executors = Executors::new(
+/// The process's executors over `store`, shared by every part that issues commands.
+pub fn executors(store: &EventStore, settings: &Settings) -> Executors {
+    Executors::new(
         store.clone(),
         ExecutorSettings {
             snapshot_every: settings.snapshot_every,
             ..ExecutorSettings::default()
         },
-    );
+    )
+}
+
+/// Serves the command API (and the operations endpoints) on `listen`, issuing commands
+/// through the process's `executors`.
+pub async fn command_api(
+    executors: Executors,
+    jwt: &JwtConfig,
+    listen: &str,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    let store = executors.store().clone();
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the event store")?;
+    let auth = Authenticator::new(jwt).context("invalid JWT configuration")?;
     let state = AppState::with_executors(executors, auth)
         .with_rate_limit(settings.rate_limit)
         .with_idempotency_ttl(settings.idempotency_ttl);

@@ -32,7 +32,13 @@ pub async fn enforce(
                 "the request outlived its deadline with its append in flight; answering the \
                  append's outcome"
             );
-            response.await
+            // The database gives up on a statement well within this (its statement timeout
+            // is half the request timeout): only a connection gone silent can outlast it, and
+            // then the outcome is unknown.
+            match tokio::time::timeout(timeout, &mut response).await {
+                Ok(response) => response,
+                Err(_) => ApiError::OutcomeUnknown.into_response(),
+            }
         }
         Err(_) => ApiError::Timeout.into_response(),
     }

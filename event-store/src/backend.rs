@@ -13,9 +13,11 @@ use crate::{
 /// checkpoints, leases).
 #[derive(Debug, Clone)]
 pub enum Database {
-    /// PostgreSQL: keep tables in the same database and write them in transactions of your own;
-    /// appends never wait on them.
-    Postgres(sqlx::PgPool),
+    /// PostgreSQL: keep tables in the same database, through a pool of your own built from
+    /// these options (the log's database, without the append path's statement timeouts; a
+    /// pool apart, so the log's connections are never taken). Appends never wait on your
+    /// transactions as long as they do not lock the `events` table.
+    Postgres(sqlx::postgres::PgConnectOptions),
     /// SQLite has one writer per file, and the log's writer is the store's alone: keep tables
     /// in a database file of your own beside the log, and read the log through the store.
     Sqlite {
@@ -43,6 +45,17 @@ pub struct ContradictedHead {
 /// without appending releases the lock.
 #[async_trait]
 pub trait StreamLock: Send {
+    /// The stream's latest snapshot, read under the lock (on its own connection: a lock never
+    /// waits for a second one).
+    async fn load_snapshot(&mut self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// The stream's events after `after_version`, as stored, read under the lock.
+    async fn read_stream(
+        &mut self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// Appends (as [`Backend::append`]) and commits, releasing the lock.
     async fn append(
         self: Box<Self>,

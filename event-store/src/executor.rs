@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::slots::{Slots, Turn};
+use crate::store::upcast_all;
 use crate::{
     AppendRequest, CommitPoint, EventStore, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
     NewEvent, Position, Snapshot, StoreError, StreamId, StreamLock,
@@ -144,6 +145,7 @@ pub struct Executor<A: Aggregate> {
     snapshot_every: u64,
     max_attempts: u32,
     slots: Arc<Slots<A>>,
+    transient: fn(&A::Error) -> bool,
 }
 
 impl<A: Aggregate> Clone for Executor<A> {
@@ -154,8 +156,14 @@ impl<A: Aggregate> Clone for Executor<A> {
             snapshot_every: self.snapshot_every,
             max_attempts: self.max_attempts,
             slots: self.slots.clone(),
+            transient: self.transient,
         }
     }
+}
+
+/// No refusal is transient unless the executor is told otherwise.
+fn never<E>(_: &E) -> bool {
+    false
 }
 
 /// By default a snapshot is taken every this many events of a stream.
@@ -198,7 +206,20 @@ where
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             slots: Arc::new(Slots::new(DEFAULT_CACHE_CAPACITY)),
+            transient: never,
         }
+    }
+
+    /// Tells which refusals are transient (say, a lookup the decision needed was unavailable):
+    /// those are never kept as an idempotency key's answer, so a retry is decided afresh.
+    pub fn with_transient_refusals(mut self, transient: fn(&A::Error) -> bool) -> Self {
+        self.transient = transient;
+        self
+    }
+
+    /// Whether `refusal` is transient (see [`Self::with_transient_refusals`]).
+    pub fn is_transient(&self, refusal: &A::Error) -> bool {
+        (self.transient)(refusal)
     }
 
     /// Keeps up to `capacity` recently used aggregates in memory (0: none, always load).
@@ -226,18 +247,25 @@ where
 
     /// Loads the aggregate: its latest snapshot, then the events after it.
     pub async fn load(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
-        self.load_stream(&StreamId::new(A::TYPE, aggregate_id), true)
+        self.load_stream(&StreamId::new(A::TYPE, aggregate_id), true, None)
             .await
     }
 
-    /// Loads a stream's aggregate, from its latest snapshot when `from_snapshot`.
+    /// Loads a stream's aggregate, from its latest snapshot when `from_snapshot`; under a
+    /// stream lock, through the lock's own connection.
     async fn load_stream(
         &self,
         stream: &StreamId,
         from_snapshot: bool,
+        mut lock: Option<&mut Box<dyn StreamLock>>,
     ) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded::<A>::default();
-        if from_snapshot && let Some(snapshot) = self.store.load_snapshot(stream).await? {
+        let snapshot = match (&mut lock, from_snapshot) {
+            (_, false) => None,
+            (Some(lock), true) => lock.load_snapshot(stream).await?,
+            (None, true) => self.store.load_snapshot(stream).await?,
+        };
+        if let Some(snapshot) = snapshot {
             match serde_json::from_value::<A>(snapshot.state) {
                 Ok(state) => {
                     loaded = Loaded {
@@ -251,7 +279,10 @@ where
                 Err(error) => tracing::warn!(%stream, %error, "ignoring unreadable snapshot"),
             }
         }
-        let events = self.store.read_stream(stream, loaded.version).await?;
+        let events = match lock {
+            Some(lock) => upcast_all(lock.read_stream(stream, loaded.version).await?),
+            None => self.store.read_stream(stream, loaded.version).await?,
+        };
         for event in events {
             apply_recorded(&mut loaded, &event)?;
         }
@@ -357,7 +388,10 @@ where
             let from_kept = kept.is_some();
             let loaded = match kept {
                 Some(loaded) => loaded,
-                None => self.load_stream(stream, from_snapshot).await?,
+                None => {
+                    self.load_stream(stream, from_snapshot, lock.as_mut())
+                        .await?
+                }
             };
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
@@ -397,10 +431,14 @@ where
                     attempt += 1;
                     continue;
                 }
-                let stored = serde_json::to_value(&refusal);
                 // Nothing to append: release the stream (on SQLite its lock is the only
                 // writer, which recording the answer needs).
                 drop(lock.take());
+                if self.is_transient(&refusal) {
+                    // A passing failure is no answer to keep: a retry decides afresh.
+                    return Err(ExecuteError::Rejected(refusal));
+                }
+                let stored = serde_json::to_value(&refusal);
                 return self
                     .answer_once(
                         context,

@@ -8,6 +8,11 @@ use serde_json::{Value, json};
 use crate::convert::{parse_hash, to_i64, to_u64};
 use crate::{Appended, Position, StoreError, StreamId};
 
+/// The longest a key may stand for its first answer (a longer time to live is capped: times
+/// stay comparable as text on SQLite, and in range on PostgreSQL).
+pub(crate) const MAX_TTL: std::time::Duration =
+    std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The first answer given under an idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyOutcome {

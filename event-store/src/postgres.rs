@@ -74,6 +74,9 @@ const STREAM_LOCK_CLASS: &[u8] = b"supplyline stream lock\0";
 /// The log in PostgreSQL.
 pub struct PostgresBackend {
     pool: PgPool,
+    /// The database's connect options without the append path's time limits, for the crates
+    /// that keep their tables beside the log.
+    options: PgConnectOptions,
     epoch: OnceCell<u32>,
     signals: Signals,
     tasks: Vec<JoinHandle<()>>,
@@ -122,21 +125,24 @@ impl PostgresBackend {
         // A blocked statement fails inside the database, so a caller that gives up on it can
         // truthfully say it was not applied (see `CommitPoint`). Zero: no limit (audits).
         let timeout = options.statement_timeout.as_millis().to_string();
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
-            .options([
-                ("statement_timeout", timeout.as_str()),
-                ("lock_timeout", timeout.as_str()),
-            ]);
+        let base = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let connect = base.clone().options([
+            ("statement_timeout", timeout.as_str()),
+            ("lock_timeout", timeout.as_str()),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1) + 1)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(Self::from_pool(pool))
+        let mut backend = Self::from_pool(pool);
+        backend.options = base;
+        Ok(backend)
     }
 
     /// Wraps an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
+        let options = pool.connect_options().as_ref().clone();
         let wakeups = Arc::new(Wakeups::new());
         let announce = Arc::new(Notify::new());
         let tasks = vec![
@@ -145,6 +151,7 @@ impl PostgresBackend {
         ];
         Self {
             pool,
+            options,
             epoch: OnceCell::new(),
             signals: Signals {
                 wakeups,
@@ -302,7 +309,9 @@ async fn insert_events(
 
 /// Claims an idempotency key for this transaction (an expired key is claimed afresh); `false`
 /// when the key already stands for an answer. A concurrent claim of the same key waits here
-/// until the first one's transaction ends.
+/// until the first one's transaction ends. The stream's lock is taken first, in the same
+/// statement, so every append takes the stream's lock before a key's row: a retry holding the
+/// stream's lock and an identical keyed request can never wait on each other in a cycle.
 async fn claim_key(
     conn: &mut PgConnection,
     claim: &IdempotencyClaim,
@@ -311,7 +320,8 @@ async fn claim_key(
     let claimed = sqlx::query(
         "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
              expires_at) \
-         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second') \
+         SELECT $1, $2, $3, $4, now() + $5 * interval '1 second' \
+         FROM (SELECT pg_advisory_xact_lock($6)) AS stream_lock \
          ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
              aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id, \
              outcome = NULL, version = NULL, epoch = NULL, tx = NULL, position = NULL, \
@@ -323,7 +333,8 @@ async fn claim_key(
     .bind(&claim.fingerprint)
     .bind(&stream.aggregate_type)
     .bind(&stream.aggregate_id)
-    .bind(claim.ttl.map(|ttl| ttl.as_secs_f64()))
+    .bind(ttl_seconds(claim))
+    .bind(stream_lock_key(stream))
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -420,8 +431,10 @@ fn first_answer(
 }
 
 /// Claims the key (if any), inserts the events, records the key's outcome and commits: an
-/// append in a transaction. The commit point is reached just before `COMMIT`: until then,
-/// dropping the transaction rolls it back.
+/// append in a transaction. The commit point is reached just before `COMMIT`, or, under a key,
+/// before the claim: a claim may wait on an identical request still in flight (perhaps in
+/// another process), whose outcome is then this one's, so giving up on it would not be
+/// truthful. Any failure before `COMMIT` rolls everything back and clears the point.
 async fn append_in_transaction(
     mut tx: Transaction<'static, Postgres>,
     request: &AppendRequest,
@@ -429,25 +442,75 @@ async fn append_in_transaction(
     epoch: u32,
     signals: &Signals,
 ) -> Result<Appended, StoreError> {
-    if let Some(claim) = &request.idempotency
-        && !claim_key(&mut tx, claim, &request.stream).await?
-    {
-        let outcome = outcome_on(&mut tx, &claim.key).await;
-        tx.rollback().await?;
-        return first_answer(claim, outcome?);
+    if request.idempotency.is_some() {
+        commit.reach();
     }
-    let appended = insert_events(&mut tx, request, epoch).await?;
-    if let Some(claim) = &request.idempotency {
-        settle_key(&mut tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
-    }
-    if let Err(error) = signals.before_commit().await {
-        tx.rollback().await?;
-        return Err(error);
-    }
+    let written = write_in(&mut tx, request, epoch, signals).await;
+    let appended = match written {
+        Ok(Written::Events(appended)) => appended,
+        Ok(Written::FirstAnswer(answer)) => {
+            drop(tx);
+            commit.clear();
+            return answer;
+        }
+        Err(error) => {
+            // Dropping the transaction rolls it back: nothing was applied.
+            drop(tx);
+            commit.clear();
+            return Err(deadlock_as_conflict(error, request.expected_version));
+        }
+    };
     commit.reach();
     tx.commit().await.map_err(in_doubt)?;
     signals.appended();
     Ok(appended)
+}
+
+/// What the statements of a transactional append did before `COMMIT`.
+enum Written {
+    /// The events are written (not committed yet).
+    Events(Appended),
+    /// The key already stood for an answer: that one is the answer; nothing was written.
+    FirstAnswer(Result<Appended, StoreError>),
+}
+
+async fn write_in(
+    tx: &mut PgConnection,
+    request: &AppendRequest,
+    epoch: u32,
+    signals: &Signals,
+) -> Result<Written, StoreError> {
+    if let Some(claim) = &request.idempotency
+        && !claim_key(tx, claim, &request.stream).await?
+    {
+        let outcome = outcome_on(tx, &claim.key).await?;
+        return Ok(Written::FirstAnswer(first_answer(claim, outcome)));
+    }
+    let appended = insert_events(tx, request, epoch).await?;
+    if let Some(claim) = &request.idempotency {
+        settle_key(tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
+    }
+    signals.before_commit().await?;
+    Ok(Written::Events(appended))
+}
+
+/// A deadlock PostgreSQL broke by aborting this transaction is a lost race like any other.
+fn deadlock_as_conflict(error: StoreError, expected_version: u64) -> StoreError {
+    match &error {
+        StoreError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some(DEADLOCK_DETECTED) =>
+        {
+            StoreError::Conflict { expected_version }
+        }
+        _ => error,
+    }
+}
+
+/// The key's time to live in seconds, capped (see [`crate::idempotency::MAX_TTL`]).
+fn ttl_seconds(claim: &IdempotencyClaim) -> Option<f64> {
+    claim
+        .ttl
+        .map(|ttl| ttl.min(crate::idempotency::MAX_TTL).as_secs_f64())
 }
 
 /// A stream's advisory lock, held by an open transaction: no other append to the stream can
@@ -460,6 +523,18 @@ struct PgStreamLock {
 
 #[async_trait]
 impl StreamLock for PgStreamLock {
+    async fn load_snapshot(&mut self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        snapshot_on(&mut self.tx, stream).await
+    }
+
+    async fn read_stream(
+        &mut self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        stream_on(&mut self.tx, stream, after_version).await
+    }
+
     async fn append(
         self: Box<Self>,
         request: AppendRequest,
@@ -480,7 +555,7 @@ impl Backend for PostgresBackend {
     }
 
     fn database(&self) -> Database {
-        Database::Postgres(self.pool.clone())
+        Database::Postgres(self.options.clone())
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -584,7 +659,7 @@ impl Backend for PostgresBackend {
         .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
         .bind(stored.last_hash)
         .bind(stored.detail)
-        .bind(claim.ttl.map(|ttl| ttl.as_secs_f64()))
+        .bind(ttl_seconds(claim))
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -652,15 +727,8 @@ impl Backend for PostgresBackend {
         stream: &StreamId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(select_event!(
-            "WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 \
-             ORDER BY sequence"
-        ))
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .bind(to_i64(after_version)?)
-        .fetch(&self.pool);
-        decode_all(rows).await
+        let mut conn = self.pool.acquire().await?;
+        stream_on(&mut conn, stream, after_version).await
     }
 
     async fn read_all(
@@ -732,29 +800,8 @@ impl Backend for PostgresBackend {
     }
 
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        let row = sqlx::query(
-            "SELECT version, state, last_hash, epoch, tx, position FROM snapshots \
-             WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let last_hash: String = row.try_get("last_hash")?;
-        Ok(Some(Snapshot {
-            stream: stream.clone(),
-            version: to_u64(row.try_get("version")?)?,
-            state: row.try_get("state")?,
-            last_hash: parse_hash(&last_hash)?,
-            position: Position::new(
-                to_u32(row.try_get("epoch")?)?,
-                to_u64(row.try_get("tx")?)?,
-                to_u64(row.try_get("position")?)?,
-            ),
-        }))
+        let mut conn = self.pool.acquire().await?;
+        snapshot_on(&mut conn, stream).await
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -784,6 +831,53 @@ impl Backend for PostgresBackend {
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.signals.wakeups.subscribe()
     }
+}
+
+/// The stream's events after `after_version`, as stored, read on `conn`.
+async fn stream_on(
+    conn: &mut PgConnection,
+    stream: &StreamId,
+    after_version: u64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(select_event!(
+        "WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 \
+         ORDER BY sequence"
+    ))
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .bind(to_i64(after_version)?)
+    .fetch(&mut *conn);
+    decode_all(rows).await
+}
+
+/// The stream's snapshot, read on `conn`.
+async fn snapshot_on(
+    conn: &mut PgConnection,
+    stream: &StreamId,
+) -> Result<Option<Snapshot>, StoreError> {
+    let row = sqlx::query(
+        "SELECT version, state, last_hash, epoch, tx, position FROM snapshots \
+         WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let last_hash: String = row.try_get("last_hash")?;
+    Ok(Some(Snapshot {
+        stream: stream.clone(),
+        version: to_u64(row.try_get("version")?)?,
+        state: row.try_get("state")?,
+        last_hash: parse_hash(&last_hash)?,
+        position: Position::new(
+            to_u32(row.try_get("epoch")?)?,
+            to_u64(row.try_get("tx")?)?,
+            to_u64(row.try_get("position")?)?,
+        ),
+    }))
 }
 
 /// Decodes rows as they arrive, so decoding overlaps the transfer of the next rows.

@@ -187,6 +187,7 @@ async fn store_outcome(
     let now = Utc::now();
     let expires_at = claim
         .ttl
+        .map(|ttl| ttl.min(crate::idempotency::MAX_TTL))
         .and_then(|ttl| chrono::Duration::from_std(ttl).ok())
         .and_then(|ttl| now.checked_add_signed(ttl))
         .map(timestamp);
@@ -226,6 +227,18 @@ struct SqliteStreamLock {
 
 #[async_trait]
 impl StreamLock for SqliteStreamLock {
+    async fn load_snapshot(&mut self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        snapshot_on(&mut self.tx, stream).await
+    }
+
+    async fn read_stream(
+        &mut self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        stream_on(&mut self.tx, stream, after_version).await
+    }
+
     async fn append(
         self: Box<Self>,
         request: AppendRequest,
@@ -243,6 +256,20 @@ struct DeferredLock {
 
 #[async_trait]
 impl StreamLock for DeferredLock {
+    async fn load_snapshot(&mut self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        snapshot_on(&mut conn, stream).await
+    }
+
+    async fn read_stream(
+        &mut self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        stream_on(&mut conn, stream, after_version).await
+    }
+
     async fn append(
         self: Box<Self>,
         request: AppendRequest,
@@ -389,16 +416,8 @@ impl Backend for SqliteBackend {
         stream: &StreamId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE aggregate_type = ? AND aggregate_id = ? AND sequence > ? \
-             ORDER BY sequence"
-        ))
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .bind(to_i64(after_version)?)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(decode_event).collect()
+        let mut conn = self.reader.acquire().await?;
+        stream_on(&mut conn, stream, after_version).await
     }
 
     async fn read_all(
@@ -448,26 +467,8 @@ impl Backend for SqliteBackend {
     }
 
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        let row = sqlx::query(
-            "SELECT version, state, last_hash, position FROM snapshots \
-             WHERE aggregate_type = ? AND aggregate_id = ?",
-        )
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let state: String = row.try_get("state")?;
-        let last_hash: String = row.try_get("last_hash")?;
-        Ok(Some(Snapshot {
-            stream: stream.clone(),
-            version: to_u64(row.try_get("version")?)?,
-            state: serde_json::from_str(&state)?,
-            last_hash: parse_hash(&last_hash)?,
-            position: Position::new(0, 0, to_u64(row.try_get("position")?)?),
-        }))
+        let mut conn = self.reader.acquire().await?;
+        snapshot_on(&mut conn, stream).await
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -541,6 +542,51 @@ async fn outcome_in(
             last_hash.as_deref(),
             detail,
         )?,
+    }))
+}
+
+/// The stream's events after `after_version`, as stored, read on `conn`.
+async fn stream_on(
+    conn: &mut SqliteConnection,
+    stream: &StreamId,
+    after_version: u64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT_EVENT} WHERE aggregate_type = ? AND aggregate_id = ? AND sequence > ? \
+         ORDER BY sequence"
+    ))
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .bind(to_i64(after_version)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(decode_event).collect()
+}
+
+/// The stream's snapshot, read on `conn`.
+async fn snapshot_on(
+    conn: &mut SqliteConnection,
+    stream: &StreamId,
+) -> Result<Option<Snapshot>, StoreError> {
+    let row = sqlx::query(
+        "SELECT version, state, last_hash, position FROM snapshots \
+         WHERE aggregate_type = ? AND aggregate_id = ?",
+    )
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let state: String = row.try_get("state")?;
+    let last_hash: String = row.try_get("last_hash")?;
+    Ok(Some(Snapshot {
+        stream: stream.clone(),
+        version: to_u64(row.try_get("version")?)?,
+        state: serde_json::from_str(&state)?,
+        last_hash: parse_hash(&last_hash)?,
+        position: Position::new(0, 0, to_u64(row.try_get("position")?)?),
     }))
 }
 

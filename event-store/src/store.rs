@@ -173,7 +173,8 @@ impl EventStore {
     }
 }
 
-fn upcast_all(events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+/// Upcasts stored events to their current versions.
+pub(crate) fn upcast_all(events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
     events
         .into_iter()
         .map(|event| event.upcast(event_schemas::upcast))

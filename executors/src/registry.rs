@@ -7,6 +7,7 @@ use domain::inspection::Inspection;
 use domain::order::Order;
 use domain::purchase::{Purchase, PurchaseServices};
 use domain::stock::StockItem;
+use domain::{Refusal, RefusalKind};
 use event_store::{DEFAULT_CACHE_CAPACITY, DEFAULT_SNAPSHOT_EVERY, EventStore, Executor};
 
 use crate::StoreStockItemOwners;
@@ -55,21 +56,26 @@ impl Executors {
         } = settings;
         let stock = Executor::<StockItem>::new(store.clone(), ())
             .with_snapshot_every(snapshot_every)
-            .with_cache(cache_capacity);
+            .with_cache(cache_capacity)
+            .with_transient_refusals(unavailable);
         let owners = Arc::new(StoreStockItemOwners::new(stock.clone()));
         Self {
             orders: Executor::new(store.clone(), ())
                 .with_snapshot_every(snapshot_every)
-                .with_cache(cache_capacity),
+                .with_cache(cache_capacity)
+                .with_transient_refusals(unavailable),
             deliveries: Executor::new(store.clone(), ())
                 .with_snapshot_every(snapshot_every)
-                .with_cache(cache_capacity),
+                .with_cache(cache_capacity)
+                .with_transient_refusals(unavailable),
             inspections: Executor::new(store.clone(), ())
                 .with_snapshot_every(snapshot_every)
-                .with_cache(cache_capacity),
+                .with_cache(cache_capacity)
+                .with_transient_refusals(unavailable),
             purchases: Executor::new(store.clone(), PurchaseServices::new(owners))
                 .with_snapshot_every(snapshot_every)
-                .with_cache(cache_capacity),
+                .with_cache(cache_capacity)
+                .with_transient_refusals(unavailable),
             stock,
             store,
         }
@@ -78,5 +84,33 @@ impl Executors {
     /// The store they write to.
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+}
+
+/// A refusal because something the decision needed was unavailable: a passing failure, never
+/// kept as an idempotency key's answer.
+fn unavailable<E: Refusal>(refusal: &E) -> bool {
+    refusal.kind() == RefusalKind::Unavailable
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::purchase::PurchaseError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refusal_for_want_of_a_lookup_is_transient_and_a_rule_is_not() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        let store = EventStore::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let executors = Executors::new(store, ExecutorSettings::default());
+
+        let lookup = PurchaseError::Unavailable("connection refused".into());
+
+        assert!(executors.purchases.is_transient(&lookup));
+        assert!(!executors.purchases.is_transient(&PurchaseError::NotFound));
     }
 }

@@ -133,9 +133,11 @@ async fn on_postgres_a_projector_keeps_its_tables_in_the_log_database_without_bl
     store.migrate().await.unwrap();
     let executors = Executors::new(store.clone(), ExecutorSettings::default());
 
-    let Database::Postgres(pool) = store.database() else {
+    let Database::Postgres(options) = store.database() else {
         panic!("expected PostgreSQL, got {:?}", store.database());
     };
+    // A pool of the projector's own, on the log's database.
+    let pool = sqlx::PgPool::connect_with(options).await.unwrap();
     sqlx::query("CREATE TABLE seen (n integer)")
         .execute(&pool)
         .await

@@ -134,8 +134,22 @@ where
 }
 
 /// Sends `receive 5` to a warmed-up stock item while appends are blocked for `hold`; returns
-/// the answer's status and the stock item's stream length once the block is gone.
+/// the answer's status (a 503 checked to be a problem) and the stock item's stream length once
+/// the block is gone.
 async fn receive_while_blocked(
+    store: &Blockable,
+    request_timeout: Duration,
+    statement_timeout: Duration,
+    hold: Duration,
+) -> (u16, usize) {
+    let (status, length) =
+        receive_while_blocked_answering(store, request_timeout, statement_timeout, hold).await;
+    assert!(status == 200 || status == 503, "unexpected status {status}");
+    (status, length)
+}
+
+/// As [`receive_while_blocked`], with any status.
+async fn receive_while_blocked_answering(
     store: &Blockable,
     request_timeout: Duration,
     statement_timeout: Duration,
@@ -160,7 +174,7 @@ async fn receive_while_blocked(
     let stream = StreamId::new("stock", &id);
     let length = app.store.read_stream(&stream, 0).await.unwrap().len();
     if !answer.status.is_success() {
-        answer.expect_problem(503);
+        answer.expect_problem(answer.status.as_u16());
     }
     (answer.status.as_u16(), length)
 }
@@ -191,9 +205,11 @@ async fn a_command_whose_append_was_sent_answers_its_true_outcome_past_the_deadl
     on_both(|store| async move {
         // The database would wait longer than the request may: once the append is sent, the
         // answer waits for its outcome rather than claiming it was not applied.
+        // (Past its deadline the answer waits at most one more request timeout, which the
+        // block here stays within.)
         let (status, length) = receive_while_blocked(
             &store,
-            Duration::from_millis(600),
+            Duration::from_millis(1000),
             Duration::from_secs(5),
             Duration::from_millis(1500),
         )
@@ -210,4 +226,31 @@ async fn a_command_whose_append_was_sent_answers_its_true_outcome_past_the_deadl
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_that_never_settles_is_answered_504_outcome_unknown() {
+    let Some(admin_url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: DATABASE_URL is not set; the 504 test needs PostgreSQL");
+        return;
+    };
+    let database = ScratchDatabase::create(&admin_url, "sl_truth")
+        .await
+        .unwrap();
+    let store = Blockable {
+        url: database.url().to_owned(),
+        postgres: true,
+    };
+    // The database would wait far longer than the request's deadline and its grace: as when a
+    // connection goes silent, the outcome cannot be known in time.
+    let (status, _) = receive_while_blocked_answering(
+        &store,
+        Duration::from_millis(300),
+        Duration::from_secs(30),
+        Duration::from_millis(1500),
+    )
+    .await;
+
+    assert_eq!(status, 504);
+    database.drop_database().await.unwrap();
 }

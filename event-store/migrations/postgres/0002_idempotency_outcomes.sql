@@ -8,6 +8,10 @@ ALTER TABLE idempotency_keys
     ADD COLUMN detail jsonb,
     ADD COLUMN expires_at timestamptz;
 UPDATE idempotency_keys SET outcome = 'appended' WHERE version IS NOT NULL;
+-- Keys from before this migration are clients' (scoped "<sub>\n<key>"; the system actor issued
+-- none yet): they get the default time to live.
+UPDATE idempotency_keys SET expires_at = created_at + interval '24 hours'
+    WHERE position(E'\n' IN key) > 0;
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)
     WHERE expires_at IS NOT NULL;
 -- Audits cross-check each stream's head against the keys that name it.

@@ -20,6 +20,11 @@ INSERT INTO idempotency_keys_v2 (key, fingerprint, aggregate_type, aggregate_id,
     SELECT key, fingerprint, aggregate_type, aggregate_id, 'appended', version, position,
         last_hash, created_at
     FROM idempotency_keys;
+-- Keys from before this migration are clients' (scoped "<sub>\n<key>"; the system actor issued
+-- none yet): they get the default time to live.
+UPDATE idempotency_keys_v2
+    SET expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+1 day')
+    WHERE instr(key, char(10)) > 0;
 DROP TABLE idempotency_keys;
 ALTER TABLE idempotency_keys_v2 RENAME TO idempotency_keys;
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)

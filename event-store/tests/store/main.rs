@@ -35,6 +35,7 @@ mod blocked;
 mod executor;
 mod fixtures;
 mod hash_chain;
+mod hostile;
 mod hot;
 mod idempotency;
 mod read;
