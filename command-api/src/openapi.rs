@@ -119,15 +119,17 @@ impl Modify for BearerAuth {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // only its OpenAPI description is used
 pub struct CommandHeaders {
-    /// Makes retries safe: the same key and body give the first answer again and append
-    /// nothing; the same key with another body is refused (422).
+    /// Makes retries safe: the key stands for its first answer (whatever it was) for 24 hours
+    /// by default; the same key and body give that answer again and append nothing; the same
+    /// key with another body or `If-Match` is refused (422).
     #[param(rename = "Idempotency-Key", min_length = 1, max_length = 200)]
     idempotency_key: Option<String>,
     /// Apply only if the stream is at this version, e.g. `"3"` (else 412).
     #[param(rename = "If-Match")]
     if_match: Option<String>,
-    /// The request id, echoed back (made by the server when absent).
-    #[param(rename = "X-Request-Id", max_length = 200)]
+    /// The request id, echoed back: 1 to 200 visible ASCII characters; the server makes a
+    /// fresh one when it is absent or not such (an invalid id is replaced, never refused).
+    #[param(rename = "X-Request-Id")]
     x_request_id: Option<String>,
     /// The correlation id (a UUID) recorded on every event the request causes.
     #[param(rename = "X-Correlation-Id", format = Uuid)]
