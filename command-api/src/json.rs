@@ -11,6 +11,8 @@ use serde_json::Value;
 use crate::ApiError;
 use crate::problem::FieldError;
 
+mod unique_keys;
+
 /// The largest command body accepted, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -62,11 +64,18 @@ where
     }
 }
 
-/// Parses a JSON body into `T`, naming the field of the first error.
+/// Parses a JSON body into `T`, naming the field of the first error. An object that repeats a
+/// key is refused rather than read as its last occurrence.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<CommandBody<T>, ApiError> {
-    let json: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("the body is not valid JSON: {e}"),
-        errors: Vec::new(),
+    let json = unique_keys::from_slice(bytes).map_err(|invalid| match invalid {
+        unique_keys::Invalid::Syntax(e) => ApiError::BadRequest {
+            detail: format!("the body is not valid JSON: {e}"),
+            errors: Vec::new(),
+        },
+        unique_keys::Invalid::DuplicateKey(field) => ApiError::BadRequest {
+            detail: format!("invalid field `{field}`: appears more than once"),
+            errors: vec![FieldError::new(field, "appears more than once")],
+        },
     })?;
     if !json.is_object() {
         return Err(ApiError::BadRequest {
@@ -138,6 +147,36 @@ mod tests {
     #[test]
     fn a_missing_field_is_named() {
         assert_eq!(field_of(r#"{"lines":[]}"#), "quantity");
+    }
+
+    #[test]
+    fn a_key_repeated_at_the_top_level_is_refused_and_named() {
+        assert_eq!(
+            field_of(r#"{"quantity":1,"quantity":1000000,"lines":[]}"#),
+            "quantity"
+        );
+    }
+
+    #[test]
+    fn a_key_repeated_in_a_nested_object_is_refused_and_named() {
+        assert_eq!(
+            field_of(r#"{"quantity":1,"lines":[{"quantity":2},{"quantity":3,"quantity":4}]}"#),
+            "lines[1].quantity"
+        );
+        // Also where the typed body would never look.
+        match parse::<Value>(br#"{"a":{"b":[{"c":1}, {"d":{"e":1,"e":1}}]}}"#) {
+            Err(ApiError::BadRequest { errors, .. }) => assert_eq!(errors[0].field, "a.b[1].d.e"),
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_key_in_two_different_objects_is_accepted() {
+        let parsed =
+            parse::<Body>(br#"{"quantity":1,"lines":[{"quantity":2},{"quantity":3}]}"#).unwrap();
+        assert_eq!(parsed.body.quantity, 1);
+        assert_eq!(parsed.body.lines.len(), 2);
+        assert_eq!(parsed.json["lines"][1]["quantity"], 3);
     }
 
     #[test]

@@ -96,6 +96,25 @@ api_test!(
 );
 
 api_test!(
+    a_body_repeating_a_key_is_refused_naming_it_and_appends_nothing,
+    |app: TestApp| async move {
+        let id = app.stock_item("farmer-ana", 10).await;
+        let ana = app.token("farmer-ana", Role::Farmer);
+        let answer = app
+            .post_raw(
+                &format!("/v1/stock-items/{id}/receive"),
+                Some(&ana),
+                "application/json",
+                br#"{"quantity":1,"quantity":1000000}"#.to_vec(),
+            )
+            .await;
+        answer.expect_problem(400);
+        assert_eq!(answer.error_fields(), ["quantity"]);
+        assert_eq!(app.stream_len("stock", &id).await, 1, "nothing appended");
+    }
+);
+
+api_test!(
     stock_commands_need_a_token_and_the_right_role_or_ownership,
     |app: TestApp| async move {
         let id = app.stock_item("farmer-ana", 10).await;
