@@ -39,7 +39,7 @@ pub use stock::{
     ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
     StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
 };
-pub use upcast::{DeliveryScheduledV1ToV2, upcast, upcasters};
+pub use upcast::{DeliveryScheduledV1ToV2, needs_upcast, upcast, upcasters};
 
 /// The JSON Schema of [`EventMetadata`].
 pub fn metadata_schema() -> schemars::Schema {

@@ -29,6 +29,15 @@ pub fn upcast(event: SerializedEvent) -> SerializedEvent {
     upcast_with(&UPCASTERS, event)
 }
 
+/// Whether some upcaster applies to a stored event of this type and version. When none does,
+/// [`upcast`] returns the event unchanged, so a reader can skip the call (and the
+/// `SerializedEvent` it needs) for the events that are current, nearly all of them.
+pub fn needs_upcast(event_type: &str, event_version: &str) -> bool {
+    UPCASTERS
+        .iter()
+        .any(|upcaster| upcaster.can_upcast(event_type, event_version))
+}
+
 /// Applies `upcasters` to `event` until none applies, or until one leaves the event at a
 /// `(event_type, event_version)` it was at already (a malformed payload it refused, or a cycle),
 /// so this always ends.
@@ -184,6 +193,27 @@ mod tests {
         );
         assert!(!DeliveryScheduledV1ToV2.can_upcast("DeliveryFailed", "1.0.0"));
         assert_eq!(upcast(event.clone()), event);
+    }
+
+    #[test]
+    fn only_events_an_upcaster_applies_to_need_upcasting() {
+        assert!(needs_upcast("DeliveryScheduled", "1.0.0"));
+        assert!(!needs_upcast("DeliveryScheduled", "2.0.0"));
+        assert!(!needs_upcast("StockReceived", "1.0.0"));
+        assert!(!needs_upcast("NoSuchEvent", "0.1.0"));
+    }
+
+    #[test]
+    fn an_event_that_needs_no_upcasting_comes_back_unchanged_from_upcast() {
+        for (event_type, event_version) in [
+            ("DeliveryScheduled", "2.0.0"),
+            ("DeliveryFailed", "1.0.0"),
+            ("StockReceived", "1.0.0"),
+        ] {
+            let event = stored(event_type, event_version, v1_payload());
+            assert!(!needs_upcast(event_type, event_version));
+            assert_eq!(upcast(event.clone()), event);
+        }
     }
 
     #[test]

@@ -173,10 +173,18 @@ impl EventStore {
     }
 }
 
-/// Upcasts stored events to their current versions.
+/// Upcasts stored events to their current versions. Only the events some upcaster applies to
+/// are taken apart into a `SerializedEvent` and rebuilt; the others, nearly all, pass as they
+/// are.
 pub(crate) fn upcast_all(events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
     events
         .into_iter()
-        .map(|event| event.upcast(event_schemas::upcast))
+        .map(|event| {
+            if event_schemas::needs_upcast(&event.event_type, &event.event_version) {
+                event.upcast(event_schemas::upcast)
+            } else {
+                event
+            }
+        })
         .collect()
 }
