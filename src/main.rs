@@ -14,6 +14,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The allocator of the whole process: mimalloc rather than glibc's. Log readers (projectors,
+/// audits, the bench) hold a batch of decoded events, tens of thousands of small JSON
+/// allocations, and free it at once; glibc coalesces and consolidates on such frees and the
+/// store's log read spent about a quarter more CPU under it (the raw scan, which frees row by
+/// row, was unaffected).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
