@@ -2,6 +2,7 @@
 //! [`crate::EventStore`], which adds upcasting and the hash chain's checks on top.
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use tokio::sync::watch;
 
 use crate::{
@@ -138,6 +139,15 @@ pub trait Backend: Send + Sync + 'static {
     /// committed event, as stored.
     async fn read_all(&self, after: Position, limit: u32)
     -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events of the global log after `after`, in the same order as
+    /// [`Self::read_all`], as stored, streamed: each event is handed over as soon as its row
+    /// is decoded, in one query, so nothing is held per batch.
+    fn stream_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> BoxStream<'_, Result<RecordedEvent, StoreError>>;
 
     /// Up to `limit` events of every stream in (type, id, sequence) order after the given
     /// stream event, for whole-log audits.

@@ -18,7 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use futures_util::{Stream, TryStreamExt};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
@@ -749,6 +750,34 @@ impl Backend for PostgresBackend {
         .bind(i64::from(limit))
         .fetch(&self.pool);
         decode_all(rows).await
+    }
+
+    fn stream_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> BoxStream<'_, Result<RecordedEvent, StoreError>> {
+        let binds = async move {
+            let epoch = self.epoch().await?;
+            Ok::<_, StoreError>((to_i32(after.epoch())?, to_i64(after.seq())?, to_i32(epoch)?))
+        };
+        let rows = futures_util::stream::once(binds)
+            .map_ok(move |(after_epoch, after_seq, epoch)| {
+                sqlx::query(select_event!(
+                    "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+                       AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
+                     ORDER BY epoch, tx, position LIMIT $5"
+                ))
+                .bind(after_epoch)
+                .bind(after.tx().to_string())
+                .bind(after_seq)
+                .bind(epoch)
+                .bind(i64::from(limit))
+                .fetch(&self.pool)
+                .map(|row| decode_event(&row?))
+            })
+            .try_flatten();
+        Box::pin(rows)
     }
 
     async fn read_streams_after(

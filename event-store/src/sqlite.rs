@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -433,6 +435,27 @@ impl Backend for SqliteBackend {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(decode_event).collect()
+    }
+
+    fn stream_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> BoxStream<'_, Result<RecordedEvent, StoreError>> {
+        let after = match to_i64(after.seq()) {
+            Ok(after) => after,
+            Err(error) => return Box::pin(futures_util::stream::once(async { Err(error) })),
+        };
+        let rows = sqlx::query(
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+             metadata, position, recorded_at FROM events WHERE position > ? ORDER BY position \
+             LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch(&self.reader)
+        .map(|row| decode_event(&row?));
+        Box::pin(rows)
     }
 
     async fn read_streams_after(

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use futures_util::{Stream, TryStreamExt};
 use tokio::sync::watch;
 
 use crate::backend::{Backend, Database, LogHead, StreamLock};
@@ -152,6 +153,18 @@ impl EventStore {
         Ok(upcast_all(events))
     }
 
+    /// Up to `limit` events of the global log after `after`, upcast, streamed: each event is
+    /// handed over as soon as it is decoded, in one query, so a long read (a rebuild) holds no
+    /// batch in memory and overlaps decoding with the transfer. Read on after the last event
+    /// seen while a stream ends with `limit` events.
+    pub fn stream_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + '_ {
+        self.backend.stream_all(after, limit).map_ok(upcast_one)
+    }
+
     /// The head of the log as readers see it.
     pub async fn head(&self) -> Result<LogHead, StoreError> {
         self.backend.head().await
@@ -177,14 +190,14 @@ impl EventStore {
 /// are taken apart into a `SerializedEvent` and rebuilt; the others, nearly all, pass as they
 /// are.
 pub(crate) fn upcast_all(events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
-    events
-        .into_iter()
-        .map(|event| {
-            if event_schemas::needs_upcast(&event.event_type, &event.event_version) {
-                event.upcast(event_schemas::upcast)
-            } else {
-                event
-            }
-        })
-        .collect()
+    events.into_iter().map(upcast_one).collect()
+}
+
+/// Upcasts one stored event to its current version.
+fn upcast_one(event: RecordedEvent) -> RecordedEvent {
+    if event_schemas::needs_upcast(&event.event_type, &event.event_version) {
+        event.upcast(event_schemas::upcast)
+    } else {
+        event
+    }
 }

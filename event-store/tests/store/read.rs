@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use event_store::{EventStore, Position};
+use futures_util::TryStreamExt;
 use tokio::sync::watch;
 use tokio::time::timeout;
 use uuid::Uuid;
@@ -138,3 +139,43 @@ async fn wait_for_listeners(url: &str, count: i64) {
     }
     panic!("fewer than {count} stores listen for appends after 5 s");
 }
+
+conformance!(
+    streaming_the_log_gives_exactly_what_reading_it_in_batches_gives,
+    |db| async move {
+        let store = db.store;
+        let mut writers: Vec<StreamWriter> =
+            (0..3).map(|_| StreamWriter::new(new_stream())).collect();
+        for round in 0..4 {
+            for writer in &mut writers {
+                writer
+                    .append(&store, probes(round * 2 + 1..=round * 2 + 2))
+                    .await;
+            }
+        }
+        let last = writers[2].append(&store, probes(9..=9)).await;
+        wait_until_readable(&store, last.position).await;
+
+        // In queries of 4 events: the reader picks up after the last one it saw.
+        let mut streamed = Vec::new();
+        let mut after = Position::START;
+        loop {
+            let chunk: Vec<_> = store
+                .stream_all(after, 4)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap();
+            if let Some(event) = chunk.last() {
+                after = event.position;
+            }
+            let done = chunk.len() < 4;
+            streamed.extend(chunk);
+            if done {
+                break;
+            }
+        }
+
+        assert_eq!(streamed.len(), 25);
+        assert_eq!(streamed, read_whole_log(&store, 5).await);
+    }
+);
