@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
 use event_schemas::values::Role;
-use event_store::{EventStore, PostgresBackend, ScratchDatabase, StoreOptions};
+use event_store::{EventStore, PostgresBackend, StoreOptions};
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 
@@ -30,12 +30,7 @@ const ITEMS_PER_CLIENT: usize = 4;
 
 /// Runs the benchmark on a fresh database on the server `admin_url` names.
 pub async fn run(admin_url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
-    let database = ScratchDatabase::create(admin_url, "sl_bench")
-        .await
-        .context("benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL")?;
-    let outcome = run_in(database.url(), options).await;
-    database.drop_database().await?;
-    outcome
+    super::on_scratch_database(admin_url, |url| async move { run_in(&url, options).await }).await
 }
 
 async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {

@@ -23,8 +23,8 @@ use event_schemas::{
     ChainHash, EventMetadata, ReservationCommitted, StockEvent, StockLevels, StockReserved,
 };
 use event_store::{
-    AppendRequest, CommandContext, CommitPoint, EventStore, Executor, NewEvent, ScratchDatabase,
-    Snapshot, StoreOptions, StreamId,
+    AppendRequest, CommandContext, CommitPoint, EventStore, Executor, NewEvent, Snapshot,
+    StoreOptions, StreamId,
 };
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
@@ -50,12 +50,7 @@ const CLIENTS_PER_PROCESS: usize = 32;
 
 /// Runs the benchmark on a fresh database on the server `admin_url` names.
 pub async fn run(admin_url: &str, options: HotBenchOptions) -> anyhow::Result<()> {
-    let database = ScratchDatabase::create(admin_url, "sl_bench")
-        .await
-        .context("benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL")?;
-    let outcome = run_in(database.url(), options).await;
-    database.drop_database().await?;
-    outcome
+    super::on_scratch_database(admin_url, |url| async move { run_in(&url, options).await }).await
 }
 
 async fn run_in(url: &str, options: HotBenchOptions) -> anyhow::Result<()> {

@@ -15,8 +15,7 @@ use chrono::Utc;
 use event_schemas::values::{Actor, ActorId, PositiveQuantity, Quantity, Role};
 use event_schemas::{ChainHash, EventMetadata, StockEvent, StockLevels, StockReceived};
 use event_store::{
-    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, ScratchDatabase, StoreOptions,
-    StreamId,
+    AppendRequest, EventStore, NewEvent, Position, PostgresBackend, StoreOptions, StreamId,
 };
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -48,12 +47,7 @@ const STREAM_CHUNK: u32 = 10_000;
 
 /// Runs the benchmark on a fresh database on the server `admin_url` names.
 pub async fn run(admin_url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
-    let database = ScratchDatabase::create(admin_url, "sl_bench")
-        .await
-        .context("benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL")?;
-    let outcome = run_in(database.url(), options).await;
-    database.drop_database().await?;
-    outcome
+    super::on_scratch_database(admin_url, |url| async move { run_in(&url, options).await }).await
 }
 
 async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
