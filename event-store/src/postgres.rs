@@ -38,6 +38,8 @@ use crate::{
     Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
 };
 
+mod keys;
+
 /// A query selecting events' columns in the order [`decode_event`] reads them, then `$rest`.
 macro_rules! select_event {
     ($rest:literal) => {
@@ -308,129 +310,6 @@ async fn insert_events(
     })
 }
 
-/// Claims an idempotency key for this transaction (an expired key is claimed afresh); `false`
-/// when the key already stands for an answer. A concurrent claim of the same key waits here
-/// until the first one's transaction ends. The stream's lock is taken first, in the same
-/// statement, so every append takes the stream's lock before a key's row: a retry holding the
-/// stream's lock and an identical keyed request can never wait on each other in a cycle.
-async fn claim_key(
-    conn: &mut PgConnection,
-    claim: &IdempotencyClaim,
-    stream: &StreamId,
-) -> Result<bool, StoreError> {
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
-             expires_at) \
-         SELECT $1, $2, $3, $4, now() + $5 * interval '1 second' \
-         FROM (SELECT pg_advisory_xact_lock($6)) AS stream_lock \
-         ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-             aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id, \
-             outcome = NULL, version = NULL, epoch = NULL, tx = NULL, position = NULL, \
-             last_hash = NULL, detail = NULL, created_at = now(), \
-             expires_at = EXCLUDED.expires_at \
-         WHERE idempotency_keys.expires_at <= now()",
-    )
-    .bind(&claim.key)
-    .bind(&claim.fingerprint)
-    .bind(&stream.aggregate_type)
-    .bind(&stream.aggregate_id)
-    .bind(ttl_seconds(claim))
-    .bind(stream_lock_key(stream))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(claimed == 1)
-}
-
-/// Stores `outcome` as the answer of a key claimed by this transaction.
-async fn settle_key(
-    conn: &mut PgConnection,
-    key: &str,
-    outcome: &KeyOutcome,
-) -> Result<(), StoreError> {
-    let stored = outcome.stored()?;
-    sqlx::query(
-        "UPDATE idempotency_keys SET outcome = $2, version = $3, epoch = $4, tx = $5, \
-             position = $6, last_hash = $7, detail = $8 \
-         WHERE key = $1",
-    )
-    .bind(key)
-    .bind(stored.kind)
-    .bind(stored.version)
-    .bind(stored.position.map(|p| to_i32(p.epoch())).transpose()?)
-    .bind(stored.position.map(|p| to_i64(p.tx())).transpose()?)
-    .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
-    .bind(stored.last_hash)
-    .bind(stored.detail)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The live outcome of `key`, read on `conn`.
-async fn outcome_on(
-    conn: &mut PgConnection,
-    key: &str,
-) -> Result<Option<IdempotentOutcome>, StoreError> {
-    let row = sqlx::query(
-        "SELECT fingerprint, aggregate_type, aggregate_id, outcome, version, epoch, tx, \
-             position, last_hash, detail \
-         FROM idempotency_keys \
-         WHERE key = $1 AND outcome IS NOT NULL \
-           AND (expires_at IS NULL OR expires_at > now())",
-    )
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let position = match (
-        row.try_get::<Option<i32>, _>("epoch")?,
-        row.try_get::<Option<i64>, _>("tx")?,
-        row.try_get::<Option<i64>, _>("position")?,
-    ) {
-        (Some(epoch), Some(tx), Some(position)) => Some(Position::new(
-            to_u32(epoch)?,
-            to_u64(tx)?,
-            to_u64(position)?,
-        )),
-        _ => None,
-    };
-    let kind: String = row.try_get("outcome")?;
-    let last_hash: Option<String> = row.try_get("last_hash")?;
-    Ok(Some(IdempotentOutcome {
-        fingerprint: row.try_get("fingerprint")?,
-        stream: StreamId::new(
-            row.try_get::<String, _>("aggregate_type")?,
-            row.try_get::<String, _>("aggregate_id")?,
-        ),
-        outcome: KeyOutcome::from_stored(
-            &kind,
-            row.try_get("version")?,
-            position,
-            last_hash.as_deref(),
-            row.try_get("detail")?,
-        )?,
-    }))
-}
-
-/// The answer an append gets when its key already stands for one.
-fn first_answer(
-    claim: &IdempotencyClaim,
-    outcome: Option<IdempotentOutcome>,
-) -> Result<Appended, StoreError> {
-    let outcome =
-        outcome.ok_or_else(|| StoreError::Corrupt("an idempotency key vanished".into()))?;
-    if outcome.fingerprint != claim.fingerprint {
-        return Err(StoreError::IdempotencyKeyReused);
-    }
-    match outcome.outcome {
-        KeyOutcome::Appended(appended) => Ok(appended),
-        other => Err(StoreError::Answered(Box::new(other))),
-    }
-}
-
 /// Claims the key (if any), inserts the events, records the key's outcome and commits: an
 /// append in a transaction. The commit point is reached just before `COMMIT`, or, under a key,
 /// before the claim: a claim may wait on an identical request still in flight (perhaps in
@@ -482,14 +361,14 @@ async fn write_in(
     signals: &Signals,
 ) -> Result<Written, StoreError> {
     if let Some(claim) = &request.idempotency
-        && !claim_key(tx, claim, &request.stream).await?
+        && !keys::claim_key(tx, claim, &request.stream).await?
     {
-        let outcome = outcome_on(tx, &claim.key).await?;
-        return Ok(Written::FirstAnswer(first_answer(claim, outcome)));
+        let outcome = keys::outcome_on(tx, &claim.key).await?;
+        return Ok(Written::FirstAnswer(keys::first_answer(claim, outcome)));
     }
     let appended = insert_events(tx, request, epoch).await?;
     if let Some(claim) = &request.idempotency {
-        settle_key(tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
+        keys::settle_key(tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
     }
     signals.before_commit().await?;
     Ok(Written::Events(appended))
@@ -505,13 +384,6 @@ fn deadlock_as_conflict(error: StoreError, expected_version: u64) -> StoreError 
         }
         _ => error,
     }
-}
-
-/// The key's time to live in seconds, capped (see [`crate::idempotency::MAX_TTL`]).
-fn ttl_seconds(claim: &IdempotencyClaim) -> Option<f64> {
-    claim
-        .ttl
-        .map(|ttl| ttl.min(crate::idempotency::MAX_TTL).as_secs_f64())
 }
 
 /// A stream's advisory lock, held by an open transaction: no other append to the stream can
@@ -624,7 +496,7 @@ impl Backend for PostgresBackend {
 
     async fn idempotent_outcome(&self, key: &str) -> Result<Option<IdempotentOutcome>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        outcome_on(&mut conn, key).await
+        keys::outcome_on(&mut conn, key).await
     }
 
     async fn record_outcome(
@@ -633,42 +505,11 @@ impl Backend for PostgresBackend {
         stream: &StreamId,
         outcome: &KeyOutcome,
     ) -> Result<Option<IdempotentOutcome>, StoreError> {
-        let stored = outcome.stored()?;
         let mut conn = self.pool.acquire().await?;
-        let recorded = sqlx::query(
-            "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
-                 outcome, version, epoch, tx, position, last_hash, detail, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                 now() + $12 * interval '1 second') \
-             ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-                 aggregate_type = EXCLUDED.aggregate_type, \
-                 aggregate_id = EXCLUDED.aggregate_id, outcome = EXCLUDED.outcome, \
-                 version = EXCLUDED.version, epoch = EXCLUDED.epoch, tx = EXCLUDED.tx, \
-                 position = EXCLUDED.position, last_hash = EXCLUDED.last_hash, \
-                 detail = EXCLUDED.detail, created_at = now(), \
-                 expires_at = EXCLUDED.expires_at \
-             WHERE idempotency_keys.expires_at <= now()",
-        )
-        .bind(&claim.key)
-        .bind(&claim.fingerprint)
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .bind(stored.kind)
-        .bind(stored.version)
-        .bind(stored.position.map(|p| to_i32(p.epoch())).transpose()?)
-        .bind(stored.position.map(|p| to_i64(p.tx())).transpose()?)
-        .bind(stored.position.map(|p| to_i64(p.seq())).transpose()?)
-        .bind(stored.last_hash)
-        .bind(stored.detail)
-        .bind(ttl_seconds(claim))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if recorded {
+        if keys::record(&mut conn, claim, stream, outcome).await? {
             return Ok(None);
         }
-        outcome_on(&mut conn, &claim.key).await
+        keys::outcome_on(&mut conn, &claim.key).await
     }
 
     async fn remove_expired_keys(&self, limit: u32) -> Result<u64, StoreError> {
