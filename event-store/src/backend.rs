@@ -160,6 +160,10 @@ pub trait Backend: Send + Sync + 'static {
     /// The head of the log as readers see it.
     async fn head(&self) -> Result<LogHead, StoreError>;
 
+    /// How many readable events come after `after`, counting at most `cap` (a lag figure,
+    /// not a full scan of a long log).
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError>;
+
     /// The stream's latest snapshot, if any.
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
 

@@ -669,6 +669,24 @@ impl Backend for PostgresBackend {
         })
     }
 
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        let epoch = self.epoch().await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events \
+             WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+               AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
+             LIMIT $5) AS readable",
+        )
+        .bind(to_i32(after.epoch())?)
+        .bind(after.tx().to_string())
+        .bind(to_i64(after.seq())?)
+        .bind(to_i32(epoch)?)
+        .bind(to_i64(cap)?)
+        .fetch_one(&self.pool)
+        .await?;
+        to_u64(count)
+    }
+
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         snapshot_on(&mut conn, stream).await

@@ -489,6 +489,17 @@ impl Backend for SqliteBackend {
         })
     }
 
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE position > ? LIMIT ?)",
+        )
+        .bind(to_i64(after.seq())?)
+        .bind(to_i64(cap)?)
+        .fetch_one(&self.reader)
+        .await?;
+        to_u64(count)
+    }
+
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         let mut conn = self.reader.acquire().await?;
         snapshot_on(&mut conn, stream).await

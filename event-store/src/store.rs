@@ -170,6 +170,11 @@ impl EventStore {
         self.backend.head().await
     }
 
+    /// How many readable events come after `after`, counting at most `cap`.
+    pub async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        self.backend.count_after(after, cap).await
+    }
+
     /// The stream's latest snapshot.
     pub async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         self.backend.load_snapshot(stream).await

@@ -1,0 +1,196 @@
+//! What a batch changes in a projection's tables, and how it is written: one multi-row upsert
+//! per table and chunk, never a statement per event.
+
+use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
+
+use crate::db::{ReadDb, on_db};
+use crate::table::{KeyedRow, Row, Tables, Value};
+
+/// Binds per statement, under both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
+const MAX_BINDS: usize = 30_000;
+/// Keys per `DELETE ... IN (...)`.
+const DELETE_CHUNK: usize = 500;
+
+/// The rows a batch writes and deletes, table by table, in the order first touched.
+#[derive(Debug, Default)]
+pub struct Changes {
+    tables: Vec<TableChanges>,
+}
+
+/// One table's share of a batch.
+#[derive(Debug)]
+struct TableChanges {
+    name: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+    key: &'static [&'static str],
+    /// Rows deleted where `delete_column` is one of `deletes`; written before the upserts.
+    delete_column: &'static str,
+    deletes: Vec<String>,
+    upserts: Vec<Vec<Value>>,
+}
+
+/// The body of [`Changes::write_pg`] and [`Changes::write_sqlite`]: the same statements for
+/// both databases.
+macro_rules! write_changes {
+    ($changes:expr, $conn:expr, $tables:expr, $db:ty) => {{
+        for table in &$changes.tables {
+            let name = match $tables {
+                Tables::Live => table.name.to_owned(),
+                Tables::Build(generation) => format!("{}__g{generation}", table.name),
+            };
+            for chunk in table.deletes.chunks(DELETE_CHUNK) {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "DELETE FROM {name} WHERE {} IN (",
+                    table.delete_column
+                ));
+                let mut keys = query.separated(", ");
+                for key in chunk {
+                    keys.push_bind(key.as_str());
+                }
+                query.push(")");
+                query.build().execute(&mut *$conn).await?;
+            }
+            let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+            let updates: Vec<String> = columns
+                .iter()
+                .filter(|c| !table.key.contains(c))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            let on_conflict = if updates.is_empty() {
+                format!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", "))
+            } else {
+                format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    table.key.join(", "),
+                    updates.join(", ")
+                )
+            };
+            let per_chunk = (MAX_BINDS / columns.len().max(1)).max(1);
+            for chunk in table.upserts.chunks(per_chunk) {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO {name} ({}) ",
+                    columns.join(", ")
+                ));
+                query.push_values(chunk, |mut row, values| {
+                    for value in values {
+                        match value {
+                            Value::Text(v) => row.push_bind(v.as_str()),
+                            Value::OptText(v) => row.push_bind(v.as_deref()),
+                            Value::Int(v) => row.push_bind(*v),
+                            Value::OptInt(v) => row.push_bind(*v),
+                            Value::Bool(v) => row.push_bind(*v),
+                            Value::OptFloat(v) => row.push_bind(*v),
+                        };
+                    }
+                });
+                query.push(&on_conflict);
+                query.build().execute(&mut *$conn).await?;
+            }
+        }
+        Ok(())
+    }};
+}
+
+
+impl Changes {
+    fn entry<R: Row>(&mut self) -> &mut TableChanges {
+        let name = R::TABLE.name;
+        let index = match self.tables.iter().position(|t| t.name == name) {
+            Some(index) => index,
+            None => {
+                self.tables.push(TableChanges {
+                    name,
+                    columns: R::TABLE.columns,
+                    key: R::TABLE.key,
+                    delete_column: R::TABLE.key[0],
+                    deletes: Vec::new(),
+                    upserts: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        &mut self.tables[index]
+    }
+
+    /// Writes `row` (inserted, or replacing the row with its key). A batch upserts a key once.
+    pub fn upsert<R: Row>(&mut self, row: &R) {
+        self.entry::<R>().upserts.push(row.values());
+    }
+
+    /// Deletes the rows of `R`'s table whose `column` is `value` (before the batch's upserts).
+    pub fn delete_where<R: Row>(&mut self, column: &'static str, value: String) {
+        let entry = self.entry::<R>();
+        entry.delete_column = column;
+        entry.deletes.push(value);
+    }
+
+    /// Adds `other`'s changes after these.
+    pub fn extend(&mut self, other: Changes) {
+        for table in other.tables {
+            match self.tables.iter_mut().find(|t| t.name == table.name) {
+                Some(mine) => {
+                    mine.deletes.extend(table.deletes);
+                    mine.upserts.extend(table.upserts);
+                }
+                None => self.tables.push(table),
+            }
+        }
+    }
+
+    /// Rows upserted or deleted.
+    pub fn len(&self) -> usize {
+        self.tables
+            .iter()
+            .map(|t| t.upserts.len() + t.deletes.len())
+            .sum()
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the changes into `tables` on `conn`, inside the caller's transaction.
+    pub async fn write_pg(&self, conn: &mut PgConnection, tables: Tables) -> sqlx::Result<()> {
+        write_changes!(self, conn, tables, sqlx::Postgres)
+    }
+
+    /// Writes the changes into `tables` on `conn`, inside the caller's transaction.
+    pub async fn write_sqlite(
+        &self,
+        conn: &mut SqliteConnection,
+        tables: Tables,
+    ) -> sqlx::Result<()> {
+        write_changes!(self, conn, tables, sqlx::Sqlite)
+    }
+}
+
+
+/// Loads the rows of `R`'s table in `tables` whose key is one of `keys`.
+pub async fn load_rows<R>(db: &ReadDb, tables: Tables, keys: &[String]) -> sqlx::Result<Vec<R>>
+where
+    R: KeyedRow
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    let mut rows = Vec::with_capacity(keys.len());
+    let name = tables.name(&R::TABLE);
+    for chunk in keys.chunks(DELETE_CHUNK) {
+        let sql = format!(
+            "SELECT {} FROM {name} WHERE {} IN (",
+            R::TABLE.column_list(),
+            R::TABLE.key[0]
+        );
+        on_db!(db, pool => {
+            let mut query = QueryBuilder::new(sql);
+            let mut binds = query.separated(", ");
+            for key in chunk {
+                binds.push_bind(key.as_str());
+            }
+            query.push(")");
+            rows.extend(query.build_query_as::<R>().fetch_all(pool).await?);
+        });
+    }
+    Ok(rows)
+}

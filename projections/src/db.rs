@@ -1,0 +1,125 @@
+//! The read models' database: the log's PostgreSQL database (through a pool of its own), or on
+//! SQLite a database file of its own beside the log's, so that appends never wait behind a
+//! projector's transaction (SQLite has one writer per file).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use event_store::{Database, EventStore};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqliteSynchronous;
+
+use crate::ProjectionError;
+
+/// Runs `$body` with `$pool` bound to the database's pool, whichever backend it is: the body
+/// is written once and compiled for each.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::ReadDb::Postgres($pool) => $body,
+            $crate::db::ReadDb::Sqlite($pool) => $body,
+        }
+    };
+}
+
+pub(crate) use on_db;
+
+/// The advisory-lock class of projector leases (the two-`int4` form, a key space apart from
+/// the appends' `bigint` stream locks).
+pub(crate) const LEASE_LOCK_CLASS: i32 = 0x5350_4c31;
+/// The advisory-lock class that serialises schema set-up between processes.
+pub(crate) const SETUP_LOCK_CLASS: i32 = 0x5350_4c32;
+
+/// Where read models live, and connections to it.
+#[derive(Debug, Clone)]
+pub enum ReadDb {
+    /// The log's PostgreSQL database.
+    Postgres(PgPool),
+    /// A SQLite file beside the log's.
+    Sqlite(SqlitePool),
+}
+
+impl ReadDb {
+    /// Opens the read models' database for `store`, with up to `max_connections`.
+    pub async fn open(store: &EventStore, max_connections: u32) -> Result<Self, ProjectionError> {
+        Self::open_database(store.database(), max_connections).await
+    }
+
+    /// Opens the read models' database for a log at `database`.
+    pub async fn open_database(
+        database: Database,
+        max_connections: u32,
+    ) -> Result<Self, ProjectionError> {
+        match database {
+            Database::Postgres(options) => Ok(Self::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(options),
+            )),
+            Database::Sqlite { log_file } => {
+                let (options, max) = match log_file {
+                    Some(log) => (
+                        SqliteConnectOptions::new().filename(read_model_file(&log)),
+                        max_connections.max(2),
+                    ),
+                    // One connection keeps a private in-memory database alive and shared.
+                    None => (SqliteConnectOptions::from_str("sqlite::memory:")?, 1),
+                };
+                let options = options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // The checkpoint commits with the rows: a lost tail after a power cut is
+                    // re-applied from the checkpoint before it, never half-applied.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                Ok(Self::Sqlite(pool))
+            }
+        }
+    }
+
+    /// The backend's name (`postgres`, `sqlite`).
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await);
+    }
+}
+
+/// The read models' file for a log at `log`: `data/supplyline.db` ->
+/// `data/supplyline.read-models.db`.
+pub fn read_model_file(log: &Path) -> PathBuf {
+    let stem = log
+        .file_stem()
+        .map_or_else(|| "supplyline".into(), |s| s.to_string_lossy().into_owned());
+    log.with_file_name(format!("{stem}.read-models.db"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_models_live_beside_the_log() {
+        assert_eq!(
+            read_model_file(Path::new("data/supplyline.db")),
+            Path::new("data/supplyline.read-models.db")
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! What can go wrong in the read side.
+
+use event_store::StoreError;
+
+/// An error of the projector runtime, a rebuild or a read-model query.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The log could not be read.
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    /// The read models' database failed.
+    #[error("read-model database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An event could not be applied.
+    #[error("cannot apply {event} at {position}: {message}")]
+    Apply {
+        /// The event, as `type/id #sequence`.
+        event: String,
+        /// Its position token.
+        position: String,
+        /// Why.
+        message: String,
+    },
+    /// No projection has this name.
+    #[error("no projection is named `{0}`")]
+    Unknown(String),
+    /// Stored state that cannot be read.
+    #[error("corrupt projection state: {0}")]
+    Corrupt(String),
+    /// The lease was lost (its connection died or the lock is gone).
+    #[error("the projection's lease was lost")]
+    LeaseLost,
+    /// Another rebuild of the projection is under way.
+    #[error("a rebuild of `{0}` is already under way")]
+    RebuildUnderWay(String),
+    /// The projection's tables are of a newer schema than this build knows.
+    #[error("`{name}` has schema version {stored}, newer than this build's {ours}: upgrade")]
+    NewerSchema {
+        /// The projection.
+        name: String,
+        /// The version of its tables.
+        stored: i64,
+        /// This build's version.
+        ours: i64,
+    },
+}

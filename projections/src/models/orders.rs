@@ -1,0 +1,321 @@
+//! The `orders` read model: each order with its lines, total and the timeline of its statuses.
+
+use async_trait::async_trait;
+use event_schemas::{DeliveryEvent, OrderEvent, OrderStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::RowCache;
+use crate::changes::Changes;
+use crate::convert::{int, json, name_of};
+use crate::db::{ReadDb, on_db};
+use crate::event::{Body, Event};
+use crate::projection::{ApplyError, Projection};
+use crate::query::{Page, Paged};
+use crate::table::{KeyedRow, Row, Table, Tables, table_row};
+use crate::time::to_text;
+
+table_row! {
+    /// One order as dashboards list it.
+    pub struct OrderRow in "orders" key(id) {
+        /// The order id.
+        pub id: String,
+        /// Its status (`PENDING`, `CONFIRMED`, ...).
+        pub status: String,
+        /// The restaurant that placed it.
+        pub customer_id: String,
+        /// The farmer it is placed with.
+        pub farmer_id: String,
+        /// Its lines, JSON ([`OrderLineView`]), priced once confirmed.
+        pub lines: String,
+        /// The total once confirmed.
+        pub total_cents: Option<i64>,
+        /// Where to deliver, JSON.
+        pub delivery_address: String,
+        /// The day the restaurant wants it.
+        pub requested_delivery_date: Option<String>,
+        /// The restaurant's notes.
+        pub notes: Option<String>,
+        /// Why it was rejected or cancelled.
+        pub closing_reason: Option<String>,
+        /// The delivery carrying it (the latest scheduled).
+        pub delivery_id: Option<String>,
+        /// When it was placed.
+        pub placed_at: String,
+        /// When it last changed.
+        pub updated_at: String,
+        /// Its stream version.
+        pub version: i64,
+    }
+    index by_status(status, placed_at, id);
+    index by_customer(customer_id, placed_at, id);
+    index by_farmer(farmer_id, placed_at, id);
+    index by_placed(placed_at, id);
+}
+
+impl KeyedRow for OrderRow {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+table_row! {
+    /// One status change of an order.
+    pub struct TimelineRow in "order_timeline" key(order_id, seq) {
+        /// The order.
+        pub order_id: String,
+        /// The order's stream version at the change.
+        pub seq: i64,
+        /// The status entered.
+        pub status: String,
+        /// When.
+        pub at: String,
+        /// Why, where the change has a reason.
+        pub note: Option<String>,
+    }
+}
+
+/// One line of an order: as placed, then priced at confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    /// The stock item ordered.
+    pub stock_item_id: String,
+    /// Its product name, once reserved.
+    pub product_name: Option<String>,
+    /// How many units.
+    pub quantity: i64,
+    /// The unit price, once reserved.
+    pub unit_price_cents: Option<i64>,
+}
+
+static TABLES: &[&Table] = &[&OrderRow::TABLE, &TimelineRow::TABLE];
+
+/// Builds `orders` and `order_timeline`.
+#[derive(Debug, Default)]
+pub struct OrdersProjection {
+    orders: RowCache<OrderRow>,
+    timeline: Vec<TimelineRow>,
+}
+
+#[async_trait]
+impl Projection for OrdersProjection {
+    fn name(&self) -> &'static str {
+        "orders"
+    }
+
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn tables(&self) -> &'static [&'static Table] {
+        TABLES
+    }
+
+    async fn load(&mut self, events: &[Event], db: &ReadDb, tables: Tables) -> sqlx::Result<()> {
+        for event in events {
+            match &event.body {
+                Body::Order(OrderEvent::OrderPlaced(_)) => {}
+                Body::Order(_) => self.orders.want(&event.aggregate_id),
+                Body::Delivery(DeliveryEvent::DeliveryScheduled(e)) => {
+                    self.orders.want(&e.order_id.to_string());
+                }
+                _ => {}
+            }
+        }
+        self.orders.load_wanted(db, tables).await
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<(), ApplyError> {
+        let order = match &event.body {
+            Body::Order(order) => order,
+            Body::Delivery(DeliveryEvent::DeliveryScheduled(e)) => {
+                // A delivery an admin scheduled for an order this model does not know changes
+                // no order.
+                if let Some(row) = self.orders.get_mut(&e.order_id.to_string()) {
+                    row.delivery_id = Some(e.delivery_id.to_string());
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        let id = &event.aggregate_id;
+        if let OrderEvent::OrderPlaced(e) = order {
+            let lines: Vec<OrderLineView> = e
+                .lines
+                .iter()
+                .map(|l| OrderLineView {
+                    stock_item_id: l.stock_item_id.to_string(),
+                    product_name: None,
+                    quantity: int(l.quantity.get()),
+                    unit_price_cents: None,
+                })
+                .collect();
+            self.orders.put(OrderRow {
+                id: id.clone(),
+                status: name_of(&OrderStatus::Pending),
+                customer_id: e.customer_id.to_string(),
+                farmer_id: e.farmer_id.to_string(),
+                lines: json(&lines),
+                total_cents: None,
+                delivery_address: json(&e.delivery_address),
+                requested_delivery_date: e.requested_delivery_date.map(crate::time::day_text),
+                notes: e.notes.as_ref().map(|n| n.as_str().to_owned()),
+                closing_reason: None,
+                delivery_id: None,
+                placed_at: to_text(e.placed_at),
+                updated_at: to_text(e.placed_at),
+                version: event.version(),
+            });
+            self.record(event, OrderStatus::Pending, e.placed_at, None);
+            return Ok(());
+        }
+        let Some(row) = self.orders.get_mut(id) else {
+            return Err(ApplyError(format!("no order {id} to apply it to")));
+        };
+        let (status, at, note) = match order {
+            OrderEvent::OrderPlaced(_) => return Ok(()),
+            OrderEvent::OrderConfirmed(e) => {
+                let lines: Vec<OrderLineView> = e
+                    .lines
+                    .iter()
+                    .map(|l| OrderLineView {
+                        stock_item_id: l.stock_item_id.to_string(),
+                        product_name: Some(l.product_name.as_str().to_owned()),
+                        quantity: int(l.quantity.get()),
+                        unit_price_cents: Some(int(l.unit_price_cents.get())),
+                    })
+                    .collect();
+                row.lines = json(&lines);
+                row.total_cents = Some(int(e.total_cents.get()));
+                (OrderStatus::Confirmed, e.confirmed_at, None)
+            }
+            OrderEvent::OrderRejected(e) => {
+                row.closing_reason = Some(e.reason.as_str().to_owned());
+                let reason = Some(e.reason.as_str().to_owned());
+                (OrderStatus::Rejected, e.rejected_at, reason)
+            }
+            OrderEvent::OrderCancelled(e) => {
+                row.closing_reason = Some(e.reason.as_str().to_owned());
+                let reason = Some(e.reason.as_str().to_owned());
+                (OrderStatus::Cancelled, e.cancelled_at, reason)
+            }
+            OrderEvent::OrderPreparing(e) => (OrderStatus::Preparing, e.at, None),
+            OrderEvent::OrderReadyForPickup(e) => (OrderStatus::ReadyForPickup, e.at, None),
+            OrderEvent::OrderInTransit(e) => {
+                row.delivery_id = Some(e.delivery_id.to_string());
+                (OrderStatus::InTransit, e.at, None)
+            }
+            OrderEvent::OrderDelivered(e) => {
+                row.delivery_id = Some(e.delivery_id.to_string());
+                (OrderStatus::Delivered, e.at, None)
+            }
+        };
+        row.status = name_of(&status);
+        row.updated_at = to_text(at);
+        row.version = event.version();
+        self.record(event, status, at, note);
+        Ok(())
+    }
+
+    fn take_changes(&mut self) -> Changes {
+        let mut changes = Changes::default();
+        self.orders.drain_into(&mut changes);
+        for row in self.timeline.drain(..) {
+            changes.upsert(&row);
+        }
+        changes
+    }
+
+    fn forget(&mut self) {
+        self.orders.clear();
+        self.timeline.clear();
+    }
+}
+
+impl OrdersProjection {
+    fn record(
+        &mut self,
+        event: &Event,
+        status: OrderStatus,
+        at: chrono::DateTime<chrono::Utc>,
+        note: Option<String>,
+    ) {
+        self.timeline.push(TimelineRow {
+            order_id: event.aggregate_id.clone(),
+            seq: event.version(),
+            status: name_of(&status),
+            at: to_text(at),
+            note,
+        });
+    }
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only orders in this status (`CONFIRMED`, ...).
+    pub status: Option<String>,
+    /// Only this restaurant's orders.
+    pub customer_id: Option<String>,
+    /// Only orders placed with this farmer.
+    pub farmer_id: Option<String>,
+    /// Placed at or after this time (stored form, [`to_text`]).
+    pub placed_from: Option<String>,
+    /// Placed before this time (stored form).
+    pub placed_to: Option<String>,
+}
+
+const ORDER_WHERE: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) \
+     AND ($3 IS NULL OR farmer_id = $3) AND ($4 IS NULL OR placed_at >= $4) \
+     AND ($5 IS NULL OR placed_at < $5)";
+
+/// The order `id`, if any.
+pub async fn order(db: &ReadDb, id: &str) -> sqlx::Result<Option<OrderRow>> {
+    let sql = format!(
+        "SELECT {} FROM orders WHERE id = $1",
+        OrderRow::TABLE.column_list()
+    );
+    on_db!(db, pool => sqlx::query_as::<_, OrderRow>(&sql).bind(id).fetch_optional(pool).await)
+}
+
+/// The order's timeline, oldest first.
+pub async fn timeline(db: &ReadDb, order_id: &str) -> sqlx::Result<Vec<TimelineRow>> {
+    let sql = format!(
+        "SELECT {} FROM order_timeline WHERE order_id = $1 ORDER BY seq",
+        TimelineRow::TABLE.column_list()
+    );
+    on_db!(db, pool => sqlx::query_as::<_, TimelineRow>(&sql).bind(order_id).fetch_all(pool).await)
+}
+
+/// A page of the orders matching `filter`, newest first, and how many match in all.
+pub async fn orders(db: &ReadDb, filter: &OrderFilter, page: &Page) -> sqlx::Result<Paged<OrderRow>> {
+    let (after_placed, after_id) = page.after_pair();
+    let sql = format!(
+        "SELECT {} FROM orders WHERE {ORDER_WHERE} \
+           AND ($6 IS NULL OR placed_at < $6 OR (placed_at = $6 AND id < $7)) \
+         ORDER BY placed_at DESC, id DESC LIMIT $8",
+        OrderRow::TABLE.column_list()
+    );
+    let count_sql = format!("SELECT count(*) FROM orders WHERE {ORDER_WHERE}");
+    on_db!(db, pool => {
+        let rows = sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(filter.status.as_deref())
+            .bind(filter.customer_id.as_deref())
+            .bind(filter.farmer_id.as_deref())
+            .bind(filter.placed_from.as_deref())
+            .bind(filter.placed_to.as_deref())
+            .bind(after_placed.as_deref())
+            .bind(after_id.as_deref())
+            .bind(page.limit_plus_one())
+            .fetch_all(pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&count_sql)
+            .bind(filter.status.as_deref())
+            .bind(filter.customer_id.as_deref())
+            .bind(filter.farmer_id.as_deref())
+            .bind(filter.placed_from.as_deref())
+            .bind(filter.placed_to.as_deref())
+            .fetch_one(pool)
+            .await?;
+        Ok(Paged::new(rows, page, total, |r| (r.placed_at.clone(), r.id.clone())))
+    })
+}

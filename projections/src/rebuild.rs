@@ -1,0 +1,516 @@
+//! Blue/green rebuilds: a projection's tables are built afresh under generation-suffixed names
+//! from the start of the log while the live ones keep serving; once caught up they are swapped
+//! in, with the checkpoint, in one transaction.
+//!
+//! The swap installs tables and checkpoint as one consistent pair, so a live worker (in this
+//! process or another) simply finds its next commit refused (the generation changed), forgets
+//! what it kept and carries on from the new checkpoint. Before swapping, the build applies
+//! whatever the live tables already include, so what queries see never goes back in time.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use event_store::{EventStore, Position, RecordedEvent};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::ProjectionError;
+use crate::changes::Changes;
+use crate::db::{ReadDb, on_db};
+use crate::event::Event;
+use crate::projection::Projection;
+use crate::status::{self, write_changes};
+use crate::table::Tables;
+use crate::time::to_text;
+
+/// A rebuild whose heartbeat is older than this is taken to have died; another may start.
+const STALE_BUILD: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// How a rebuild batches.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildSettings {
+    /// Events per build transaction.
+    pub batch: u32,
+}
+
+impl Default for RebuildSettings {
+    fn default() -> Self {
+        Self { batch: 2000 }
+    }
+}
+
+/// Where a rebuild is, for a progress bar or a log.
+pub trait Progress: Send + Sync {
+    /// The build starts; the log holds `total` events.
+    fn started(&self, total: u64);
+    /// `applied` events are built in.
+    fn advanced(&self, applied: u64);
+    /// The build moves to another phase (indexes, swap).
+    fn phase(&self, message: &str);
+    /// The tables were swapped in.
+    fn finished(&self, report: &RebuildReport);
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// The projections rebuilt.
+    pub projections: Vec<&'static str>,
+    /// Events read from the log.
+    pub events: u64,
+    /// How long it took, swap included.
+    pub elapsed: Duration,
+}
+
+impl RebuildReport {
+    /// Events per second over the whole rebuild.
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Progress as log lines, for rebuilds the runtime starts itself.
+#[derive(Debug)]
+pub struct LogProgress {
+    name: String,
+}
+
+impl LogProgress {
+    /// Progress of the rebuild of `name`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Progress for LogProgress {
+    fn started(&self, total: u64) {
+        tracing::info!(projection = %self.name, total, "rebuild started");
+    }
+
+    fn advanced(&self, _applied: u64) {}
+
+    fn phase(&self, message: &str) {
+        tracing::info!(projection = %self.name, "rebuild: {message}");
+    }
+
+    fn finished(&self, report: &RebuildReport) {
+        tracing::info!(
+            projection = %self.name,
+            events = report.events,
+            seconds = report.elapsed.as_secs_f64(),
+            "rebuild swapped in"
+        );
+    }
+}
+
+/// One projection's build.
+struct Build<'a> {
+    projection: &'a mut dyn Projection,
+    generation: i64,
+    version: i64,
+}
+
+/// Rebuilds `projections` from the start of the log, reading it once for all of them, and
+/// swaps each in once caught up with its live tables.
+pub async fn rebuild(
+    store: &EventStore,
+    db: &ReadDb,
+    projections: &mut [&mut dyn Projection],
+    progress: &dyn Progress,
+    settings: RebuildSettings,
+) -> Result<RebuildReport, ProjectionError> {
+    let started = Instant::now();
+    {
+        let refs: Vec<&dyn Projection> = projections.iter().map(|p| &**p).collect();
+        status::set_up(db, &refs).await?;
+    }
+    let build_id = Uuid::now_v7().to_string();
+    let mut builds = Vec::with_capacity(projections.len());
+    for projection in projections.iter_mut() {
+        match claim(db, &build_id, &**projection).await {
+            Ok(generation) => builds.push(Build {
+                version: projection.version(),
+                projection: &mut **projection,
+                generation,
+            }),
+            Err(error) => {
+                for build in &builds {
+                    abandon(db, &build_id, build).await;
+                }
+                return Err(error);
+            }
+        }
+    }
+    let result = run(store, db, &build_id, &mut builds, progress, settings).await;
+    match result {
+        Ok(events) => {
+            let report = RebuildReport {
+                projections: builds.iter().map(|b| b.projection.name()).collect(),
+                events,
+                elapsed: started.elapsed(),
+            };
+            progress.finished(&report);
+            Ok(report)
+        }
+        Err(error) => {
+            for build in &builds {
+                abandon(db, &build_id, build).await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Builds, catches up and swaps every build; returns the events read.
+async fn run(
+    store: &EventStore,
+    db: &ReadDb,
+    build_id: &str,
+    builds: &mut [Build<'_>],
+    progress: &dyn Progress,
+    settings: RebuildSettings,
+) -> Result<u64, ProjectionError> {
+    let total = store.count_after(Position::START, u64::MAX).await?;
+    progress.started(total);
+    let batch = settings.batch.max(1) as usize;
+    let mut position = Position::START;
+    let mut applied = 0u64;
+    // One streamed read of the whole log, then batches until caught up with the head.
+    {
+        let mut stream = store.stream_all(Position::START, u32::MAX).chunks(batch);
+        while let Some(chunk) = stream.next().await {
+            let recorded = chunk.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let Some(last) = recorded.last() else { break };
+            let last = last.position;
+            applied += recorded.len() as u64;
+            build_batch(db, build_id, builds, recorded, last, applied).await?;
+            position = last;
+            progress.advanced(applied);
+        }
+    }
+    loop {
+        let recorded = store.read_all(position, settings.batch.max(1)).await?;
+        let Some(last) = recorded.last().map(|e| e.position) else {
+            break;
+        };
+        let full = recorded.len() >= batch;
+        applied += recorded.len() as u64;
+        build_batch(db, build_id, builds, recorded, last, applied).await?;
+        position = last;
+        progress.advanced(applied);
+        if !full {
+            break;
+        }
+    }
+    progress.phase("creating indexes");
+    for build in builds.iter() {
+        for table in build.projection.tables() {
+            let name = table.build_name(build.generation);
+            for index in table.index_sql(&name, build.generation) {
+                on_db!(db, pool => sqlx::query(&index).execute(pool).await.map(|_| ()))?;
+            }
+        }
+    }
+    progress.phase("swapping in");
+    let mut read = applied;
+    for build in builds.iter_mut() {
+        read += swap(store, db, build_id, build, position, applied, settings).await?;
+    }
+    Ok(read)
+}
+
+/// Decodes a batch, applies it to every build and commits their rows with their progress.
+async fn build_batch(
+    db: &ReadDb,
+    build_id: &str,
+    builds: &mut [Build<'_>],
+    recorded: Vec<RecordedEvent>,
+    last: Position,
+    applied: u64,
+) -> Result<(), ProjectionError> {
+    let events = decode(recorded)?;
+    let mut all = Vec::with_capacity(builds.len());
+    for build in builds.iter_mut() {
+        all.push(apply(db, build, &events).await?);
+    }
+    let now = to_text(Utc::now());
+    on_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for (build, changes) in builds.iter().zip(&all) {
+            let moved = sqlx::query(
+                "UPDATE projection_status SET build_position = $1, build_applied = $2, \
+                     build_heartbeat = $3 WHERE name = $4 AND build_id = $5",
+            )
+            .bind(last.token())
+            .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+            .bind(&now)
+            .bind(build.projection.name())
+            .bind(build_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Err(ProjectionError::RebuildUnderWay(build.projection.name().to_owned()));
+            }
+            write_changes(&mut tx, changes, Tables::Build(build.generation)).await?;
+        }
+        tx.commit().await?;
+        Ok::<(), ProjectionError>(())
+    })?;
+    Ok(())
+}
+
+/// Decodes a batch; an event that cannot be decoded fails the rebuild (it never skips).
+fn decode(recorded: Vec<RecordedEvent>) -> Result<Vec<Event>, ProjectionError> {
+    let mut events = Vec::with_capacity(recorded.len());
+    for event in recorded {
+        let position = event.position;
+        match Event::decode(event) {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => {}
+            Err(error) => {
+                return Err(ProjectionError::Apply {
+                    event: error.event,
+                    position: position.token(),
+                    message: error.message,
+                });
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// Applies decoded events to one build; returns its changes.
+async fn apply(db: &ReadDb, build: &mut Build<'_>, events: &[Event]) -> Result<Changes, ProjectionError> {
+    build
+        .projection
+        .load(events, db, Tables::Build(build.generation))
+        .await?;
+    for event in events {
+        build
+            .projection
+            .apply(event)
+            .map_err(|e| ProjectionError::Apply {
+                event: event.describe(),
+                position: event.position.token(),
+                message: e.0,
+            })?;
+    }
+    Ok(build.projection.take_changes())
+}
+
+/// Claims the rebuild of `projection` and creates its build tables; returns their generation.
+async fn claim(db: &ReadDb, build_id: &str, projection: &dyn Projection) -> Result<i64, ProjectionError> {
+    let name = projection.name();
+    let now = Utc::now();
+    let generation: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
+        "UPDATE projection_status SET build_id = $1, build_heartbeat = $2, \
+             build_generation = generation + 1, build_version = $3, build_position = $4, \
+             build_applied = 0, build_total = NULL, build_started_at = $2 \
+         WHERE name = $5 AND (build_id IS NULL OR build_heartbeat < $6) \
+         RETURNING build_generation",
+    )
+    .bind(build_id)
+    .bind(to_text(now))
+    .bind(projection.version())
+    .bind(Position::START.token())
+    .bind(name)
+    .bind(to_text(now - STALE_BUILD))
+    .fetch_optional(pool)
+    .await)?;
+    let generation = generation.ok_or_else(|| ProjectionError::RebuildUnderWay(name.to_owned()))?;
+    on_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for table in projection.tables() {
+            let build = table.build_name(generation);
+            // What a build that died left behind.
+            sqlx::query(&format!("DROP TABLE IF EXISTS {build}"))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&table.create_sql(&build, generation))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(generation)
+}
+
+/// Catches `build` up with its live tables and swaps it in, in one transaction; returns the
+/// events read to catch up.
+async fn swap(
+    store: &EventStore,
+    db: &ReadDb,
+    build_id: &str,
+    build: &mut Build<'_>,
+    built_to: Position,
+    built_applied: u64,
+    settings: RebuildSettings,
+) -> Result<u64, ProjectionError> {
+    let name = build.projection.name();
+    // Catch up outside the swap's transaction while the live tables are well ahead (a live
+    // worker kept going during the build), so the swap itself stays short.
+    let mut position = built_to;
+    let mut applied = built_applied;
+    loop {
+        let live = status::one(db, name).await?.checkpoint()?;
+        if live <= position {
+            break;
+        }
+        let gap = until(store, position, live, settings.batch).await?;
+        if gap.len() < settings.batch as usize / 2 {
+            break;
+        }
+        let last = gap.last().map_or(position, |e| e.position);
+        applied += gap.len() as u64;
+        build_one(db, build_id, build, gap, last, applied).await?;
+        position = last;
+    }
+    let read = applied - built_applied;
+    let now = to_text(Utc::now());
+    on_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        if matches!(db, ReadDb::Postgres(_)) {
+            // Queries reading the live tables hold the swap back; never wait long for them.
+            sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;
+        }
+        // Locks the status row first (as every batch does), so no live batch commits between
+        // reading the live checkpoint and the swap.
+        let claimed = sqlx::query(
+            "UPDATE projection_status SET build_heartbeat = $1 WHERE name = $2 AND build_id = $3",
+        )
+        .bind(&now)
+        .bind(name)
+        .bind(build_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Err(ProjectionError::RebuildUnderWay(name.to_owned()));
+        }
+        let live: String =
+            sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        let live = Position::from_token(&live)
+            .map_err(|e| ProjectionError::Corrupt(format!("{name}: {e}")))?;
+        let mut last_event_at = None;
+        if live > position {
+            let gap = until(store, position, live, u32::MAX).await?;
+            applied += gap.len() as u64;
+            last_event_at = gap.last().map(|e| to_text(e.recorded_at));
+            position = gap.last().map_or(position, |e| e.position);
+            let events = decode(gap)?;
+            let changes = apply(db, build, &events).await?;
+            write_changes(&mut tx, &changes, Tables::Build(build.generation)).await?;
+        }
+        for table in build.projection.tables() {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {}", table.name))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!(
+                "ALTER TABLE {} RENAME TO {}",
+                table.build_name(build.generation),
+                table.name
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE projection_status SET generation = $1, version = $2, position = $3, \
+                 applied = $4, last_event_at = COALESCE($5, last_event_at), rebuilt_at = $6, \
+                 updated_at = $6, \
+                 state = CASE WHEN state = 'failing' THEN 'stopped' ELSE state END, \
+                 error_position = NULL, error_event = NULL, failing_since = NULL, attempts = 0, \
+                 build_id = NULL, build_heartbeat = NULL, build_generation = NULL, \
+                 build_version = NULL, build_position = NULL, build_applied = NULL, \
+                 build_total = NULL, build_started_at = NULL \
+             WHERE name = $7",
+        )
+        .bind(build.generation)
+        .bind(build.version)
+        .bind(position.token())
+        .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+        .bind(last_event_at)
+        .bind(&now)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<(), ProjectionError>(())
+    })?;
+    build.projection.forget();
+    Ok(read)
+}
+
+/// Applies a batch to one build and commits it with its progress.
+async fn build_one(
+    db: &ReadDb,
+    build_id: &str,
+    build: &mut Build<'_>,
+    recorded: Vec<RecordedEvent>,
+    last: Position,
+    applied: u64,
+) -> Result<(), ProjectionError> {
+    build_batch(db, build_id, std::slice::from_mut(build), recorded, last, applied).await
+}
+
+/// The events after `after` up to and including `to`, at most `limit`.
+async fn until(
+    store: &EventStore,
+    after: Position,
+    to: Position,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, ProjectionError> {
+    let mut events = Vec::new();
+    let mut position = after;
+    while events.len() < limit as usize {
+        let want = (limit as usize - events.len()).min(10_000) as u32;
+        let batch = store.read_all(position, want).await?;
+        let Some(last) = batch.last().map(|e| e.position) else {
+            break;
+        };
+        let full = batch.len() >= want as usize;
+        events.extend(batch.into_iter().take_while(|e| e.position <= to));
+        position = last;
+        if position >= to || !full {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// Gives up a build: drops its tables and its claim (best effort; a claim left behind goes
+/// stale and the next rebuild drops the tables).
+async fn abandon(db: &ReadDb, build_id: &str, build: &Build<'_>) {
+    let name = build.projection.name();
+    let dropped: Result<(), sqlx::Error> = async { on_db!(db, pool => {
+        for table in build.projection.tables() {
+            sqlx::query(&format!(
+                "DROP TABLE IF EXISTS {}",
+                table.build_name(build.generation)
+            ))
+            .execute(pool)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE projection_status SET build_id = NULL, build_heartbeat = NULL, \
+                 build_generation = NULL, build_version = NULL, build_position = NULL, \
+                 build_applied = NULL, build_total = NULL, build_started_at = NULL \
+             WHERE name = $1 AND build_id = $2",
+        )
+        .bind(name)
+        .bind(build_id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }) }
+    .await;
+    if let Err(error) = dropped {
+        tracing::warn!(projection = name, %error, "cannot clean up the abandoned rebuild");
+    }
+}
