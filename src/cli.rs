@@ -8,9 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::keys::KeySource;
 use crate::settings::{
-    HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, SnapshotArgs, StoreArgs, parse_duration,
+    HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, SnapshotArgs, StoreArgs,
+    parse_duration,
 };
-use crate::{audit, bench, schemas_export, serve, telemetry};
+use crate::{audit, bench, projector, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -48,6 +49,30 @@ struct CommandServiceArgs {
     keys: IdempotencyArgs,
 }
 
+/// What `serve` takes: a command service's settings and the projectors'.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    command: CommandServiceArgs,
+    #[command(flatten)]
+    projector: ProjectorArgs,
+}
+
+/// What `projector` takes: the store, where to serve its health and metrics, the projectors'
+/// settings and logging.
+#[derive(Debug, Args)]
+struct ProjectorServiceArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The address `/health`, `/ready` and `/metrics` are served on.
+    #[arg(long, env = "SUPPLYLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    projector: ProjectorArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
 /// What an operator tool takes: the store, and how to log.
 #[derive(Debug, Args)]
 struct ToolArgs {
@@ -68,11 +93,12 @@ impl ToolArgs {
 #[derive(Debug, Subcommand)]
 enum Action {
     /// Run everything in one process on one listener (`/v1/...`, `/graphql`, `/health`, ...).
-    Serve(CommandServiceArgs),
+    Serve(ServeArgs),
     /// Run the HTTP command API alone.
     CommandApi(CommandServiceArgs),
-    /// Run the projector workers (read models and process managers) alone.
-    Projector(ServiceArgs),
+    /// Run the projector workers (read models and process managers) alone, with `/health`,
+    /// `/ready` and `/metrics`.
+    Projector(ProjectorServiceArgs),
     /// Run the GraphQL query API alone.
     QueryApi(ServiceArgs),
     /// Print a JWT signed with the configured key, for development and scripts.
@@ -300,15 +326,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Action::Serve(args) | Action::CommandApi(args) => serve_command_api(args).await,
-        Action::Projector(_) => not_available("projector"),
+        Action::Serve(args) => serve_command_api(args.command, Some(args.projector)).await,
+        Action::CommandApi(args) => serve_command_api(args, None).await,
+        Action::Projector(args) => {
+            telemetry::init(args.log.log_format);
+            let store = args.store.open().await?;
+            projector::run(store, &args.listen, args.projector.settings()).await
+        }
         Action::QueryApi(_) => not_available("query-api"),
-        Action::Projections { .. } => not_available("projections"),
+        Action::Projections {
+            command: ProjectionsCommand::Status(tool),
+        } => {
+            let store = tool.open().await?;
+            projector::print_status(&store).await
+        }
+        Action::Projections {
+            command: ProjectionsCommand::Rebuild { name, all: _, tool },
+        } => {
+            let store = tool.open().await?;
+            store
+                .migrate()
+                .await
+                .context("cannot migrate the event store")?;
+            projector::rebuild_named(&store, name.as_deref()).await
+        }
     }
 }
 
-/// `serve` and `command-api`: the command API until SIGTERM.
-async fn serve_command_api(args: CommandServiceArgs) -> anyhow::Result<()> {
+/// `serve` and `command-api`: the command API (and with `projectors`, every projector in the
+/// same process) until SIGTERM.
+async fn serve_command_api(
+    args: CommandServiceArgs,
+    projectors: Option<ProjectorArgs>,
+) -> anyhow::Result<()> {
     let CommandServiceArgs {
         service,
         snapshots,
@@ -336,7 +386,18 @@ async fn serve_command_api(args: CommandServiceArgs) -> anyhow::Result<()> {
         idempotency_ttl: keys.idempotency_ttl,
     };
     let executors = serve::executors(&store, &settings);
-    serve::command_api(executors, &jwt, &service.http.listen, settings).await
+    let Some(projectors) = projectors else {
+        return serve::command_api(executors, &jwt, &service.http.listen, settings).await;
+    };
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the event store")?;
+    let runtime = projector::start(&store, projectors.settings()).await?;
+    let served = serve::command_api(executors, &jwt, &service.http.listen, settings).await;
+    // Requests are finished; each projector commits its batch and stops.
+    runtime.stop().await;
+    served
 }
 
 fn not_available(name: &str) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod cli;
 mod keys;
+mod projector;
 mod schemas_export;
 mod serve;
 mod settings;

@@ -62,6 +62,41 @@ impl StoreArgs {
     }
 }
 
+/// How the projectors batch and wait.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Projectors")]
+pub struct ProjectorArgs {
+    /// The most events a projector applies in one transaction (smaller batches follow a slow
+    /// one, so no transaction holds the log's readers back for long).
+    #[arg(
+        long,
+        env = "SUPPLYLINE_PROJECTOR_BATCH",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub projector_batch: u32,
+    /// How long a caught-up projector waits for a wake-up before it reads the log anyway,
+    /// e.g. `250ms`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_PROJECTOR_POLL",
+        default_value = "250ms",
+        value_parser = parse_duration
+    )]
+    pub projector_poll: Duration,
+}
+
+impl ProjectorArgs {
+    /// The projector runtime's settings.
+    pub fn settings(&self) -> projections::RuntimeSettings {
+        projections::RuntimeSettings {
+            max_batch: self.projector_batch,
+            poll_interval: self.projector_poll,
+            ..projections::RuntimeSettings::default()
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Logging")]

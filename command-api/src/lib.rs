@@ -44,4 +44,5 @@ pub use server::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
     ServerLimits, shutdown_signal,
 };
+pub use metrics::prometheus;
 pub use state::{AppState, DEFAULT_IDEMPOTENCY_TTL};

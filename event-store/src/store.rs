@@ -172,6 +172,8 @@ impl EventStore {
 
     /// How many readable events come after `after`, counting at most `cap`.
     pub async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        // The databases count in signed 64 bits.
+        let cap = cap.min(i64::MAX.unsigned_abs());
         self.backend.count_after(after, cap).await
     }
 

@@ -26,6 +26,32 @@ macro_rules! on_db {
 
 pub(crate) use on_db;
 
+/// Opens a transaction that writes: on SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so a transaction never reads first and then finds its snapshot stale.
+pub(crate) trait BeginWrite {
+    /// The database.
+    type Db: sqlx::Database;
+
+    /// Begins a transaction that will write.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Db>>;
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Db>> {
+        self.begin().await
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Db>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
 /// The advisory-lock class of projector leases (the two-`int4` form, a key space apart from
 /// the appends' `bigint` stream locks).
 pub(crate) const LEASE_LOCK_CLASS: i32 = 0x5350_4c31;

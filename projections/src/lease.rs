@@ -5,7 +5,7 @@
 //! twice; the lease is what keeps the second one idle.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -46,7 +46,15 @@ impl Drop for LocalLease {
 #[derive(Debug, Clone)]
 pub struct Leases {
     postgres: Option<PgConnectOptions>,
+    /// Where SQLite read models live: local leases are per file, across the process.
+    scope: String,
     held: Arc<Mutex<HashSet<String>>>,
+}
+
+/// The local leases held in this process, as `file:name`.
+fn held_here() -> Arc<Mutex<HashSet<String>>> {
+    static HELD: OnceLock<Arc<Mutex<HashSet<String>>>> = OnceLock::new();
+    HELD.get_or_init(Arc::default).clone()
 }
 
 impl Leases {
@@ -57,7 +65,11 @@ impl Leases {
                 ReadDb::Postgres(pool) => Some((*pool.connect_options()).clone()),
                 ReadDb::Sqlite(_) => None,
             },
-            held: Arc::default(),
+            scope: match db {
+                ReadDb::Postgres(_) => String::new(),
+                ReadDb::Sqlite(pool) => pool.connect_options().get_filename().display().to_string(),
+            },
+            held: held_here(),
         }
     }
 
@@ -88,11 +100,12 @@ impl Leases {
                     .held
                     .lock()
                     .map_err(|_| ProjectionError::Corrupt("the lease registry is poisoned".into()))?;
-                if !held.insert(name.to_owned()) {
+                let key = format!("{}:{name}", self.scope);
+                if !held.insert(key.clone()) {
                     return Ok(None);
                 }
                 Ok(Some(Lease::Local(LocalLease {
-                    name: name.to_owned(),
+                    name: key,
                     held: self.held.clone(),
                 })))
             }

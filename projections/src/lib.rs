@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod changes;
+pub mod checksum;
 mod convert;
 pub mod db;
 mod error;
@@ -26,6 +27,7 @@ pub mod projection;
 pub mod query;
 pub mod rebuild;
 pub mod runtime;
+pub mod simulate;
 pub mod status;
 pub mod table;
 pub mod time;

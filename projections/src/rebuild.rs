@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::ProjectionError;
 use crate::changes::Changes;
-use crate::db::{ReadDb, on_db};
+use crate::db::{BeginWrite, ReadDb, on_db};
 use crate::event::Event;
 use crate::projection::Projection;
 use crate::status::{self, write_changes};
@@ -25,6 +25,9 @@ use crate::time::to_text;
 
 /// A rebuild whose heartbeat is older than this is taken to have died; another may start.
 const STALE_BUILD: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// Events one streamed read of a rebuild returns at most.
+const STREAM_ROWS: u32 = 100_000;
 
 /// How a rebuild batches.
 #[derive(Debug, Clone, Copy)]
@@ -177,17 +180,23 @@ async fn run(
     let batch = settings.batch.max(1) as usize;
     let mut position = Position::START;
     let mut applied = 0u64;
-    // One streamed read of the whole log, then batches until caught up with the head.
-    {
-        let mut stream = store.stream_all(Position::START, u32::MAX).chunks(batch);
+    // Streamed reads of the log (each a bounded query, so none runs for minutes), then
+    // batches until caught up with the head.
+    loop {
+        let mut streamed = 0usize;
+        let mut stream = store.stream_all(position, STREAM_ROWS).chunks(batch);
         while let Some(chunk) = stream.next().await {
             let recorded = chunk.into_iter().collect::<Result<Vec<_>, _>>()?;
             let Some(last) = recorded.last() else { break };
             let last = last.position;
+            streamed += recorded.len();
             applied += recorded.len() as u64;
             build_batch(db, build_id, builds, recorded, last, applied).await?;
             position = last;
             progress.advanced(applied);
+        }
+        if streamed < STREAM_ROWS as usize {
+            break;
         }
     }
     loop {
@@ -237,7 +246,7 @@ async fn build_batch(
     }
     let now = to_text(Utc::now());
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for (build, changes) in builds.iter().zip(&all) {
             let moved = sqlx::query(
                 "UPDATE projection_status SET build_position = $1, build_applied = $2, \
@@ -322,7 +331,7 @@ async fn claim(db: &ReadDb, build_id: &str, projection: &dyn Projection) -> Resu
     .await)?;
     let generation = generation.ok_or_else(|| ProjectionError::RebuildUnderWay(name.to_owned()))?;
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for table in projection.tables() {
             let build = table.build_name(generation);
             // What a build that died left behind.
@@ -372,7 +381,7 @@ async fn swap(
     let read = applied - built_applied;
     let now = to_text(Utc::now());
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         if matches!(db, ReadDb::Postgres(_)) {
             // Queries reading the live tables hold the swap back; never wait long for them.
             sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;

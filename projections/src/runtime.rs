@@ -234,7 +234,7 @@ async fn live(
                 batch_end,
             }) => {
                 projection.forget();
-                fail(shared, name, &message, Some(position), event.as_deref()).await;
+                fail(shared, name, &message, position, event.as_deref()).await;
                 isolate_until = Some(batch_end);
                 pause(stop, backoff.next()).await;
             }
@@ -286,8 +286,8 @@ enum BatchError {
     LeaseLost,
     Failed {
         message: String,
-        /// Where: the failing event's position, or the batch's first.
-        position: Position,
+        /// The failing event's position, once known.
+        position: Option<Position>,
         /// The failing event, where known.
         event: Option<String>,
         /// The batch's last position.
@@ -303,7 +303,6 @@ async fn apply_batch(
     checkpoint: Checkpoint,
     recorded: Vec<RecordedEvent>,
 ) -> Result<BatchOutcome, BatchError> {
-    let first = recorded.first().map_or(checkpoint.position, |e| e.position);
     let batch_end = recorded.last().map_or(checkpoint.position, |e| e.position);
     let count = i64::try_from(recorded.len()).unwrap_or(i64::MAX);
     let last_event_at = recorded.last().map(|e| to_text(e.recorded_at));
@@ -316,14 +315,14 @@ async fn apply_batch(
             Err(error) => {
                 return Err(BatchError::Failed {
                     message: error.message,
-                    position,
+                    position: Some(position),
                     event: Some(error.event),
                     batch_end,
                 });
             }
         }
     }
-    let failed = |message: String, position: Position, event: Option<String>| BatchError::Failed {
+    let failed = |message: String, position: Option<Position>, event: Option<String>| BatchError::Failed {
         message,
         position,
         event,
@@ -332,10 +331,10 @@ async fn apply_batch(
     projection
         .load(&events, &shared.db, Tables::Live)
         .await
-        .map_err(|e| failed(format!("read-model database: {e}"), first, None))?;
+        .map_err(|e| failed(format!("read-model database: {e}"), None, None))?;
     for event in &events {
         projection.apply(event).map_err(|e| {
-            failed(e.0, event.position, Some(event.describe()))
+            failed(e.0, Some(event.position), Some(event.describe()))
         })?;
     }
     let changes: Changes = projection.take_changes();
@@ -347,7 +346,8 @@ async fn apply_batch(
         last_event_at,
         changes: &changes,
     };
-    let single = (events.len() == 1).then(|| events[0].describe());
+    // A batch of one event names it; a longer one is retried one event at a time to find it.
+    let single = (events.len() == 1).then(|| (events[0].position, events[0].describe()));
     match status::commit_batch(&shared.db, batch, async || lease.check().await).await {
         Ok(true) => Ok(BatchOutcome::Committed(Checkpoint {
             generation: checkpoint.generation,
@@ -356,7 +356,14 @@ async fn apply_batch(
         })),
         Ok(false) => Ok(BatchOutcome::Moved),
         Err(ProjectionError::LeaseLost) => Err(BatchError::LeaseLost),
-        Err(error) => Err(failed(error.to_string(), first, single)),
+        Err(error) => Err(match single {
+            Some((position, event)) => failed(error.to_string(), Some(position), Some(event)),
+            None => failed(
+                format!("a batch of {count} events failed ({error}); finding the event"),
+                None,
+                None,
+            ),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::Utc;
 use event_store::Position;
 
 use crate::ProjectionError;
-use crate::db::{ReadDb, SETUP_LOCK_CLASS, on_db};
+use crate::db::{BeginWrite, ReadDb, SETUP_LOCK_CLASS, on_db};
 use crate::projection::Projection;
 use crate::table::{Row, Tables, table_row};
 use crate::time::to_text;
@@ -99,7 +99,7 @@ impl StatusRow {
 /// once.
 pub async fn set_up(db: &ReadDb, projections: &[&dyn Projection]) -> Result<(), ProjectionError> {
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         if matches!(db, ReadDb::Postgres(_)) {
             sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
                 .bind(SETUP_LOCK_CLASS)
@@ -211,7 +211,7 @@ where
              error_position = NULL, error_event = NULL, failing_since = NULL, attempts = 0 \
          WHERE name = $5 AND generation = $6 AND position = $7";
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let moved = sqlx::query(moved_sql)
             .bind(batch.to.token())
             .bind(batch.from.applied + batch.events)
