@@ -55,7 +55,7 @@ fn schemas_export_into_an_unwritable_place_fails_with_a_message() {
 
 #[test]
 fn a_part_not_built_yet_says_so_and_exits_non_zero() {
-    let out = supplyline().arg("projector").output().unwrap();
+    let out = supplyline().arg("query-api").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
 }
@@ -438,6 +438,25 @@ fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() 
     )
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    // The projectors run in the same process: the stock item shows in its read model.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = supplyline()
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .args(["projections", "status"])
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        let text = String::from_utf8_lossy(&status.stdout).into_owned();
+        let line = text.lines().find(|l| l.starts_with("stock_items")).unwrap_or("");
+        if line.split_whitespace().nth(2) == Some("1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not projected: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     let pid = server.id().to_string();
     assert!(
