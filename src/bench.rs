@@ -3,10 +3,12 @@
 
 mod commands;
 mod hot;
+mod projections;
 mod store;
 
 pub use commands::{CommandBenchOptions, run as run_commands};
 pub use hot::{HotBenchOptions, run as run_hot};
+pub use projections::{ProjectionBenchOptions, run as run_projections};
 
 use std::future::Future;
 

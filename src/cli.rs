@@ -193,6 +193,25 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Read models: a rebuild's events/s from a long log next to raw upserts of its rows, the
+    /// latency from a command's answer to its effect, and SQLite command latency during a
+    /// rebuild.
+    Projections {
+        /// Events in the PostgreSQL log the rebuild reads.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Commands per second while latencies are measured.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Seconds each latency measurement runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Events in the SQLite log rebuilt while command latency is measured.
+        #[arg(long, default_value_t = 200_000)]
+        sqlite_events: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +325,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let options = bench::HotBenchOptions { seconds, history };
             bench::run_hot(&store.database_url, options).await
+        }
+        Action::Bench {
+            target:
+                BenchTarget::Projections {
+                    store,
+                    events,
+                    rate,
+                    seconds,
+                    sqlite_events,
+                },
+        } => {
+            let options = bench::ProjectionBenchOptions {
+                events,
+                rate,
+                seconds,
+                sqlite_events,
+            };
+            bench::run_projections(&store.database_url, options).await
         }
         Action::Token {
             store,

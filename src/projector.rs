@@ -15,8 +15,7 @@ use event_store::EventStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::runtime::lag;
 use projections::{
-    Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, models, rebuild,
-    status,
+    Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, models, rebuild, status,
 };
 
 /// Connections of the read models' pool: one per projection, and a few for queries.
@@ -84,7 +83,9 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
         Err(projections::ProjectionError::Database(error))
             if error.to_string().contains("projection_status") =>
         {
-            println!("no projection has run yet: start `supplyline serve` or `supplyline projector`");
+            println!(
+                "no projection has run yet: start `supplyline serve` or `supplyline projector`"
+            );
             return Ok(());
         }
         Err(error) => return Err(error.into()),
@@ -102,7 +103,9 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
             row.applied,
             lag.events,
             lag.seconds,
-            row.rebuilt_at.as_deref().map_or("-", |t| &t[..t.len().min(19)]),
+            row.rebuilt_at
+                .as_deref()
+                .map_or("-", |t| &t[..t.len().min(19)]),
             row.last_error.as_deref().unwrap_or("-"),
         );
         if let (Some(event), Some(position)) = (&row.error_event, &row.error_position) {
@@ -135,9 +138,15 @@ pub async fn rebuild_named(store: &EventStore, name: Option<&str>) -> anyhow::Re
     let db = read_db(store).await?;
     let mut refs: Vec<&mut dyn Projection> = chosen.iter_mut().map(|p| p.as_mut()).collect();
     let progress = Terminal::new();
-    let report = rebuild(&store.clone(), &db, &mut refs, &progress, Default::default())
-        .await
-        .context("the rebuild failed; the live tables are unchanged")?;
+    let report = rebuild(
+        &store.clone(),
+        &db,
+        &mut refs,
+        &progress,
+        Default::default(),
+    )
+    .await
+    .context("the rebuild failed; the live tables are unchanged")?;
     println!(
         "rebuilt {} from {} events in {:.1} s ({:.0} events/s)",
         report.projections.join(", "),
@@ -206,9 +215,7 @@ impl Progress for Terminal {
                     let rate = applied as f64 / seconds;
                     let total = self.total.lock().map_or(0, |t| *t);
                     let eta = total.saturating_sub(applied) as f64 / rate.max(1.0);
-                    eprintln!(
-                        "{applied}/{total} events, {rate:.0} events/s, ETA {eta:.0} s"
-                    );
+                    eprintln!("{applied}/{total} events, {rate:.0} events/s, ETA {eta:.0} s");
                 }
             }
         }

@@ -450,11 +450,17 @@ fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() 
             .unwrap();
         assert!(status.status.success());
         let text = String::from_utf8_lossy(&status.stdout).into_owned();
-        let line = text.lines().find(|l| l.starts_with("stock_items")).unwrap_or("");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("stock_items"))
+            .unwrap_or("");
         if line.split_whitespace().nth(2) == Some("1") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not projected: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not projected: {text}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 

@@ -20,7 +20,9 @@ async fn scratch() -> Option<(ScratchDatabase, EventStore, ReadDb)> {
         eprintln!("SKIPPED: DATABASE_URL is not set; the projector process tests did not run");
         return None;
     };
-    let scratch = ScratchDatabase::create(&admin, "projector_test").await.unwrap();
+    let scratch = ScratchDatabase::create(&admin, "projector_test")
+        .await
+        .unwrap();
     let store = EventStore::connect(scratch.url()).await.unwrap();
     store.migrate().await.unwrap();
     let db = ReadDb::open(&store, 4).await.unwrap();
@@ -44,7 +46,11 @@ fn projector(url: &str) -> Child {
 }
 
 /// Appends simulated activity until `running` is cleared; returns the steps taken.
-fn keep_writing(store: EventStore, seed: u64, running: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+fn keep_writing(
+    store: EventStore,
+    seed: u64,
+    running: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<u64> {
     tokio::spawn(async move {
         let mut simulator = Simulator::new(store, seed).unwrap();
         let mut steps = 0;
@@ -60,7 +66,12 @@ fn keep_writing(store: EventStore, seed: u64, running: Arc<AtomicBool>) -> tokio
 async fn caught_up(store: &EventStore, db: &ReadDb, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let head = store.head().await.unwrap().readable.unwrap_or(Position::START);
+        let head = store
+            .head()
+            .await
+            .unwrap()
+            .readable
+            .unwrap_or(Position::START);
         let rows = status::all(db).await.unwrap_or_default();
         let behind: Vec<String> = rows
             .iter()
@@ -70,7 +81,10 @@ async fn caught_up(store: &EventStore, db: &ReadDb, within: Duration) {
         if rows.len() == models::names().len() && behind.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "projections still behind: {behind:?}");
+        assert!(
+            Instant::now() < deadline,
+            "projections still behind: {behind:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -89,7 +103,11 @@ impl Progress for Silent {
 async fn equals_a_fresh_replay(store: &EventStore, db: &ReadDb) {
     let total = store.count_after(Position::START, u64::MAX).await.unwrap();
     for row in status::all(db).await.unwrap() {
-        assert_eq!(row.applied as u64, total, "{} applied {} of {total}", row.name, row.applied);
+        assert_eq!(
+            row.applied as u64, total,
+            "{} applied {} of {total}",
+            row.name, row.applied
+        );
     }
     let mut live = Vec::new();
     for projection in models::all() {
@@ -97,10 +115,17 @@ async fn equals_a_fresh_replay(store: &EventStore, db: &ReadDb) {
     }
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(store, db, &mut refs, &Silent, Default::default()).await.unwrap();
+    rebuild(store, db, &mut refs, &Silent, Default::default())
+        .await
+        .unwrap();
     for (projection, live) in models::all().iter().zip(live) {
         let fresh = checksums(db, projection.as_ref()).await.unwrap();
-        assert_eq!(fresh, live, "{} differs from a fresh replay", projection.name());
+        assert_eq!(
+            fresh,
+            live,
+            "{} differs from a fresh replay",
+            projection.name()
+        );
     }
 }
 
@@ -125,12 +150,16 @@ async fn a_projector_killed_mid_batch_twenty_times_loses_and_repeats_nothing() {
         child.wait().unwrap();
         kills += 1;
         let now = status::all(&db).await.unwrap_or_default();
-        if now.iter().map(|r| r.applied).sum::<i64>() > last.iter().map(|r| r.applied).sum::<i64>() {
+        if now.iter().map(|r| r.applied).sum::<i64>() > last.iter().map(|r| r.applied).sum::<i64>()
+        {
             passed += 1;
         }
         last = now;
     }
-    assert!(passed >= 10, "the projector made progress in only {passed} of {kills} runs");
+    assert!(
+        passed >= 10,
+        "the projector made progress in only {passed} of {kills} runs"
+    );
     let mut child = projector(scratch.url());
     tokio::time::sleep(Duration::from_millis(300)).await;
     running.store(false, Ordering::Relaxed);
@@ -166,10 +195,7 @@ async fn two_projector_processes_apply_each_event_once_and_the_standby_takes_ove
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let now = status::all(&db).await.unwrap();
-            let moved = now
-                .iter()
-                .zip(&before)
-                .all(|(n, b)| n.applied > b.applied);
+            let moved = now.iter().zip(&before).all(|(n, b)| n.applied > b.applied);
             if moved {
                 break;
             }

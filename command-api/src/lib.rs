@@ -37,6 +37,7 @@ pub use auth::{
 };
 pub use error::ApiError;
 pub use execute::CommandAnswer;
+pub use metrics::prometheus;
 pub use openapi::{ApiDoc, document as openapi_document};
 pub use problem::{FieldError, Problem};
 pub use rate_limit::{DEFAULT_PER_ACTOR_PER_SECOND, RateLimit};
@@ -44,5 +45,4 @@ pub use server::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
     ServerLimits, shutdown_signal,
 };
-pub use metrics::prometheus;
 pub use state::{AppState, DEFAULT_IDEMPOTENCY_TTL};

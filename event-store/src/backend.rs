@@ -142,11 +142,13 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Up to `limit` events of the global log after `after`, in the same order as
     /// [`Self::read_all`], as stored, streamed: each event is handed over as soon as its row
-    /// is decoded, in one query, so nothing is held per batch.
+    /// is decoded, in one query, so nothing is held per batch. Without `metadata`, each
+    /// event's metadata is `null` (neither sent nor decoded).
     fn stream_all(
         &self,
         after: Position,
         limit: u32,
+        metadata: bool,
     ) -> BoxStream<'_, Result<RecordedEvent, StoreError>>;
 
     /// Up to `limit` events of every stream in (type, id, sequence) order after the given

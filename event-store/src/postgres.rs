@@ -597,6 +597,7 @@ impl Backend for PostgresBackend {
         &self,
         after: Position,
         limit: u32,
+        metadata: bool,
     ) -> BoxStream<'_, Result<RecordedEvent, StoreError>> {
         let binds = async move {
             let epoch = self.epoch().await?;
@@ -604,18 +605,28 @@ impl Backend for PostgresBackend {
         };
         let rows = futures_util::stream::once(binds)
             .map_ok(move |(after_epoch, after_seq, epoch)| {
-                sqlx::query(select_event!(
-                    "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+                let sql = if metadata {
+                    select_event!(
+                        "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+                           AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
+                         ORDER BY epoch, tx, position LIMIT $5"
+                    )
+                } else {
+                    "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                         payload, 'null'::jsonb AS metadata, epoch, tx::text::bigint AS tx_id, \
+                         position, recorded_at FROM events \
+                     WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
                        AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
                      ORDER BY epoch, tx, position LIMIT $5"
-                ))
-                .bind(after_epoch)
-                .bind(after.tx().to_string())
-                .bind(after_seq)
-                .bind(epoch)
-                .bind(i64::from(limit))
-                .fetch(&self.pool)
-                .map(|row| decode_event(&row?))
+                };
+                sqlx::query(sql)
+                    .bind(after_epoch)
+                    .bind(after.tx().to_string())
+                    .bind(after_seq)
+                    .bind(epoch)
+                    .bind(i64::from(limit))
+                    .fetch(&self.pool)
+                    .map(|row| decode_event(&row?))
             })
             .try_flatten();
         Box::pin(rows)

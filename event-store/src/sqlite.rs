@@ -441,20 +441,26 @@ impl Backend for SqliteBackend {
         &self,
         after: Position,
         limit: u32,
+        metadata: bool,
     ) -> BoxStream<'_, Result<RecordedEvent, StoreError>> {
         let after = match to_i64(after.seq()) {
             Ok(after) => after,
             Err(error) => return Box::pin(futures_util::stream::once(async { Err(error) })),
         };
-        let rows = sqlx::query(
+        let sql = if metadata {
             "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
              metadata, position, recorded_at FROM events WHERE position > ? ORDER BY position \
-             LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch(&self.reader)
-        .map(|row| decode_event(&row?));
+             LIMIT ?"
+        } else {
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+             'null' AS metadata, position, recorded_at FROM events WHERE position > ? \
+             ORDER BY position LIMIT ?"
+        };
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch(&self.reader)
+            .map(|row| decode_event(&row?));
         Box::pin(rows)
     }
 

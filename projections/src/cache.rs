@@ -9,9 +9,6 @@ use crate::changes::{Changes, load_rows};
 use crate::db::ReadDb;
 use crate::table::{KeyedRow, Tables};
 
-/// Rows kept before the cache is emptied (after a write, so nothing unwritten is lost).
-const CAPACITY: usize = 200_000;
-
 /// The kept rows of one table, by key; `None` for a key known to have no row.
 #[derive(Debug)]
 pub struct RowCache<R> {
@@ -37,6 +34,14 @@ where
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
+    /// Notes that the batch creates the row keyed `key` (its stream's first event), so it
+    /// need not be looked for.
+    pub fn expect_new(&mut self, key: &str) {
+        if !self.rows.contains_key(key) {
+            self.rows.insert(key.to_owned(), None);
+        }
+    }
+
     /// Notes that the batch will need the row keyed `key`.
     pub fn want(&mut self, key: &str) {
         if !self.rows.contains_key(key) {
@@ -82,17 +87,23 @@ where
         self.rows.insert(key, Some(row));
     }
 
-    /// Moves the batch's changed rows into `changes`, and empties the cache if it grew past
-    /// its capacity.
+    /// Moves the batch's changed rows into `changes`; they stay kept.
     pub fn drain_into(&mut self, changes: &mut Changes) {
         for key in self.dirty.drain() {
             if let Some(Some(row)) = self.rows.get(&key) {
                 changes.upsert(row);
             }
         }
-        if self.rows.len() > CAPACITY {
-            self.rows.clear();
-        }
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// Forgets everything kept (after a failed batch, or when the tables changed under it).

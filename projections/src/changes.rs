@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 
 use crate::db::{ReadDb, on_db};
-use crate::table::{KeyedRow, Row, Tables, Value};
+use crate::table::{KeyedRow, Row, Table, Tables, Value};
 
 /// Binds per statement, under both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
 const MAX_BINDS: usize = 30_000;
@@ -51,20 +51,7 @@ macro_rules! write_changes {
                 query.build().execute(&mut *$conn).await?;
             }
             let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-            let updates: Vec<String> = columns
-                .iter()
-                .filter(|c| !table.key.contains(c))
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect();
-            let on_conflict = if updates.is_empty() {
-                format!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", "))
-            } else {
-                format!(
-                    " ON CONFLICT ({}) DO UPDATE SET {}",
-                    table.key.join(", "),
-                    updates.join(", ")
-                )
-            };
+            let on_conflict = on_conflict(table);
             let per_chunk = (MAX_BINDS / columns.len().max(1)).max(1);
             for chunk in table.upserts.chunks(per_chunk) {
                 let mut query = QueryBuilder::<$db>::new(format!(
@@ -91,18 +78,16 @@ macro_rules! write_changes {
     }};
 }
 
-
 impl Changes {
-    fn entry<R: Row>(&mut self) -> &mut TableChanges {
-        let name = R::TABLE.name;
-        let index = match self.tables.iter().position(|t| t.name == name) {
+    fn entry(&mut self, table: &Table) -> &mut TableChanges {
+        let index = match self.tables.iter().position(|t| t.name == table.name) {
             Some(index) => index,
             None => {
                 self.tables.push(TableChanges {
-                    name,
-                    columns: R::TABLE.columns,
-                    key: R::TABLE.key,
-                    delete_column: R::TABLE.key[0],
+                    name: table.name,
+                    columns: table.columns,
+                    key: table.key,
+                    delete_column: table.key[0],
                     deletes: Vec::new(),
                     upserts: Vec::new(),
                 });
@@ -114,12 +99,17 @@ impl Changes {
 
     /// Writes `row` (inserted, or replacing the row with its key). A batch upserts a key once.
     pub fn upsert<R: Row>(&mut self, row: &R) {
-        self.entry::<R>().upserts.push(row.values());
+        self.entry(&R::TABLE).upserts.push(row.values());
+    }
+
+    /// Writes a row of `table` given as values in column order.
+    pub fn upsert_values(&mut self, table: &Table, values: Vec<Value>) {
+        self.entry(table).upserts.push(values);
     }
 
     /// Deletes the rows of `R`'s table whose `column` is `value` (before the batch's upserts).
     pub fn delete_where<R: Row>(&mut self, column: &'static str, value: String) {
-        let entry = self.entry::<R>();
+        let entry = self.entry(&R::TABLE);
         entry.delete_column = column;
         entry.deletes.push(value);
     }
@@ -150,8 +140,96 @@ impl Changes {
         self.len() == 0
     }
 
-    /// Writes the changes into `tables` on `conn`, inside the caller's transaction.
+    /// Writes the changes into `tables` on `conn`, inside the caller's transaction: per table,
+    /// one upsert from `UNNEST` of one array per column, so the statement's text is the same
+    /// whatever the number of rows and PostgreSQL parses and plans it once per connection.
     pub async fn write_pg(&self, conn: &mut PgConnection, tables: Tables) -> sqlx::Result<()> {
+        for table in &self.tables {
+            let name = match tables {
+                Tables::Live => table.name.to_owned(),
+                Tables::Build(generation) => format!("{}__g{generation}", table.name),
+            };
+            if !table.deletes.is_empty() {
+                sqlx::query(&format!(
+                    "DELETE FROM {name} WHERE {} = ANY($1)",
+                    table.delete_column
+                ))
+                .bind(&table.deletes)
+                .execute(&mut *conn)
+                .await?;
+            }
+            if table.upserts.is_empty() {
+                continue;
+            }
+            let arrays: Vec<String> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, sql))| format!("${}::{}[]", i + 1, array_type(sql)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO {name} ({}) SELECT * FROM UNNEST({}){}",
+                table
+                    .columns
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                arrays.join(", "),
+                on_conflict(table)
+            );
+            let mut query = sqlx::query(&sql);
+            for (index, (_, sql_type)) in table.columns.iter().enumerate() {
+                let cells = table.upserts.iter().map(|row| row.get(index));
+                query = match array_type(sql_type) {
+                    "text" => query.bind(
+                        cells
+                            .map(|v| match v {
+                                Some(Value::Text(s)) => Some(s.as_str()),
+                                Some(Value::OptText(s)) => s.as_deref(),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    "int8" => query.bind(
+                        cells
+                            .map(|v| match v {
+                                Some(Value::Int(n)) => Some(*n),
+                                Some(Value::OptInt(n)) => *n,
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    "bool" => query.bind(
+                        cells
+                            .map(|v| match v {
+                                Some(Value::Bool(b)) => Some(*b),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => query.bind(
+                        cells
+                            .map(|v| match v {
+                                Some(Value::OptFloat(f)) => *f,
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                };
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the changes as multi-row `VALUES` upserts, the textbook way (the raw ceiling a
+    /// rebuild is measured against uses it).
+    pub async fn write_values_pg(
+        &self,
+        conn: &mut PgConnection,
+        tables: Tables,
+    ) -> sqlx::Result<()> {
         write_changes!(self, conn, tables, sqlx::Postgres)
     }
 
@@ -165,6 +243,38 @@ impl Changes {
     }
 }
 
+/// The `ON CONFLICT` clause of an upsert into `table`: every column but the key replaced.
+fn on_conflict(table: &TableChanges) -> String {
+    let updates: Vec<String> = table
+        .columns
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !table.key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    if updates.is_empty() {
+        format!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", "))
+    } else {
+        format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            table.key.join(", "),
+            updates.join(", ")
+        )
+    }
+}
+
+/// The PostgreSQL element type of a column's array in an `UNNEST` upsert.
+fn array_type(sql_type: &str) -> &'static str {
+    if sql_type.starts_with("TEXT") {
+        "text"
+    } else if sql_type.starts_with("BIGINT") {
+        "int8"
+    } else if sql_type.starts_with("BOOLEAN") {
+        "bool"
+    } else {
+        "float8"
+    }
+}
 
 /// Loads the rows of `R`'s table in `tables` whose key is one of `keys`.
 pub async fn load_rows<R>(db: &ReadDb, tables: Tables, keys: &[String]) -> sqlx::Result<Vec<R>>

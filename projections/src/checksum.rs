@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use sqlx::Row as _;
 
+use crate::ProjectionError;
 use crate::db::{ReadDb, on_db};
 use crate::projection::Projection;
-use crate::ProjectionError;
 
 /// A table's row count and the SHA-256 of its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,10 +96,9 @@ impl Leases {
                 }
             }
             None => {
-                let mut held = self
-                    .held
-                    .lock()
-                    .map_err(|_| ProjectionError::Corrupt("the lease registry is poisoned".into()))?;
+                let mut held = self.held.lock().map_err(|_| {
+                    ProjectionError::Corrupt("the lease registry is poisoned".into())
+                })?;
                 let key = format!("{}:{name}", self.scope);
                 if !held.insert(key.clone()) {
                     return Ok(None);

@@ -15,6 +15,7 @@
 //! own beside the log's ([`db::read_model_file`]), so appends never wait behind a batch.
 
 pub mod cache;
+pub mod ceiling;
 pub mod changes;
 pub mod checksum;
 mod convert;
@@ -35,5 +36,5 @@ pub mod time;
 pub use db::ReadDb;
 pub use error::ProjectionError;
 pub use projection::{ApplyError, Projection};
-pub use rebuild::{Progress, RebuildReport, rebuild};
+pub use rebuild::{Progress, RebuildReport, Spent, rebuild};
 pub use runtime::{Runtime, RuntimeSettings};

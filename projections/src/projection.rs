@@ -8,6 +8,9 @@ use crate::db::ReadDb;
 use crate::event::Event;
 use crate::table::{Table, Tables};
 
+/// Rows a projection may keep between batches before they are dropped (once written).
+pub const KEEP_LIMIT: usize = 200_000;
+
 /// Why a projection could not apply an event (an event that contradicts its rows).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -39,6 +42,9 @@ pub trait Projection: Send + Sync + 'static {
 
     /// The rows the batch changed, to write.
     fn take_changes(&mut self) -> Changes;
+
+    /// How many rows it keeps (the runtime drops them, once written, past a limit).
+    fn kept(&self) -> usize;
 
     /// Drops every kept row.
     fn forget(&mut self);

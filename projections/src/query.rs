@@ -137,6 +137,9 @@ mod tests {
 
     #[test]
     fn a_page_is_capped() {
-        assert_eq!(Page::new(Some(100_000), None).unwrap().limit_plus_one(), 501);
+        assert_eq!(
+            Page::new(Some(100_000), None).unwrap().limit_plus_one(),
+            501
+        );
     }
 }

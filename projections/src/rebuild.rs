@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use event_store::{EventStore, Position, RecordedEvent};
 use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::ProjectionError;
 use crate::changes::Changes;
 use crate::db::{BeginWrite, ReadDb, on_db};
 use crate::event::Event;
-use crate::projection::Projection;
+use crate::projection::{KEEP_LIMIT, Projection};
 use crate::status::{self, write_changes};
 use crate::table::Tables;
 use crate::time::to_text;
@@ -63,6 +64,25 @@ pub struct RebuildReport {
     pub events: u64,
     /// How long it took, swap included.
     pub elapsed: Duration,
+    /// Where the build's time went.
+    pub spent: Spent,
+}
+
+/// Where a rebuild's time went, while building (before indexes and swap).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spent {
+    /// Waiting for the log's events.
+    pub reading: Duration,
+    /// Decoding events and folding them into rows.
+    pub folding: Duration,
+    /// Waiting for the writer to take a batch (the database is the bottleneck).
+    pub writing: Duration,
+    /// Creating indexes and swapping the tables in.
+    pub finishing: Duration,
+    /// The writer's time committing batches (alongside the rest).
+    pub writer_busy: Duration,
+    /// Rows the writer upserted or deleted.
+    pub rows_written: u64,
 }
 
 impl RebuildReport {
@@ -103,6 +123,10 @@ impl Progress for LogProgress {
             projection = %self.name,
             events = report.events,
             seconds = report.elapsed.as_secs_f64(),
+            reading = report.spent.reading.as_secs_f64(),
+            folding = report.spent.folding.as_secs_f64(),
+            writing = report.spent.writing.as_secs_f64(),
+            finishing = report.spent.finishing.as_secs_f64(),
             "rebuild swapped in"
         );
     }
@@ -148,11 +172,12 @@ pub async fn rebuild(
     }
     let result = run(store, db, &build_id, &mut builds, progress, settings).await;
     match result {
-        Ok(events) => {
+        Ok((events, spent)) => {
             let report = RebuildReport {
                 projections: builds.iter().map(|b| b.projection.name()).collect(),
                 events,
                 elapsed: started.elapsed(),
+                spent,
             };
             progress.finished(&report);
             Ok(report)
@@ -167,6 +192,9 @@ pub async fn rebuild(
 }
 
 /// Builds, catches up and swaps every build; returns the events read.
+///
+/// Reading, decoding and folding run here while a writer task commits the previous batch, so
+/// the database's work and ours overlap.
 async fn run(
     store: &EventStore,
     db: &ReadDb,
@@ -174,45 +202,17 @@ async fn run(
     builds: &mut [Build<'_>],
     progress: &dyn Progress,
     settings: RebuildSettings,
-) -> Result<u64, ProjectionError> {
+) -> Result<(u64, Spent), ProjectionError> {
     let total = store.count_after(Position::START, u64::MAX).await?;
     progress.started(total);
-    let batch = settings.batch.max(1) as usize;
-    let mut position = Position::START;
-    let mut applied = 0u64;
-    // Streamed reads of the log (each a bounded query, so none runs for minutes), then
-    // batches until caught up with the head.
-    loop {
-        let mut streamed = 0usize;
-        let mut stream = store.stream_all(position, STREAM_ROWS).chunks(batch);
-        while let Some(chunk) = stream.next().await {
-            let recorded = chunk.into_iter().collect::<Result<Vec<_>, _>>()?;
-            let Some(last) = recorded.last() else { break };
-            let last = last.position;
-            streamed += recorded.len();
-            applied += recorded.len() as u64;
-            build_batch(db, build_id, builds, recorded, last, applied).await?;
-            position = last;
-            progress.advanced(applied);
-        }
-        if streamed < STREAM_ROWS as usize {
-            break;
-        }
-    }
-    loop {
-        let recorded = store.read_all(position, settings.batch.max(1)).await?;
-        let Some(last) = recorded.last().map(|e| e.position) else {
-            break;
-        };
-        let full = recorded.len() >= batch;
-        applied += recorded.len() as u64;
-        build_batch(db, build_id, builds, recorded, last, applied).await?;
-        position = last;
-        progress.advanced(applied);
-        if !full {
-            break;
-        }
-    }
+    let writers = Writers::start(db, build_id, builds.len());
+    let produced = produce(store, db, builds, &writers, progress, settings).await;
+    // A writer's own error explains a producer that found it gone.
+    let (writer_busy, rows_written) = writers.finish().await?;
+    let (position, applied, mut spent) = produced?;
+    spent.writer_busy = writer_busy;
+    spent.rows_written = rows_written;
+    let finishing = Instant::now();
     progress.phase("creating indexes");
     for build in builds.iter() {
         for table in build.projection.tables() {
@@ -227,48 +227,357 @@ async fn run(
     for build in builds.iter_mut() {
         read += swap(store, db, build_id, build, position, applied, settings).await?;
     }
-    Ok(read)
+    spent.finishing = finishing.elapsed();
+    Ok((read, spent))
 }
 
-/// Decodes a batch, applies it to every build and commits their rows with their progress.
-async fn build_batch(
-    db: &ReadDb,
-    build_id: &str,
-    builds: &mut [Build<'_>],
-    recorded: Vec<RecordedEvent>,
+/// One build transaction: each build's changes, and where the builds have got to.
+struct Job {
+    changes: Vec<(&'static str, i64, Changes)>,
     last: Position,
     applied: u64,
-) -> Result<(), ProjectionError> {
-    let events = decode(recorded)?;
+    /// Told once this job (and every one before it) is committed.
+    flushed: Option<oneshot::Sender<()>>,
+}
+
+/// Reads the log from the start to the head, folding each batch into every build and handing
+/// its changes to the writer; returns the position reached and the events read.
+async fn produce(
+    store: &EventStore,
+    db: &ReadDb,
+    builds: &mut [Build<'_>],
+    writers: &Writers,
+    progress: &dyn Progress,
+    settings: RebuildSettings,
+) -> Result<(Position, u64, Spent), ProjectionError> {
+    let mut position = Position::START;
+    let mut applied = 0u64;
+    let mut spent = Spent::default();
+    let mut clock = Instant::now();
+    // A reader task reads and decodes the next batches while this one folds.
+    let (batches, mut received) = mpsc::channel(2);
+    let reader = tokio::spawn(read_log(store.clone(), settings.batch.max(1), batches));
+    while let Some(batch) = received.recv().await {
+        let Decoded {
+            events,
+            count,
+            last,
+        } = batch?;
+        spent.reading += lap(&mut clock);
+        applied += count as u64;
+        let changes = apply_all(db, builds, events).await?;
+        spent.folding += lap(&mut clock);
+        writers.send(changes, last, applied).await?;
+        spent.writing += lap(&mut clock);
+        position = last;
+        progress.advanced(applied);
+        if builds.iter().any(|b| b.projection.kept() > KEEP_LIMIT) {
+            writers.flush().await?;
+            for build in builds.iter_mut() {
+                build.projection.forget();
+            }
+        }
+    }
+    reader
+        .await
+        .map_err(|e| ProjectionError::Corrupt(format!("the rebuild's reader failed: {e}")))?;
+    writers.flush().await?;
+    spent.writing += lap(&mut clock);
+    Ok((position, applied, spent))
+}
+
+/// A batch of the log, decoded.
+struct Decoded {
+    /// The events of the five aggregates.
+    events: Vec<Event>,
+    /// Events read (other aggregates' included).
+    count: usize,
+    /// The position of the last.
+    last: Position,
+}
+
+/// Reads the log from the start until caught up with the head, in decoded batches: streamed
+/// reads (each a bounded query, so none runs for minutes), then batches.
+async fn read_log(
+    store: EventStore,
+    batch: u32,
+    batches: mpsc::Sender<Result<Decoded, ProjectionError>>,
+) {
+    let mut position = Position::START;
+    let decoded = |recorded: Vec<RecordedEvent>| -> Result<Option<Decoded>, ProjectionError> {
+        let Some(last) = recorded.last().map(|e| e.position) else {
+            return Ok(None);
+        };
+        let count = recorded.len();
+        Ok(Some(Decoded {
+            events: decode(recorded)?,
+            count,
+            last,
+        }))
+    };
+    let mut streaming = true;
+    loop {
+        let mut read = 0usize;
+        let outcome: Result<Vec<Vec<RecordedEvent>>, ProjectionError> = if streaming {
+            let mut stream = store
+                .stream_bodies(position, STREAM_ROWS)
+                .chunks(batch as usize);
+            let mut failed = None;
+            while let Some(chunk) = stream.next().await {
+                match chunk.into_iter().collect::<Result<Vec<_>, _>>() {
+                    Ok(recorded) => {
+                        read += recorded.len();
+                        let next = decoded(recorded);
+                        if let Ok(Some(next)) = &next {
+                            position = next.last;
+                        }
+                        match next {
+                            Ok(Some(next)) => {
+                                if batches.send(Ok(next)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(error) => {
+                                failed = Some(error);
+                                break;
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        failed = Some(error.into());
+                        break;
+                    }
+                }
+            }
+            streaming = read >= STREAM_ROWS as usize;
+            match failed {
+                Some(error) => Err(error),
+                None => Ok(Vec::new()),
+            }
+        } else {
+            store
+                .read_all(position, batch)
+                .await
+                .map(|recorded| vec![recorded])
+                .map_err(Into::into)
+        };
+        match outcome {
+            Err(error) => {
+                batches.send(Err(error)).await.ok();
+                return;
+            }
+            Ok(read_batches) => {
+                if streaming {
+                    continue;
+                }
+                let Some(recorded) = read_batches.into_iter().next() else {
+                    continue;
+                };
+                let full = recorded.len() >= batch as usize;
+                match decoded(recorded) {
+                    Ok(Some(next)) => {
+                        position = next.last;
+                        if batches.send(Ok(next)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(error) => {
+                        batches.send(Err(error)).await.ok();
+                        return;
+                    }
+                }
+                if !full {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The time since `clock`, which restarts.
+fn lap(clock: &mut Instant) -> Duration {
+    let now = Instant::now();
+    let lap = now - *clock;
+    *clock = now;
+    lap
+}
+
+/// One writer task per build, each committing its build's batches in order on a connection
+/// of its own, so the database writes the builds' tables in parallel.
+struct Writers {
+    senders: Vec<mpsc::Sender<Job>>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(Duration, u64), ProjectionError>>>,
+}
+
+impl Writers {
+    fn start(db: &ReadDb, build_id: &str, builds: usize) -> Self {
+        let (mut senders, mut tasks) = (Vec::new(), Vec::new());
+        for _ in 0..builds {
+            let (sender, mut receiver) = mpsc::channel::<Job>(2);
+            let (db, build_id) = (db.clone(), build_id.to_owned());
+            tasks.push(tokio::spawn(async move {
+                let (mut busy, mut rows) = (Duration::ZERO, 0u64);
+                while let Some(job) = receiver.recv().await {
+                    let started = Instant::now();
+                    write_job(&db, &build_id, &job).await?;
+                    busy += started.elapsed();
+                    rows += job
+                        .changes
+                        .iter()
+                        .map(|(_, _, c)| c.len() as u64)
+                        .sum::<u64>();
+                    if let Some(flushed) = job.flushed {
+                        flushed.send(()).ok();
+                    }
+                }
+                Ok((busy, rows))
+            }));
+            senders.push(sender);
+        }
+        Self { senders, tasks }
+    }
+
+    /// Hands each build's changes to its writer.
+    async fn send(
+        &self,
+        changes: Vec<(&'static str, i64, Changes)>,
+        last: Position,
+        applied: u64,
+    ) -> Result<(), ProjectionError> {
+        for (sender, changes) in self.senders.iter().zip(changes) {
+            let job = Job {
+                changes: vec![changes],
+                last,
+                applied,
+                flushed: None,
+            };
+            sender.send(job).await.map_err(|_| writer_gone())?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every batch handed over so far is committed.
+    async fn flush(&self) -> Result<(), ProjectionError> {
+        let mut waits = Vec::new();
+        for sender in &self.senders {
+            let (flushed, committed) = oneshot::channel();
+            let job = Job {
+                changes: Vec::new(),
+                last: Position::START,
+                applied: 0,
+                flushed: Some(flushed),
+            };
+            sender.send(job).await.map_err(|_| writer_gone())?;
+            waits.push(committed);
+        }
+        for committed in waits {
+            committed.await.map_err(|_| writer_gone())?;
+        }
+        Ok(())
+    }
+
+    /// Stops the writers once they have committed everything; the time they spent writing
+    /// (summed) and the rows they wrote.
+    async fn finish(self) -> Result<(Duration, u64), ProjectionError> {
+        drop(self.senders);
+        let (mut busy, mut rows) = (Duration::ZERO, 0);
+        let mut first_error = None;
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok((b, r))) => {
+                    busy += b;
+                    rows += r;
+                }
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(ProjectionError::Corrupt(format!(
+                        "a rebuild writer failed: {error}"
+                    )));
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok((busy, rows)),
+        }
+    }
+}
+
+fn writer_gone() -> ProjectionError {
+    ProjectionError::Corrupt("a rebuild writer stopped".into())
+}
+
+/// Folds decoded events into every build; returns each build's changes.
+async fn apply_all(
+    db: &ReadDb,
+    builds: &mut [Build<'_>],
+    events: Vec<Event>,
+) -> Result<Vec<(&'static str, i64, Changes)>, ProjectionError> {
     let mut all = Vec::with_capacity(builds.len());
     for build in builds.iter_mut() {
-        all.push(apply(db, build, &events).await?);
+        let changes = apply(db, build, &events).await?;
+        all.push((build.projection.name(), build.generation, changes));
+    }
+    Ok(all)
+}
+
+/// Commits one job: each build's rows and progress, in one transaction.
+async fn write_job(db: &ReadDb, build_id: &str, job: &Job) -> Result<(), ProjectionError> {
+    if job.changes.is_empty() {
+        return Ok(());
     }
     let now = to_text(Utc::now());
     on_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
-        for (build, changes) in builds.iter().zip(&all) {
+        if matches!(db, ReadDb::Postgres(_)) {
+            // A build that dies is started over from the log, so its batches need not wait
+            // for the disk; the swap that makes them live commits synchronously.
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        }
+        for (name, generation, changes) in &job.changes {
             let moved = sqlx::query(
                 "UPDATE projection_status SET build_position = $1, build_applied = $2, \
                      build_heartbeat = $3 WHERE name = $4 AND build_id = $5",
             )
-            .bind(last.token())
-            .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+            .bind(job.last.token())
+            .bind(i64::try_from(job.applied).unwrap_or(i64::MAX))
             .bind(&now)
-            .bind(build.projection.name())
+            .bind(*name)
             .bind(build_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if moved != 1 {
-                return Err(ProjectionError::RebuildUnderWay(build.projection.name().to_owned()));
+                return Err(ProjectionError::RebuildUnderWay((*name).to_owned()));
             }
-            write_changes(&mut tx, changes, Tables::Build(build.generation)).await?;
+            write_changes(&mut tx, changes, Tables::Build(*generation)).await?;
         }
         tx.commit().await?;
         Ok::<(), ProjectionError>(())
-    })?;
-    Ok(())
+    })
+}
+
+/// Applies a batch to one build and commits it with its progress (the catch-up before a swap).
+async fn build_one(
+    db: &ReadDb,
+    build_id: &str,
+    build: &mut Build<'_>,
+    recorded: Vec<RecordedEvent>,
+    last: Position,
+    applied: u64,
+) -> Result<(), ProjectionError> {
+    let changes = apply_all(db, std::slice::from_mut(build), decode(recorded)?).await?;
+    let job = Job {
+        changes,
+        last,
+        applied,
+        flushed: None,
+    };
+    write_job(db, build_id, &job).await
 }
 
 /// Decodes a batch; an event that cannot be decoded fails the rebuild (it never skips).
@@ -292,7 +601,11 @@ fn decode(recorded: Vec<RecordedEvent>) -> Result<Vec<Event>, ProjectionError> {
 }
 
 /// Applies decoded events to one build; returns its changes.
-async fn apply(db: &ReadDb, build: &mut Build<'_>, events: &[Event]) -> Result<Changes, ProjectionError> {
+async fn apply(
+    db: &ReadDb,
+    build: &mut Build<'_>,
+    events: &[Event],
+) -> Result<Changes, ProjectionError> {
     build
         .projection
         .load(events, db, Tables::Build(build.generation))
@@ -311,7 +624,11 @@ async fn apply(db: &ReadDb, build: &mut Build<'_>, events: &[Event]) -> Result<C
 }
 
 /// Claims the rebuild of `projection` and creates its build tables; returns their generation.
-async fn claim(db: &ReadDb, build_id: &str, projection: &dyn Projection) -> Result<i64, ProjectionError> {
+async fn claim(
+    db: &ReadDb,
+    build_id: &str,
+    projection: &dyn Projection,
+) -> Result<i64, ProjectionError> {
     let name = projection.name();
     let now = Utc::now();
     let generation: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
@@ -456,18 +773,6 @@ async fn swap(
     Ok(read)
 }
 
-/// Applies a batch to one build and commits it with its progress.
-async fn build_one(
-    db: &ReadDb,
-    build_id: &str,
-    build: &mut Build<'_>,
-    recorded: Vec<RecordedEvent>,
-    last: Position,
-    applied: u64,
-) -> Result<(), ProjectionError> {
-    build_batch(db, build_id, std::slice::from_mut(build), recorded, last, applied).await
-}
-
 /// The events after `after` up to and including `to`, at most `limit`.
 async fn until(
     store: &EventStore,
@@ -497,27 +802,29 @@ async fn until(
 /// stale and the next rebuild drops the tables).
 async fn abandon(db: &ReadDb, build_id: &str, build: &Build<'_>) {
     let name = build.projection.name();
-    let dropped: Result<(), sqlx::Error> = async { on_db!(db, pool => {
-        for table in build.projection.tables() {
-            sqlx::query(&format!(
-                "DROP TABLE IF EXISTS {}",
-                table.build_name(build.generation)
-            ))
+    let dropped: Result<(), sqlx::Error> = async {
+        on_db!(db, pool => {
+            for table in build.projection.tables() {
+                sqlx::query(&format!(
+                    "DROP TABLE IF EXISTS {}",
+                    table.build_name(build.generation)
+                ))
+                .execute(pool)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE projection_status SET build_id = NULL, build_heartbeat = NULL, \
+                     build_generation = NULL, build_version = NULL, build_position = NULL, \
+                     build_applied = NULL, build_total = NULL, build_started_at = NULL \
+                 WHERE name = $1 AND build_id = $2",
+            )
+            .bind(name)
+            .bind(build_id)
             .execute(pool)
             .await?;
-        }
-        sqlx::query(
-            "UPDATE projection_status SET build_id = NULL, build_heartbeat = NULL, \
-                 build_generation = NULL, build_version = NULL, build_position = NULL, \
-                 build_applied = NULL, build_total = NULL, build_started_at = NULL \
-             WHERE name = $1 AND build_id = $2",
-        )
-        .bind(name)
-        .bind(build_id)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }) }
+            Ok(())
+        })
+    }
     .await;
     if let Err(error) = dropped {
         tracing::warn!(projection = name, %error, "cannot clean up the abandoned rebuild");

@@ -9,16 +9,16 @@ use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::ProjectionError;
 use crate::changes::Changes;
 use crate::db::ReadDb;
 use crate::event::Event;
 use crate::lease::{Lease, Leases};
-use crate::projection::Projection;
+use crate::projection::{KEEP_LIMIT, Projection};
 use crate::rebuild::{LogProgress, RebuildSettings, rebuild};
 use crate::status::{self, BatchCommit, Checkpoint};
 use crate::table::Tables;
 use crate::time::to_text;
-use crate::ProjectionError;
 
 /// How the workers batch, wait and retry.
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +110,11 @@ impl Runtime {
 
 /// A projection's worker: stands by until it holds the lease, then runs live until stopped
 /// or the lease is lost.
-async fn work(shared: Arc<Shared>, mut projection: Box<dyn Projection>, mut stop: watch::Receiver<bool>) {
+async fn work(
+    shared: Arc<Shared>,
+    mut projection: Box<dyn Projection>,
+    mut stop: watch::Receiver<bool>,
+) {
     let name = projection.name();
     let mut waiting_recorded = false;
     let mut backoff = Backoff::new(shared.settings.max_backoff);
@@ -176,7 +180,11 @@ async fn live(
             lease.release().await;
             return Ok(());
         }
-        let limit = if isolate_until.is_some() { 1 } else { batch_size };
+        let limit = if isolate_until.is_some() {
+            1
+        } else {
+            batch_size
+        };
         let recorded = match shared.store.read_all(checkpoint.position, limit).await {
             Ok(recorded) => recorded,
             Err(error) => {
@@ -202,6 +210,9 @@ async fn live(
         let started = Instant::now();
         match apply_batch(shared, projection, &mut lease, checkpoint, recorded).await {
             Ok(BatchOutcome::Committed(next)) => {
+                if projection.kept() > KEEP_LIMIT {
+                    projection.forget();
+                }
                 let elapsed = started.elapsed();
                 metrics::histogram!("supplyline_projection_batch_seconds", "projection" => name)
                     .record(elapsed.as_secs_f64());
@@ -269,7 +280,14 @@ async fn current(
         batch: shared.settings.rebuild_batch,
     };
     let mut one: [&mut dyn Projection; 1] = [&mut *projection];
-    rebuild(&shared.store, &shared.db, &mut one, &LogProgress::new(name), settings).await?;
+    rebuild(
+        &shared.store,
+        &shared.db,
+        &mut one,
+        &LogProgress::new(name),
+        settings,
+    )
+    .await?;
     Ok(status::checkpoint(&shared.db, name).await?.0)
 }
 
@@ -322,20 +340,21 @@ async fn apply_batch(
             }
         }
     }
-    let failed = |message: String, position: Option<Position>, event: Option<String>| BatchError::Failed {
-        message,
-        position,
-        event,
-        batch_end,
-    };
+    let failed =
+        |message: String, position: Option<Position>, event: Option<String>| BatchError::Failed {
+            message,
+            position,
+            event,
+            batch_end,
+        };
     projection
         .load(&events, &shared.db, Tables::Live)
         .await
         .map_err(|e| failed(format!("read-model database: {e}"), None, None))?;
     for event in &events {
-        projection.apply(event).map_err(|e| {
-            failed(e.0, Some(event.position), Some(event.describe()))
-        })?;
+        projection
+            .apply(event)
+            .map_err(|e| failed(e.0, Some(event.position), Some(event.describe())))?;
     }
     let changes: Changes = projection.take_changes();
     let batch = BatchCommit {
@@ -368,7 +387,13 @@ async fn apply_batch(
 }
 
 /// Records a failure in the status table, the logs and the metrics.
-async fn fail(shared: &Shared, name: &'static str, message: &str, position: Option<Position>, event: Option<&str>) {
+async fn fail(
+    shared: &Shared,
+    name: &'static str,
+    message: &str,
+    position: Option<Position>,
+    event: Option<&str>,
+) {
     tracing::error!(
         projection = name,
         position = position.map(|p| p.token()),

@@ -8,9 +8,8 @@ use cqrs_es::DomainEvent;
 use event_schemas::values::{
     Actor, ActorId, Address, AddressParts, CarrierId, Category, Cents, Description, GeoPoint,
     InspectionId, InvalidValue, Latitude, Longitude, OrderId, PositiveQuantity, ProductName,
-    PurchaseId, QualityGrade, Quantity, Reason, RecipientName, Resolution, Role, Score,
-    Severity, StockItemId, SupplierId, SupplierOrderRef, TrackingRef, Unit, ViolationCode,
-    ViolationId,
+    PurchaseId, QualityGrade, Quantity, Reason, RecipientName, Resolution, Role, Score, Severity,
+    StockItemId, SupplierId, SupplierOrderRef, TrackingRef, Unit, ViolationCode, ViolationId,
 };
 use event_schemas::{
     CarrierReserved, ChainHash, DeliveryCompleted, DeliveryEvent, DeliveryPickedUp,
@@ -19,9 +18,9 @@ use event_schemas::{
     OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderInTransit, OrderLine,
     OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected, OrderStatus, PriceChanged,
     PricedLine, PurchaseCompleted, PurchaseEvent, PurchaseReceived, RefusedLine,
-    ReservationCommitted, ReservationRefusal, ReservationReleased, StockEvent,
-    StockItemRegistered, StockLevels, StockReceived, StockReservationRefused, StockReserved,
-    SupplierOrderRequested, ViolationRecorded, ViolationResolved,
+    ReservationCommitted, ReservationRefusal, ReservationReleased, StockEvent, StockItemRegistered,
+    StockLevels, StockReceived, StockReservationRefused, StockReserved, SupplierOrderRequested,
+    ViolationRecorded, ViolationResolved,
 };
 use event_store::{AppendRequest, EventStore, NewEvent, StoreError, StreamId};
 use rand::rngs::StdRng;
@@ -186,7 +185,7 @@ impl Simulator {
         Ok(1)
     }
 
-    /// Placed, reserved, confirmed, prepared, delivered, committed: 14 events.
+    /// Placed, reserved, confirmed, prepared, delivered, committed: 13 events.
     async fn delivered_order(&mut self, index: usize) -> Result<u64, SimulationError> {
         let mut item = self.items[index].clone();
         let quantity = self.rng.random_range(1..10);
@@ -195,9 +194,14 @@ impl Simulator {
         let order = StreamId::new("order", order_id.to_string());
         let now = Utc::now();
         let placed = self.placed(order_id, &item, quantity)?;
-        let mut order_version = self.append(&order, 0, ChainHash::GENESIS, vec![placed]).await?;
+        let mut order_version = self
+            .append(&order, 0, ChainHash::GENESIS, vec![placed])
+            .await?;
         self.reserve(&mut item, order_id, quantity).await?;
-        let line_total = item.price.times(Quantity::new(quantity)?).unwrap_or(item.price);
+        let line_total = item
+            .price
+            .times(Quantity::new(quantity)?)
+            .unwrap_or(item.price);
         let confirmed = OrderEvent::OrderConfirmed(OrderConfirmed {
             lines: vec![PricedLine {
                 stock_item_id: item.id,
@@ -212,7 +216,12 @@ impl Simulator {
         let preparing = OrderEvent::OrderPreparing(OrderPreparing { at: now });
         let ready = OrderEvent::OrderReadyForPickup(OrderReadyForPickup { at: now });
         order_version = self
-            .append(&order, order_version.0, order_version.1, vec![confirmed, preparing, ready])
+            .append(
+                &order,
+                order_version.0,
+                order_version.1,
+                vec![confirmed, preparing, ready],
+            )
             .await?;
         let driver = ActorId::parse(&format!("driver-{}", self.rng.random_range(0..20)))?;
         let delivery = StreamId::new("delivery", delivery_id.to_string());
@@ -263,8 +272,13 @@ impl Simulator {
             proof_ref: Some(event_schemas::values::ProofRef::parse("photo-1")?),
             delivered_at: now,
         });
-        self.append(&delivery, delivery_version.0, delivery_version.1, vec![completed])
-            .await?;
+        self.append(
+            &delivery,
+            delivery_version.0,
+            delivery_version.1,
+            vec![completed],
+        )
+        .await?;
         let delivered = OrderEvent::OrderDelivered(OrderDelivered {
             delivery_id,
             at: now,
@@ -280,7 +294,7 @@ impl Simulator {
         item.on_hand -= quantity;
         self.append_stock(&mut item, vec![committed]).await?;
         self.items[index] = item;
-        Ok(14)
+        Ok(13)
     }
 
     /// Placed, reserved, confirmed, cancelled, released: 5 events.
@@ -291,9 +305,14 @@ impl Simulator {
         let order = StreamId::new("order", order_id.to_string());
         let now = Utc::now();
         let placed = self.placed(order_id, &item, quantity)?;
-        let version = self.append(&order, 0, ChainHash::GENESIS, vec![placed]).await?;
+        let version = self
+            .append(&order, 0, ChainHash::GENESIS, vec![placed])
+            .await?;
         self.reserve(&mut item, order_id, quantity).await?;
-        let total = item.price.times(Quantity::new(quantity)?).unwrap_or(item.price);
+        let total = item
+            .price
+            .times(Quantity::new(quantity)?)
+            .unwrap_or(item.price);
         let events = vec![
             OrderEvent::OrderConfirmed(OrderConfirmed {
                 lines: vec![PricedLine {
@@ -332,7 +351,9 @@ impl Simulator {
         let order = StreamId::new("order", order_id.to_string());
         let now = Utc::now();
         let placed = self.placed(order_id, &item, quantity)?;
-        let version = self.append(&order, 0, ChainHash::GENESIS, vec![placed]).await?;
+        let version = self
+            .append(&order, 0, ChainHash::GENESIS, vec![placed])
+            .await?;
         let reason = ReservationRefusal::InsufficientStock {
             available: Quantity::new(item.on_hand)?,
         };
@@ -351,7 +372,8 @@ impl Simulator {
             }],
             rejected_at: now,
         });
-        self.append(&order, version.0, version.1, vec![rejected]).await?;
+        self.append(&order, version.0, version.1, vec![rejected])
+            .await?;
         self.items[index] = item;
         Ok(3)
     }
@@ -457,7 +479,10 @@ impl Simulator {
     ) -> Result<OrderEvent, SimulationError> {
         Ok(OrderEvent::OrderPlaced(OrderPlaced {
             order_id,
-            customer_id: ActorId::parse(&format!("restaurant-{}", order_id.as_uuid().as_u128() % 50))?,
+            customer_id: ActorId::parse(&format!(
+                "restaurant-{}",
+                order_id.as_uuid().as_u128() % 50
+            ))?,
             farmer_id: item.farmer.clone(),
             lines: vec![OrderLine {
                 stock_item_id: item.id,
@@ -470,7 +495,12 @@ impl Simulator {
         }))
     }
 
-    async fn reserve(&mut self, item: &mut Item, order_id: OrderId, quantity: u64) -> Result<(), SimulationError> {
+    async fn reserve(
+        &mut self,
+        item: &mut Item,
+        order_id: OrderId,
+        quantity: u64,
+    ) -> Result<(), SimulationError> {
         let reserved = StockEvent::StockReserved(StockReserved {
             order_id,
             quantity: PositiveQuantity::new(quantity)?,
@@ -482,9 +512,15 @@ impl Simulator {
         self.append_stock(item, vec![reserved]).await
     }
 
-    async fn append_stock(&mut self, item: &mut Item, events: Vec<StockEvent>) -> Result<(), SimulationError> {
+    async fn append_stock(
+        &mut self,
+        item: &mut Item,
+        events: Vec<StockEvent>,
+    ) -> Result<(), SimulationError> {
         let stream = StreamId::new("stock", item.id.to_string());
-        (item.version, item.hash) = self.append(&stream, item.version, item.hash, events).await?;
+        (item.version, item.hash) = self
+            .append(&stream, item.version, item.hash, events)
+            .await?;
         Ok(())
     }
 
@@ -532,7 +568,10 @@ fn address() -> Result<Address, InvalidValue> {
     .map_err(|(_, e)| e)
 }
 
-fn new_event<E: DomainEvent + Serialize>(by: &Actor, event: &E) -> Result<NewEvent, serde_json::Error> {
+fn new_event<E: DomainEvent + Serialize>(
+    by: &Actor,
+    event: &E,
+) -> Result<NewEvent, serde_json::Error> {
     let id = Uuid::now_v7();
     Ok(NewEvent {
         event_type: event.event_type(),

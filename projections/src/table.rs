@@ -272,11 +272,7 @@ mod tests {
         };
         assert_eq!(
             row.values(),
-            [
-                Value::Text("a".into()),
-                Value::Int(2),
-                Value::OptText(None)
-            ]
+            [Value::Text("a".into()), Value::Int(2), Value::OptText(None)]
         );
     }
 }

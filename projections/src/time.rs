@@ -28,7 +28,10 @@ mod tests {
     fn stored_times_sort_as_the_times_do() {
         let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:09.5Z").unwrap();
         let b = DateTime::parse_from_rfc3339("2026-01-01T00:00:10Z").unwrap();
-        let (a, b) = (to_text(a.with_timezone(&Utc)), to_text(b.with_timezone(&Utc)));
+        let (a, b) = (
+            to_text(a.with_timezone(&Utc)),
+            to_text(b.with_timezone(&Utc)),
+        );
         assert!(a < b, "{a} < {b}");
         assert_eq!(a.len(), b.len());
         assert_eq!(from_text(&a).map(to_text), Some(a));

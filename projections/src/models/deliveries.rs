@@ -92,9 +92,12 @@ impl Projection for DeliveriesProjection {
 
     async fn load(&mut self, events: &[Event], db: &ReadDb, tables: Tables) -> sqlx::Result<()> {
         for event in events {
-            if matches!(&event.body, Body::Delivery(e) if !matches!(e, DeliveryEvent::DeliveryScheduled(_)))
-            {
-                self.deliveries.want(&event.aggregate_id);
+            match &event.body {
+                Body::Delivery(DeliveryEvent::DeliveryScheduled(_)) => {
+                    self.deliveries.expect_new(&event.aggregate_id);
+                }
+                Body::Delivery(_) => self.deliveries.want(&event.aggregate_id),
+                _ => {}
             }
         }
         self.deliveries.load_wanted(db, tables).await
@@ -176,6 +179,10 @@ impl Projection for DeliveriesProjection {
         let mut changes = Changes::default();
         self.deliveries.drain_into(&mut changes);
         changes
+    }
+
+    fn kept(&self) -> usize {
+        self.deliveries.len()
     }
 
     fn forget(&mut self) {

@@ -142,7 +142,13 @@ impl Projection for InspectionsProjection {
                 continue;
             };
             match inspection {
-                InspectionEvent::InspectionScheduled(_) => {}
+                InspectionEvent::InspectionScheduled(_) => {
+                    self.inspections.expect_new(&event.aggregate_id);
+                }
+                InspectionEvent::ViolationRecorded(e) => {
+                    self.violations.expect_new(&e.violation_id.to_string());
+                    self.inspections.want(&event.aggregate_id);
+                }
                 InspectionEvent::ViolationResolved(e) => {
                     self.violations.want(&e.violation_id.to_string());
                     self.inspections.want(&event.aggregate_id);
@@ -268,6 +274,10 @@ impl Projection for InspectionsProjection {
         self.violations.drain_into(&mut changes);
         self.farms.drain_into(&mut changes);
         changes
+    }
+
+    fn kept(&self) -> usize {
+        self.inspections.len() + self.violations.len() + self.farms.len()
     }
 
     fn forget(&mut self) {

@@ -113,7 +113,9 @@ impl Projection for OrdersProjection {
     async fn load(&mut self, events: &[Event], db: &ReadDb, tables: Tables) -> sqlx::Result<()> {
         for event in events {
             match &event.body {
-                Body::Order(OrderEvent::OrderPlaced(_)) => {}
+                Body::Order(OrderEvent::OrderPlaced(_)) => {
+                    self.orders.expect_new(&event.aggregate_id)
+                }
                 Body::Order(_) => self.orders.want(&event.aggregate_id),
                 Body::Delivery(DeliveryEvent::DeliveryScheduled(e)) => {
                     self.orders.want(&e.order_id.to_string());
@@ -225,6 +227,10 @@ impl Projection for OrdersProjection {
         changes
     }
 
+    fn kept(&self) -> usize {
+        self.orders.len()
+    }
+
     fn forget(&mut self) {
         self.orders.clear();
         self.timeline.clear();
@@ -287,7 +293,11 @@ pub async fn timeline(db: &ReadDb, order_id: &str) -> sqlx::Result<Vec<TimelineR
 }
 
 /// A page of the orders matching `filter`, newest first, and how many match in all.
-pub async fn orders(db: &ReadDb, filter: &OrderFilter, page: &Page) -> sqlx::Result<Paged<OrderRow>> {
+pub async fn orders(
+    db: &ReadDb,
+    filter: &OrderFilter,
+    page: &Page,
+) -> sqlx::Result<Paged<OrderRow>> {
     let (after_placed, after_id) = page.after_pair();
     let sql = format!(
         "SELECT {} FROM orders WHERE {ORDER_WHERE} \

@@ -89,9 +89,12 @@ impl Projection for PurchasesProjection {
 
     async fn load(&mut self, events: &[Event], db: &ReadDb, tables: Tables) -> sqlx::Result<()> {
         for event in events {
-            if matches!(&event.body, Body::Purchase(e) if !matches!(e, PurchaseEvent::PurchaseReceived(_)))
-            {
-                self.purchases.want(&event.aggregate_id);
+            match &event.body {
+                Body::Purchase(PurchaseEvent::PurchaseReceived(_)) => {
+                    self.purchases.expect_new(&event.aggregate_id);
+                }
+                Body::Purchase(_) => self.purchases.want(&event.aggregate_id),
+                _ => {}
             }
         }
         self.purchases.load_wanted(db, tables).await
@@ -165,6 +168,10 @@ impl Projection for PurchasesProjection {
         let mut changes = Changes::default();
         self.purchases.drain_into(&mut changes);
         changes
+    }
+
+    fn kept(&self) -> usize {
+        self.purchases.len()
     }
 
     fn forget(&mut self) {

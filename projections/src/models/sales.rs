@@ -78,8 +78,12 @@ impl Projection for SalesProjection {
 
     async fn load(&mut self, events: &[Event], db: &ReadDb, tables: Tables) -> sqlx::Result<()> {
         for event in events {
-            if let Body::Order(OrderEvent::OrderConfirmed(_)) = &event.body {
-                self.orders.want(&event.aggregate_id);
+            match &event.body {
+                Body::Order(OrderEvent::OrderPlaced(_)) => {
+                    self.orders.expect_new(&event.aggregate_id)
+                }
+                Body::Order(OrderEvent::OrderConfirmed(_)) => self.orders.want(&event.aggregate_id),
+                _ => {}
             }
         }
         self.orders.load_wanted(db, tables).await
@@ -132,6 +136,10 @@ impl Projection for SalesProjection {
             changes.upsert(&line);
         }
         changes
+    }
+
+    fn kept(&self) -> usize {
+        self.orders.len()
     }
 
     fn forget(&mut self) {

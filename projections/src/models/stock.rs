@@ -141,6 +141,7 @@ impl Projection for StockProjection {
         for event in events {
             match &event.body {
                 Body::Stock(StockEvent::StockItemRegistered(e)) => {
+                    self.items.expect_new(&event.aggregate_id);
                     self.categories.want(&name_of(&e.category));
                 }
                 Body::Stock(_) => self.items.want(&event.aggregate_id),
@@ -242,6 +243,10 @@ impl Projection for StockProjection {
         changes
     }
 
+    fn kept(&self) -> usize {
+        self.items.len() + self.categories.len()
+    }
+
     fn forget(&mut self) {
         self.items.clear();
         self.categories.clear();
@@ -249,7 +254,12 @@ impl Projection for StockProjection {
 }
 
 impl StockProjection {
-    fn add_to_category(&mut self, category: &str, share: Share, sign: i64) -> Result<(), ApplyError> {
+    fn add_to_category(
+        &mut self,
+        category: &str,
+        share: Share,
+        sign: i64,
+    ) -> Result<(), ApplyError> {
         if self.categories.get(category).is_none() {
             self.categories.put(InventoryRow {
                 category: category.to_owned(),

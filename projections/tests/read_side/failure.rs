@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
 use projections::{Projection, ReadDb, models, rebuild, status};
-use projections::rebuild::RebuildSettings;
 
 use crate::on_both;
 use crate::scripted::Silent;
@@ -36,10 +36,16 @@ async fn poison(db: &ReadDb) {
 async fn cure(db: &ReadDb) {
     match db {
         ReadDb::Postgres(pool) => {
-            sqlx::query("ALTER TABLE stock_items DROP CONSTRAINT poison").execute(pool).await.unwrap();
+            sqlx::query("ALTER TABLE stock_items DROP CONSTRAINT poison")
+                .execute(pool)
+                .await
+                .unwrap();
         }
         ReadDb::Sqlite(pool) => {
-            sqlx::query("DROP TRIGGER poison").execute(pool).await.unwrap();
+            sqlx::query("DROP TRIGGER poison")
+                .execute(pool)
+                .await
+                .unwrap();
         }
     }
 }
@@ -51,7 +57,10 @@ async fn a_failing_projection_stops_reports_and_resumes_without_skipping(env: &E
     let mut failing = None;
     let deadline = Instant::now() + Duration::from_secs(60);
     while failing.is_none() {
-        assert!(Instant::now() < deadline, "the poisoned item never failed the projection");
+        assert!(
+            Instant::now() < deadline,
+            "the poisoned item never failed the projection"
+        );
         simulator.step().await.unwrap();
         let row = status::one(&env.db, "stock_items").await.unwrap();
         // Once retried event by event, the failure names its event.
@@ -70,7 +79,11 @@ async fn a_failing_projection_stops_reports_and_resumes_without_skipping(env: &E
     tokio::time::sleep(Duration::from_millis(300)).await;
     let still = status::one(&env.db, "stock_items").await.unwrap();
     assert_eq!(still.state, "failing");
-    assert!(still.position < position, "{} passed the failing event {position}", still.position);
+    assert!(
+        still.position < position,
+        "{} passed the failing event {position}",
+        still.position
+    );
     assert!(still.attempts >= 2, "it keeps retrying: {}", still.attempts);
     assert!(still.last_error.unwrap().len() > 5);
     // The other projections are not held back.
@@ -86,10 +99,19 @@ async fn a_failing_projection_stops_reports_and_resumes_without_skipping(env: &E
     let live = env.checksums().await;
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(&env.store, &env.db, &mut refs, &Silent, RebuildSettings::default())
-        .await
-        .unwrap();
+    rebuild(
+        &env.store,
+        &env.db,
+        &mut refs,
+        &Silent,
+        RebuildSettings::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(env.checksums().await, live, "nothing was skipped");
 }
 
-on_both!(failing_projection, a_failing_projection_stops_reports_and_resumes_without_skipping);
+on_both!(
+    failing_projection,
+    a_failing_projection_stops_reports_and_resumes_without_skipping
+);

@@ -5,6 +5,7 @@
 
 mod failure;
 mod rebuild;
+mod schema;
 mod scripted;
 mod standby;
 mod support;

@@ -17,9 +17,15 @@ use crate::support::Env;
 async fn rebuild_everything(env: &Env) {
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(&env.store, &env.db, &mut refs, &Silent, RebuildSettings { batch: 50 })
-        .await
-        .unwrap();
+    rebuild(
+        &env.store,
+        &env.db,
+        &mut refs,
+        &Silent,
+        RebuildSettings { batch: 50 },
+    )
+    .await
+    .unwrap();
 }
 
 async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
@@ -51,14 +57,21 @@ async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
                 let page = orders::orders(&db, &orders::OrderFilter::default(), &Page::first())
                     .await
                     .unwrap();
-                assert!(page.total_count >= seen, "{} after {seen}", page.total_count);
+                assert!(
+                    page.total_count >= seen,
+                    "{} after {seen}",
+                    page.total_count
+                );
                 seen = page.total_count;
             }
         })
     };
     let before = status::one(&env.db, "orders").await.unwrap().generation;
     rebuild_everything(env).await;
-    assert_eq!(status::one(&env.db, "orders").await.unwrap().generation, before + 1);
+    assert_eq!(
+        status::one(&env.db, "orders").await.unwrap().generation,
+        before + 1
+    );
     running.store(false, Ordering::Relaxed);
     assert!(writer.await.unwrap() > 0, "commands kept arriving");
     reader.await.unwrap();
@@ -70,7 +83,10 @@ async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
     assert_eq!(env.checksums().await, live);
 }
 
-on_both!(rebuild_under_load, a_rebuild_under_load_ends_equal_to_a_fresh_replay);
+on_both!(
+    rebuild_under_load,
+    a_rebuild_under_load_ends_equal_to_a_fresh_replay
+);
 
 async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: &Env) {
     let mut simulator = Simulator::new(env.store.clone(), 2).unwrap();
@@ -84,17 +100,33 @@ async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: 
     let racing = async {
         let mut second = models::by_name("orders").unwrap();
         let mut one: [&mut dyn Projection; 1] = [second.as_mut()];
-        rebuild(&env.store, &env.db, &mut one, &Silent, RebuildSettings::default()).await
+        rebuild(
+            &env.store,
+            &env.db,
+            &mut one,
+            &Silent,
+            RebuildSettings::default(),
+        )
+        .await
     };
     let (a, b) = tokio::join!(
-        rebuild(&env.store, &env.db, &mut refs, &Silent, RebuildSettings { batch: 1 }),
+        rebuild(
+            &env.store,
+            &env.db,
+            &mut refs,
+            &Silent,
+            RebuildSettings { batch: 1 }
+        ),
         racing
     );
     // One of them wins; the other is told a rebuild is under way and changes nothing.
     match (a, b) {
         (Ok(_), Ok(_)) => {} // they did not overlap
         (Ok(_), Err(error)) | (Err(error), Ok(_)) => {
-            assert!(matches!(error, projections::ProjectionError::RebuildUnderWay(_)), "{error}");
+            assert!(
+                matches!(error, projections::ProjectionError::RebuildUnderWay(_)),
+                "{error}"
+            );
         }
         (Err(a), Err(b)) => panic!("both failed: {a}; {b}"),
     }
@@ -103,4 +135,7 @@ async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: 
     assert_eq!(env.checksums().await, live);
 }
 
-on_both!(concurrent_rebuilds, a_second_rebuild_of_the_same_projection_is_refused_while_one_runs);
+on_both!(
+    concurrent_rebuilds,
+    a_second_rebuild_of_the_same_projection_is_refused_while_one_runs
+);

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
 use projections::{Projection, models, rebuild, status};
-use projections::rebuild::RebuildSettings;
 
 use crate::on_both;
 use crate::scripted::Silent;
@@ -21,9 +21,17 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
     }
     env.caught_up().await;
     let rows = status::all(&env.db).await.unwrap();
-    let total = env.store.count_after(event_store::Position::START, u64::MAX).await.unwrap();
+    let total = env
+        .store
+        .count_after(event_store::Position::START, u64::MAX)
+        .await
+        .unwrap();
     for row in &rows {
-        assert_eq!(row.applied as u64, total, "{} applied {} of {total}", row.name, row.applied);
+        assert_eq!(
+            row.applied as u64, total,
+            "{} applied {} of {total}",
+            row.name, row.applied
+        );
     }
     first.stop().await;
     for _ in 0..30 {
@@ -32,16 +40,30 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
     env.caught_up().await;
     assert!(second.is_running());
     second.stop().await;
-    let total = env.store.count_after(event_store::Position::START, u64::MAX).await.unwrap();
+    let total = env
+        .store
+        .count_after(event_store::Position::START, u64::MAX)
+        .await
+        .unwrap();
     for row in status::all(&env.db).await.unwrap() {
-        assert_eq!(row.applied as u64, total, "{} applied {} of {total}", row.name, row.applied);
+        assert_eq!(
+            row.applied as u64, total,
+            "{} applied {} of {total}",
+            row.name, row.applied
+        );
     }
     let live = env.checksums().await;
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(&env.store, &env.db, &mut refs, &Silent, RebuildSettings::default())
-        .await
-        .unwrap();
+    rebuild(
+        &env.store,
+        &env.db,
+        &mut refs,
+        &Silent,
+        RebuildSettings::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(env.checksums().await, live);
 }
 

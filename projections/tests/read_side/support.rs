@@ -33,7 +33,9 @@ macro_rules! on_both {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let env = $crate::support::Env::new($crate::support::Kind::Sqlite).await.unwrap();
+                let env = $crate::support::Env::new($crate::support::Kind::Sqlite)
+                    .await
+                    .unwrap();
                 $body(&env).await;
                 env.finish().await;
             }
@@ -65,7 +67,9 @@ impl Env {
                     eprintln!("SKIPPED: DATABASE_URL is not set; this PostgreSQL test did not run");
                     return None;
                 };
-                let scratch = ScratchDatabase::create(&admin, "projections_test").await.unwrap();
+                let scratch = ScratchDatabase::create(&admin, "projections_test")
+                    .await
+                    .unwrap();
                 (scratch.url().to_owned(), None, Some(scratch))
             }
         };
@@ -104,7 +108,13 @@ impl Env {
     pub async fn caught_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let head = self.store.head().await.unwrap().readable.unwrap_or(Position::START);
+            let head = self
+                .store
+                .head()
+                .await
+                .unwrap()
+                .readable
+                .unwrap_or(Position::START);
             let rows = status::all(&self.db).await.unwrap();
             let behind: Vec<String> = rows
                 .iter()
@@ -114,7 +124,10 @@ impl Env {
             if rows.len() == models::names().len() && behind.is_empty() {
                 return;
             }
-            assert!(Instant::now() < deadline, "projections still behind: {behind:?}");
+            assert!(
+                Instant::now() < deadline,
+                "projections still behind: {behind:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
