@@ -27,9 +27,15 @@ pub enum ProjectionError {
     /// Stored state that cannot be read.
     #[error("corrupt projection state: {0}")]
     Corrupt(String),
+    /// A lease could not be taken (its file could not be opened or locked).
+    #[error("lease: {0}")]
+    Lease(String),
     /// The lease was lost (its connection died or the lock is gone).
     #[error("the projection's lease was lost")]
     LeaseLost,
+    /// The process is stopping: the work was given up before it finished.
+    #[error("stopped before finishing")]
+    Stopped,
     /// Another rebuild of the projection is under way.
     #[error("a rebuild of `{0}` is already under way")]
     RebuildUnderWay(String),

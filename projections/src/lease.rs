@@ -1,11 +1,16 @@
 //! One live instance per projection. On PostgreSQL a lease is a session advisory lock held on
 //! a connection kept for it: when the process dies the database frees it and a standby takes
-//! it. On SQLite (one process) an in-process guard does. Either way a batch also commits only
-//! if the checkpoint is where it read it, so even two instances could never apply an event
-//! twice; the lease is what keeps the second one idle.
+//! it. On SQLite it is an exclusive lock on a file beside the read models' (`serve` and a
+//! `projector` on the same files take turns the same way; the system frees it when the process
+//! dies). Either way a batch also commits only if the checkpoint is where it read it, so even
+//! two instances could never apply an event twice; the lease is what keeps the second one
+//! idle.
 
 use std::collections::HashSet;
+use std::fs::{File, TryLockError};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -23,9 +28,15 @@ pub enum Lease {
         /// The lock's key within [`LEASE_LOCK_CLASS`].
         key: i32,
     },
-    /// An in-process guard.
+    /// An exclusive lock on a file of its own (SQLite).
+    File(File),
+    /// An in-process guard (an in-memory SQLite database).
     Local(LocalLease),
 }
+
+/// How long checking a lease may take before it counts as lost: a connection a firewall
+/// dropped silently must not hold a batch's transaction open until TCP gives up.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The in-process guard of a SQLite projection.
 #[derive(Debug)]
@@ -46,7 +57,9 @@ impl Drop for LocalLease {
 #[derive(Debug, Clone)]
 pub struct Leases {
     postgres: Option<PgConnectOptions>,
-    /// Where SQLite read models live: local leases are per file, across the process.
+    /// The folder of SQLite lease files (`None` for an in-memory database).
+    folder: Option<PathBuf>,
+    /// The scope of in-process leases: unique per in-memory database.
     scope: String,
     held: Arc<Mutex<HashSet<String>>>,
 }
@@ -65,10 +78,14 @@ impl Leases {
                 ReadDb::Postgres(pool) => Some((*pool.connect_options()).clone()),
                 ReadDb::Sqlite(_) => None,
             },
-            scope: match db {
-                ReadDb::Postgres(_) => String::new(),
-                ReadDb::Sqlite(pool) => pool.connect_options().get_filename().display().to_string(),
+            folder: match db {
+                ReadDb::Sqlite(pool) if pool.connect_options().get_filename() != std::path::Path::new(":memory:") => {
+                    let file = pool.connect_options().get_filename().display().to_string();
+                    Some(PathBuf::from(format!("{file}-leases")))
+                }
+                _ => None,
             },
+            scope: uuid::Uuid::now_v7().to_string(),
             held: held_here(),
         }
     }
@@ -95,6 +112,24 @@ impl Leases {
                     Ok(None)
                 }
             }
+            None if self.folder.is_some() => {
+                let Some(folder) = &self.folder else {
+                    return Ok(None);
+                };
+                std::fs::create_dir_all(folder).map_err(|e| lease_file_error(folder, &e))?;
+                let path = folder.join(format!("{name}.lock"));
+                let file = File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| lease_file_error(&path, &e))?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Some(Lease::File(file))),
+                    Err(TryLockError::WouldBlock) => Ok(None),
+                    Err(TryLockError::Error(e)) => Err(lease_file_error(&path, &e)),
+                }
+            }
             None => {
                 let mut held = self.held.lock().map_err(|_| {
                     ProjectionError::Corrupt("the lease registry is poisoned".into())
@@ -117,23 +152,25 @@ impl Lease {
     pub async fn check(&mut self) -> Result<(), ProjectionError> {
         match self {
             Self::Postgres { conn, key } => {
-                let held: bool = sqlx::query_scalar(
+                let held = sqlx::query_scalar::<_, bool>(
                     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
                        AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2 \
                        AND pid = pg_backend_pid() AND granted)",
                 )
                 .bind(LEASE_LOCK_CLASS)
                 .bind(*key)
-                .fetch_one(conn)
-                .await
-                .map_err(|_| ProjectionError::LeaseLost)?;
+                .fetch_one(conn);
+                let held = tokio::time::timeout(CHECK_TIMEOUT, held)
+                    .await
+                    .map_err(|_| ProjectionError::LeaseLost)?
+                    .map_err(|_| ProjectionError::LeaseLost)?;
                 if held {
                     Ok(())
                 } else {
                     Err(ProjectionError::LeaseLost)
                 }
             }
-            Self::Local(_) => Ok(()),
+            Self::File(_) | Self::Local(_) => Ok(()),
         }
     }
 
@@ -149,6 +186,10 @@ impl Lease {
             conn.close().await.ok();
         }
     }
+}
+
+fn lease_file_error(path: &std::path::Path, error: &std::io::Error) -> ProjectionError {
+    ProjectionError::Lease(format!("{}: {error}", path.display()))
 }
 
 /// The lock key of a projection: a stable hash of its name.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use event_store::{EventStore, Position, RecordedEvent};
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::ProjectionError;
@@ -30,18 +30,26 @@ const STALE_BUILD: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 /// Events one streamed read of a rebuild returns at most.
 const STREAM_ROWS: u32 = 100_000;
 
-/// How a rebuild batches.
-#[derive(Debug, Clone, Copy)]
+/// How a rebuild batches, and when it stops early.
+#[derive(Debug, Clone)]
 pub struct RebuildSettings {
     /// Events per build transaction.
     pub batch: u32,
+    /// Stops the rebuild (its build is dropped) when it turns true: a process shutting down.
+    pub stop: Option<watch::Receiver<bool>>,
 }
 
 impl Default for RebuildSettings {
     fn default() -> Self {
-        Self { batch: 2000 }
+        Self {
+            batch: 2000,
+            stop: None,
+        }
     }
 }
+
+/// How often a rebuild under way says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Where a rebuild is, for a progress bar or a log.
 pub trait Progress: Send + Sync {
@@ -170,7 +178,10 @@ pub async fn rebuild(
             }
         }
     }
-    let result = run(store, db, &build_id, &mut builds, progress, settings).await;
+    let names: Vec<&'static str> = builds.iter().map(|b| b.projection.name()).collect();
+    let heartbeat = tokio::spawn(beat(db.clone(), build_id.clone(), names));
+    let result = run(store, db, &build_id, &mut builds, progress, &settings).await;
+    heartbeat.abort();
     match result {
         Ok((events, spent)) => {
             let report = RebuildReport {
@@ -201,9 +212,20 @@ async fn run(
     build_id: &str,
     builds: &mut [Build<'_>],
     progress: &dyn Progress,
-    settings: RebuildSettings,
+    settings: &RebuildSettings,
 ) -> Result<(u64, Spent), ProjectionError> {
     let total = store.count_after(Position::START, u64::MAX).await?;
+    for build in builds.iter() {
+        on_db!(db, pool => sqlx::query(
+            "UPDATE projection_status SET build_total = $1 WHERE name = $2 AND build_id = $3",
+        )
+        .bind(i64::try_from(total).unwrap_or(i64::MAX))
+        .bind(build.projection.name())
+        .bind(build_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    }
     progress.started(total);
     let writers = Writers::start(db, build_id, builds.len());
     let produced = produce(store, db, builds, &writers, progress, settings).await;
@@ -248,7 +270,7 @@ async fn produce(
     builds: &mut [Build<'_>],
     writers: &Writers,
     progress: &dyn Progress,
-    settings: RebuildSettings,
+    settings: &RebuildSettings,
 ) -> Result<(Position, u64, Spent), ProjectionError> {
     let mut position = Position::START;
     let mut applied = 0u64;
@@ -665,8 +687,12 @@ async fn claim(
     Ok(generation)
 }
 
+/// Attempts at swapping a build in before giving up.
+const SWAP_ATTEMPTS: u32 = 30;
+
 /// Catches `build` up with its live tables and swaps it in, in one transaction; returns the
-/// events read to catch up.
+/// events read to catch up. A swap that cannot lock the live tables at once (a long query is
+/// reading them) or finds them moved on is rolled back and tried again after catching up.
 async fn swap(
     store: &EventStore,
     db: &ReadDb,
@@ -674,34 +700,74 @@ async fn swap(
     build: &mut Build<'_>,
     built_to: Position,
     built_applied: u64,
-    settings: RebuildSettings,
+    settings: &RebuildSettings,
 ) -> Result<u64, ProjectionError> {
     let name = build.projection.name();
-    // Catch up outside the swap's transaction while the live tables are well ahead (a live
-    // worker kept going during the build), so the swap itself stays short.
     let mut position = built_to;
     let mut applied = built_applied;
-    loop {
-        let live = status::one(db, name).await?.checkpoint()?;
-        if live <= position {
-            break;
+    for attempt in 1..=SWAP_ATTEMPTS {
+        // Catch up outside the swap's transaction (a live worker kept going during the
+        // build), so the swap itself stays short.
+        loop {
+            let live = status::one(db, name).await?.checkpoint()?;
+            if live <= position {
+                break;
+            }
+            let gap = until(store, position, live, settings.batch).await?;
+            let Some(last) = gap.last().map(|e| e.position) else {
+                break;
+            };
+            applied += gap.len() as u64;
+            build_one(db, build_id, build, gap, last, applied).await?;
+            position = last;
         }
-        let gap = until(store, position, live, settings.batch).await?;
-        if gap.len() < settings.batch as usize / 2 {
-            break;
+        // The last attempt folds whatever the live tables gained meanwhile inside the swap.
+        let fold_inside = attempt == SWAP_ATTEMPTS;
+        match swap_once(store, db, build_id, build, position, applied, fold_inside).await {
+            Ok(Some(caught_up)) => return Ok(applied + caught_up - built_applied),
+            Ok(None) => {}
+            Err(ProjectionError::Database(error)) if is_lock_timeout(&error) => {
+                tracing::info!(projection = name, attempt, "the live tables are busy; retrying the swap");
+            }
+            Err(error) => return Err(error),
         }
-        let last = gap.last().map_or(position, |e| e.position);
-        applied += gap.len() as u64;
-        build_one(db, build_id, build, gap, last, applied).await?;
-        position = last;
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
     }
-    let read = applied - built_applied;
+    Err(ProjectionError::Corrupt(format!(
+        "could not swap the rebuilt {name} in after {SWAP_ATTEMPTS} attempts"
+    )))
+}
+
+/// Whether a PostgreSQL error is `lock_not_available` (a `lock_timeout` ran out).
+fn is_lock_timeout(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "55P03")
+}
+
+/// One swap attempt: `Ok(None)` if the live tables moved past the build (and `fold_inside` is
+/// off), else the events folded inside to catch up.
+async fn swap_once(
+    store: &EventStore,
+    db: &ReadDb,
+    build_id: &str,
+    build: &mut Build<'_>,
+    built_to: Position,
+    built_applied: u64,
+    fold_inside: bool,
+) -> Result<Option<u64>, ProjectionError> {
+    let name = build.projection.name();
+    let mut position = built_to;
+    let mut applied = built_applied;
     let now = to_text(Utc::now());
     on_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
-        if matches!(db, ReadDb::Postgres(_)) {
-            // Queries reading the live tables hold the swap back; never wait long for them.
-            sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;
+        let postgres = matches!(db, ReadDb::Postgres(_));
+        if postgres {
+            // Queries reading the live tables hold the swap back: never wait long for them
+            // (and never make new queries queue behind the swap for long).
+            sqlx::query("SET LOCAL lock_timeout = '1s'").execute(&mut *tx).await?;
         }
         // Locks the status row first (as every batch does), so no live batch commits between
         // reading the live checkpoint and the swap.
@@ -717,6 +783,12 @@ async fn swap(
         if claimed != 1 {
             return Err(ProjectionError::RebuildUnderWay(name.to_owned()));
         }
+        if postgres {
+            let live: Vec<&str> = build.projection.tables().iter().map(|t| t.name).collect();
+            sqlx::query(&format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", live.join(", ")))
+                .execute(&mut *tx)
+                .await?;
+        }
         let live: String =
             sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1")
                 .bind(name)
@@ -726,6 +798,10 @@ async fn swap(
             .map_err(|e| ProjectionError::Corrupt(format!("{name}: {e}")))?;
         let mut last_event_at = None;
         if live > position {
+            if !fold_inside {
+                tx.rollback().await?;
+                return Ok(None);
+            }
             let gap = until(store, position, live, u32::MAX).await?;
             applied += gap.len() as u64;
             last_event_at = gap.last().map(|e| to_text(e.recorded_at));
@@ -749,12 +825,9 @@ async fn swap(
         sqlx::query(
             "UPDATE projection_status SET generation = $1, version = $2, position = $3, \
                  applied = $4, last_event_at = COALESCE($5, last_event_at), rebuilt_at = $6, \
-                 updated_at = $6, \
-                 state = CASE WHEN state = 'failing' THEN 'stopped' ELSE state END, \
-                 error_position = NULL, error_event = NULL, failing_since = NULL, attempts = 0, \
-                 build_id = NULL, build_heartbeat = NULL, build_generation = NULL, \
-                 build_version = NULL, build_position = NULL, build_applied = NULL, \
-                 build_total = NULL, build_started_at = NULL \
+                 updated_at = $6, build_id = NULL, build_heartbeat = NULL, \
+                 build_generation = NULL, build_version = NULL, build_position = NULL, \
+                 build_applied = NULL, build_total = NULL, build_started_at = NULL \
              WHERE name = $7",
         )
         .bind(build.generation)
@@ -770,7 +843,7 @@ async fn swap(
         Ok::<(), ProjectionError>(())
     })?;
     build.projection.forget();
-    Ok(read)
+    Ok(Some(applied - built_applied))
 }
 
 /// The events after `after` up to and including `to`, at most `limit`.
@@ -798,21 +871,15 @@ async fn until(
     Ok(events)
 }
 
-/// Gives up a build: drops its tables and its claim (best effort; a claim left behind goes
-/// stale and the next rebuild drops the tables).
+/// Gives up a build: drops its claim and its tables, in one transaction and only if the claim
+/// is still ours (best effort; a claim left behind goes stale and the next rebuild drops the
+/// tables).
 async fn abandon(db: &ReadDb, build_id: &str, build: &Build<'_>) {
     let name = build.projection.name();
     let dropped: Result<(), sqlx::Error> = async {
         on_db!(db, pool => {
-            for table in build.projection.tables() {
-                sqlx::query(&format!(
-                    "DROP TABLE IF EXISTS {}",
-                    table.build_name(build.generation)
-                ))
-                .execute(pool)
-                .await?;
-            }
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let ours = sqlx::query(
                 "UPDATE projection_status SET build_id = NULL, build_heartbeat = NULL, \
                      build_generation = NULL, build_version = NULL, build_position = NULL, \
                      build_applied = NULL, build_total = NULL, build_started_at = NULL \
@@ -820,13 +887,47 @@ async fn abandon(db: &ReadDb, build_id: &str, build: &Build<'_>) {
             )
             .bind(name)
             .bind(build_id)
-            .execute(pool)
-            .await?;
-            Ok(())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if ours == 1 {
+                for table in build.projection.tables() {
+                    sqlx::query(&format!(
+                        "DROP TABLE IF EXISTS {}",
+                        table.build_name(build.generation)
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await
         })
     }
     .await;
     if let Err(error) = dropped {
         tracing::warn!(projection = name, %error, "cannot clean up the abandoned rebuild");
+    }
+}
+
+/// Keeps a rebuild's claims fresh while it runs (through long index builds too), so no other
+/// rebuild takes them for a dead one's.
+async fn beat(db: ReadDb, build_id: String, names: Vec<&'static str>) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let now = to_text(Utc::now());
+        for name in &names {
+            let beat: Result<(), sqlx::Error> = on_db!(&db, pool => sqlx::query(
+                "UPDATE projection_status SET build_heartbeat = $1 WHERE name = $2 AND build_id = $3",
+            )
+            .bind(&now)
+            .bind(*name)
+            .bind(&build_id)
+            .execute(pool)
+            .await
+            .map(|_| ()));
+            if let Err(error) = beat {
+                tracing::warn!(projection = name, %error, "cannot refresh the rebuild's heartbeat");
+            }
+        }
     }
 }

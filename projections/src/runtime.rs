@@ -122,9 +122,9 @@ async fn work(
         let lease = match shared.leases.try_take(name).await {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                // The live instance owns the status row's state; a standby only says so here.
                 if !waiting_recorded {
                     tracing::info!(projection = name, "another instance is live; standing by");
-                    status::record_state(&shared.db, name, "waiting").await.ok();
                     waiting_recorded = true;
                 }
                 pause(&mut stop, shared.settings.standby_retry).await;
@@ -138,8 +138,12 @@ async fn work(
         };
         waiting_recorded = false;
         tracing::info!(projection = name, "live");
+        status::record_live(&shared.db, name).await.ok();
         match live(&shared, projection.as_mut(), lease, &mut stop).await {
-            Ok(()) => break,
+            Ok(()) | Err(ProjectionError::Stopped) => {
+                status::record_state(&shared.db, name, "stopped").await.ok();
+                break;
+            }
             Err(ProjectionError::LeaseLost) => {
                 tracing::warn!(projection = name, "lost the lease; standing by");
             }
@@ -155,7 +159,6 @@ async fn work(
         }
         projection.forget();
     }
-    status::record_state(&shared.db, name, "stopped").await.ok();
 }
 
 /// Runs `projection` live while holding `lease`: batch after batch until stopped.
@@ -167,7 +170,7 @@ async fn live(
 ) -> Result<(), ProjectionError> {
     let name = projection.name();
     let settings = &shared.settings;
-    let mut checkpoint = current(shared, projection).await?;
+    let mut checkpoint = current(shared, projection, stop).await?;
     let mut wakeups = shared.store.wakeups();
     let mut batch_size = settings.max_batch;
     // After a failure, batches of one event up to the failed batch's end, so the error names
@@ -175,6 +178,8 @@ async fn live(
     let mut isolate_until: Option<Position> = None;
     let mut backoff = Backoff::new(settings.max_backoff);
     let mut quick_polls = 0u32;
+    // Whether the last attempt failed (the status row says `failing` until one succeeds).
+    let mut failing = false;
     loop {
         if *stop.borrow() {
             lease.release().await;
@@ -189,10 +194,16 @@ async fn live(
             Ok(recorded) => recorded,
             Err(error) => {
                 fail(shared, name, &error.to_string(), None, None).await;
+                failing = true;
                 pause(stop, backoff.next()).await;
                 continue;
             }
         };
+        if recorded.is_empty() && failing && isolate_until.is_none() {
+            // The cause (the log unreadable) is gone and nothing waits to be applied.
+            status::record_live(&shared.db, name).await.ok();
+            failing = false;
+        }
         if recorded.is_empty() {
             // Woken but nothing readable yet (an older transaction still open): look again
             // soon rather than wait for the next poll.
@@ -221,6 +232,7 @@ async fn live(
                 metrics::gauge!("supplyline_projection_position", "projection" => name)
                     .set(next.applied as f64);
                 checkpoint = next;
+                failing = false;
                 backoff.reset();
                 if isolate_until.is_some_and(|until| checkpoint.position >= until) {
                     isolate_until = None;
@@ -235,7 +247,8 @@ async fn live(
                 // A rebuild swapped the tables, or another instance committed: start over from
                 // the stored checkpoint with nothing kept.
                 projection.forget();
-                checkpoint = current(shared, projection).await?;
+                isolate_until = None;
+                checkpoint = current(shared, projection, stop).await?;
             }
             Err(BatchError::LeaseLost) => return Err(ProjectionError::LeaseLost),
             Err(BatchError::Failed {
@@ -245,6 +258,7 @@ async fn live(
                 batch_end,
             }) => {
                 projection.forget();
+                failing = true;
                 fail(shared, name, &message, position, event.as_deref()).await;
                 isolate_until = Some(batch_end);
                 pause(stop, backoff.next()).await;
@@ -257,6 +271,7 @@ async fn live(
 async fn current(
     shared: &Shared,
     projection: &mut dyn Projection,
+    stop: &watch::Receiver<bool>,
 ) -> Result<Checkpoint, ProjectionError> {
     let name = projection.name();
     let (checkpoint, version) = status::checkpoint(&shared.db, name).await?;
@@ -278,6 +293,7 @@ async fn current(
     );
     let settings = RebuildSettings {
         batch: shared.settings.rebuild_batch,
+        stop: Some(stop.clone()),
     };
     let mut one: [&mut dyn Projection; 1] = [&mut *projection];
     rebuild(

@@ -53,7 +53,7 @@ pub struct StatusRow in "projection_status" key(name) {
     pub last_event_at: Option<String>,
     /// When the row last changed.
     pub updated_at: String,
-    /// `running`, `failing`, `stopped` or `waiting` (another instance is live).
+    /// `running`, `failing` or `stopped`, as its live instance last said.
     pub state: String,
     /// The last error, kept after recovery.
     pub last_error: Option<String>,
@@ -311,7 +311,22 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// Records `name`'s state (`stopped`, `waiting`) when it is not failing.
+/// Records that `name`'s live instance runs and is not failing (it took the lease, or the
+/// cause of its failure is gone); the last error stays for the record.
+pub async fn record_live(db: &ReadDb, name: &str) -> Result<(), ProjectionError> {
+    let sql = "UPDATE projection_status SET state = 'running', error_position = NULL, \
+                   error_event = NULL, failing_since = NULL, attempts = 0, updated_at = $1 \
+               WHERE name = $2";
+    on_db!(db, pool => sqlx::query(sql)
+        .bind(to_text(Utc::now()))
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Records `name`'s state (`stopped`) when it is not failing.
 pub async fn record_state(db: &ReadDb, name: &str, state: &str) -> Result<(), ProjectionError> {
     let sql = "UPDATE projection_status SET state = $1, updated_at = $2 \
                WHERE name = $3 AND state <> 'failing'";

@@ -77,7 +77,7 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
         &db,
         &mut refs,
         &Quiet,
-        RebuildSettings { batch: BATCH },
+        RebuildSettings { batch: BATCH, ..Default::default() },
     )
     .await?;
     let refs: Vec<&dyn Projection> = all.iter().map(|p| p.as_ref()).collect();

@@ -22,7 +22,7 @@ async fn rebuild_everything(env: &Env) {
         &env.db,
         &mut refs,
         &Silent,
-        RebuildSettings { batch: 50 },
+        RebuildSettings { batch: 50, ..Default::default() },
     )
     .await
     .unwrap();
@@ -115,7 +115,7 @@ async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: 
             &env.db,
             &mut refs,
             &Silent,
-            RebuildSettings { batch: 1 }
+            RebuildSettings { batch: 1, ..Default::default() }
         ),
         racing
     );

@@ -721,7 +721,7 @@ async fn scripted_commands_give_these_rows(env: &Env) {
             &env.db,
             &mut refs,
             &Silent,
-            RebuildSettings { batch: 7 },
+            RebuildSettings { batch: 7, ..Default::default() },
         )
         .await
         .unwrap();
