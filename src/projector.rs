@@ -90,6 +90,13 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
         }
         Err(error) => return Err(error.into()),
     };
+    let head = store.head().await?;
+    if let Some(age) = head.horizon_age_seconds.filter(|age| *age >= 1.0) {
+        println!(
+            "the oldest open transaction in the database is {age:.1} s old: events written \
+             since it began are not readable yet, so the lag below may show less"
+        );
+    }
     println!(
         "{:<12} {:<9} {:>10} {:>10} {:>9}  {:<20}  last error",
         "projection", "state", "position", "lag", "lag (s)", "rebuilt at"
@@ -146,7 +153,7 @@ pub async fn rebuild_named(store: &EventStore, name: Option<&str>) -> anyhow::Re
         Default::default(),
     )
     .await
-    .context("the rebuild failed; the live tables are unchanged")?;
+    .context("the rebuild failed; read models not yet swapped in are unchanged")?;
     println!(
         "rebuilt {} from {} events in {:.1} s ({:.0} events/s)",
         report.projections.join(", "),

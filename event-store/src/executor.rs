@@ -48,6 +48,24 @@ pub struct CommandContext {
     pub commit_point: CommitPoint,
 }
 
+impl CommandContext {
+    /// A context of its own for a command `actor` issues outside any request (tools,
+    /// benchmarks, tests): fresh ids, no idempotency key, no expected version.
+    pub fn new(actor: Actor, command: &str) -> Self {
+        let id = Uuid::now_v7();
+        Self {
+            actor,
+            command: command.to_owned(),
+            request_id: id.to_string(),
+            correlation_id: id,
+            causation_id: id,
+            idempotency: None,
+            expected_version: None,
+            commit_point: CommitPoint::new(),
+        }
+    }
+}
+
 /// An aggregate as loaded from the log.
 #[derive(Debug, Clone)]
 pub struct Loaded<A> {

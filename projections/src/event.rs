@@ -89,6 +89,19 @@ impl Event {
         }))
     }
 
+    /// Decodes a batch, leaving out other aggregates' events; the first event that cannot be
+    /// decoded fails it, with its position (a projection stops there, it never skips).
+    pub fn decode_all(recorded: Vec<RecordedEvent>) -> Result<Vec<Self>, (Position, Undecodable)> {
+        let mut events = Vec::with_capacity(recorded.len());
+        for event in recorded {
+            let position = event.position;
+            if let Some(event) = Self::decode(event).map_err(|e| (position, e))? {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
     /// The event as `type/id #sequence`, for errors and logs.
     pub fn describe(&self) -> String {
         let aggregate = match &self.body {

@@ -79,7 +79,10 @@ impl Leases {
                 ReadDb::Sqlite(_) => None,
             },
             folder: match db {
-                ReadDb::Sqlite(pool) if pool.connect_options().get_filename() != std::path::Path::new(":memory:") => {
+                ReadDb::Sqlite(pool)
+                    if pool.connect_options().get_filename()
+                        != std::path::Path::new(":memory:") =>
+                {
                     let file = pool.connect_options().get_filename().display().to_string();
                     Some(PathBuf::from(format!("{file}-leases")))
                 }

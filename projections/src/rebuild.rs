@@ -28,7 +28,7 @@ use crate::time::to_text;
 const STALE_BUILD: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// Events one streamed read of a rebuild returns at most.
-const STREAM_ROWS: u32 = 100_000;
+const STREAM_ROWS: u32 = 20_000;
 
 /// How a rebuild batches, and when it stops early.
 #[derive(Debug, Clone)]
@@ -604,22 +604,11 @@ async fn build_one(
 
 /// Decodes a batch; an event that cannot be decoded fails the rebuild (it never skips).
 fn decode(recorded: Vec<RecordedEvent>) -> Result<Vec<Event>, ProjectionError> {
-    let mut events = Vec::with_capacity(recorded.len());
-    for event in recorded {
-        let position = event.position;
-        match Event::decode(event) {
-            Ok(Some(event)) => events.push(event),
-            Ok(None) => {}
-            Err(error) => {
-                return Err(ProjectionError::Apply {
-                    event: error.event,
-                    position: position.token(),
-                    message: error.message,
-                });
-            }
-        }
-    }
-    Ok(events)
+    Event::decode_all(recorded).map_err(|(position, error)| ProjectionError::Apply {
+        event: error.event,
+        position: position.token(),
+        message: error.message,
+    })
 }
 
 /// Applies decoded events to one build; returns its changes.
@@ -727,7 +716,11 @@ async fn swap(
             Ok(Some(caught_up)) => return Ok(applied + caught_up - built_applied),
             Ok(None) => {}
             Err(ProjectionError::Database(error)) if is_lock_timeout(&error) => {
-                tracing::info!(projection = name, attempt, "the live tables are busy; retrying the swap");
+                tracing::info!(
+                    projection = name,
+                    attempt,
+                    "the live tables are busy; retrying the swap"
+                );
             }
             Err(error) => return Err(error),
         }

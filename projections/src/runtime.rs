@@ -340,22 +340,12 @@ async fn apply_batch(
     let batch_end = recorded.last().map_or(checkpoint.position, |e| e.position);
     let count = i64::try_from(recorded.len()).unwrap_or(i64::MAX);
     let last_event_at = recorded.last().map(|e| to_text(e.recorded_at));
-    let mut events = Vec::with_capacity(recorded.len());
-    for event in recorded {
-        let position = event.position;
-        match Event::decode(event) {
-            Ok(Some(event)) => events.push(event),
-            Ok(None) => {}
-            Err(error) => {
-                return Err(BatchError::Failed {
-                    message: error.message,
-                    position: Some(position),
-                    event: Some(error.event),
-                    batch_end,
-                });
-            }
-        }
-    }
+    let events = Event::decode_all(recorded).map_err(|(position, error)| BatchError::Failed {
+        message: error.message,
+        position: Some(position),
+        event: Some(error.event),
+        batch_end,
+    })?;
     let failed =
         |message: String, position: Option<Position>, event: Option<String>| BatchError::Failed {
             message,

@@ -23,8 +23,7 @@ use event_schemas::{
     ChainHash, EventMetadata, ReservationCommitted, StockEvent, StockLevels, StockReserved,
 };
 use event_store::{
-    AppendRequest, CommandContext, CommitPoint, EventStore, Executor, NewEvent, Snapshot,
-    StoreOptions, StreamId,
+    AppendRequest, CommandContext, EventStore, Executor, NewEvent, Snapshot, StoreOptions, StreamId,
 };
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
@@ -248,17 +247,7 @@ fn actor(farmer: &str) -> anyhow::Result<Actor> {
 }
 
 fn context(by: &Actor, command: &str) -> CommandContext {
-    let id = Uuid::now_v7();
-    CommandContext {
-        actor: by.clone(),
-        command: command.to_owned(),
-        request_id: id.to_string(),
-        correlation_id: id,
-        causation_id: id,
-        idempotency: None,
-        expected_version: None,
-        commit_point: CommitPoint::new(),
-    }
+    CommandContext::new(by.clone(), command)
 }
 
 /// Registers a stock item of `farmer` with plenty on hand; returns its id.

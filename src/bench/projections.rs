@@ -18,7 +18,7 @@ use event_schemas::values::{
     Actor, ActorId, Category, Cents, PositiveQuantity, ProductName, QualityGrade, Quantity, Role,
     StockItemId, Unit,
 };
-use event_store::{CommandContext, CommitPoint, EventStore, Position};
+use event_store::{CommandContext, EventStore, Position, StoreOptions};
 use executors::{ExecutorSettings, Executors};
 use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
@@ -60,7 +60,15 @@ pub async fn run(admin_url: &str, options: ProjectionBenchOptions) -> anyhow::Re
 }
 
 async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Result<()> {
-    let store = EventStore::connect(url).await?;
+    // No statement timeout: the bench's own reads of a long log are not requests.
+    let store = EventStore::connect_with(
+        url,
+        StoreOptions {
+            statement_timeout: Duration::ZERO,
+            ..StoreOptions::default()
+        },
+    )
+    .await?;
     store.migrate().await?;
     let started = Instant::now();
     fill(&store, options.events, 4).await?;
@@ -77,7 +85,10 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
         &db,
         &mut refs,
         &Quiet,
-        RebuildSettings { batch: BATCH, ..Default::default() },
+        RebuildSettings {
+            batch: BATCH,
+            ..Default::default()
+        },
     )
     .await?;
     let refs: Vec<&dyn Projection> = all.iter().map(|p| p.as_ref()).collect();
@@ -263,17 +274,7 @@ async fn register_items(executors: &Executors) -> anyhow::Result<Vec<String>> {
 }
 
 fn context(by: &Actor, command: &str) -> CommandContext {
-    let id = Uuid::now_v7();
-    CommandContext {
-        actor: by.clone(),
-        command: command.to_owned(),
-        request_id: id.to_string(),
-        correlation_id: id,
-        causation_id: id,
-        idempotency: None,
-        expected_version: None,
-        commit_point: CommitPoint::new(),
-    }
+    CommandContext::new(by.clone(), command)
 }
 
 /// One `receive 1` command on `item`; returns its latency and position.

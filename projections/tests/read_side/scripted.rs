@@ -16,12 +16,10 @@ use event_schemas::values::{
     ViolationId,
 };
 use event_schemas::{DeliveryWindow, OrderLine, PricedLine, RefusedLine, ReservationRefusal};
-use event_store::{CommandContext, CommitPoint};
+use event_store::CommandContext;
 use executors::Executors;
 use projections::models::{deliveries, inspections, orders, purchases, sales, stock};
 use projections::query::Page;
-use projections::rebuild::RebuildSettings;
-use projections::{Projection, models, rebuild};
 use uuid::Uuid;
 
 use crate::on_both;
@@ -32,17 +30,7 @@ fn actor(sub: &str, role: Role) -> Actor {
 }
 
 fn context(by: &Actor, command: &str) -> CommandContext {
-    let id = Uuid::now_v7();
-    CommandContext {
-        actor: by.clone(),
-        command: command.to_owned(),
-        request_id: id.to_string(),
-        correlation_id: id,
-        causation_id: id,
-        idempotency: None,
-        expected_version: None,
-        commit_point: CommitPoint::new(),
-    }
+    CommandContext::new(by.clone(), command)
 }
 
 fn address() -> Address {
@@ -712,31 +700,8 @@ async fn scripted_commands_give_these_rows(env: &Env) {
     assert!(mine.is_empty());
 
     // Replaying the log into fresh tables, twice, gives the very same rows.
-    let live = env.checksums().await;
-    for _ in 0..2 {
-        let mut all = models::all();
-        let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-        rebuild(
-            &env.store,
-            &env.db,
-            &mut refs,
-            &Silent,
-            RebuildSettings { batch: 7, ..Default::default() },
-        )
-        .await
-        .unwrap();
-        assert_eq!(env.checksums().await, live);
-    }
+    env.assert_equals_a_fresh_replay(7).await;
+    env.assert_equals_a_fresh_replay(7).await;
 }
 
 on_both!(scripted_commands, scripted_commands_give_these_rows);
-
-/// Progress nobody watches.
-pub struct Silent;
-
-impl projections::Progress for Silent {
-    fn started(&self, _total: u64) {}
-    fn advanced(&self, _applied: u64) {}
-    fn phase(&self, _message: &str) {}
-    fn finished(&self, _report: &projections::RebuildReport) {}
-}

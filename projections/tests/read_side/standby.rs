@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
-use projections::{Projection, models, rebuild, status};
+use projections::status;
 
 use crate::on_both;
-use crate::scripted::Silent;
 use crate::support::Env;
 
 async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
@@ -52,19 +50,7 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
             row.name, row.applied
         );
     }
-    let live = env.checksums().await;
-    let mut all = models::all();
-    let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(
-        &env.store,
-        &env.db,
-        &mut refs,
-        &Silent,
-        RebuildSettings::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(env.checksums().await, live);
+    env.assert_equals_a_fresh_replay(2000).await;
 }
 
 on_both!(standby, a_standby_takes_over_and_nothing_is_applied_twice);

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use event_store::{EventStore, Position, ScratchDatabase};
 use executors::{ExecutorSettings, Executors};
 use projections::checksum::{TableChecksum, checksums};
-use projections::{ReadDb, Runtime, RuntimeSettings, models, status};
+use projections::rebuild::RebuildSettings;
+use projections::{Projection, ReadDb, Runtime, RuntimeSettings, models, rebuild, status};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +133,26 @@ impl Env {
         }
     }
 
+    /// Rebuilds every read model from the log (a fresh replay into new tables) in batches of
+    /// `batch`, and asserts that every table is exactly what it was.
+    pub async fn assert_equals_a_fresh_replay(&self, batch: u32) {
+        let live = self.checksums().await;
+        let mut all = models::all();
+        let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
+        let settings = RebuildSettings {
+            batch,
+            ..RebuildSettings::default()
+        };
+        rebuild(&self.store, &self.db, &mut refs, &Silent, settings)
+            .await
+            .unwrap();
+        assert_eq!(
+            self.checksums().await,
+            live,
+            "the read models differ from a fresh replay"
+        );
+    }
+
     /// The checksums of every projection's tables.
     pub async fn checksums(&self) -> BTreeMap<&'static str, TableChecksum> {
         let mut all = BTreeMap::new();
@@ -150,4 +171,14 @@ pub fn quick() -> RuntimeSettings {
         max_backoff: Duration::from_millis(500),
         ..RuntimeSettings::default()
     }
+}
+
+/// Progress nobody watches.
+pub struct Silent;
+
+impl projections::Progress for Silent {
+    fn started(&self, _total: u64) {}
+    fn advanced(&self, _applied: u64) {}
+    fn phase(&self, _message: &str) {}
+    fn finished(&self, _report: &projections::RebuildReport) {}
 }
