@@ -212,6 +212,9 @@ async fn two_projector_processes_apply_each_event_once_and_the_standby_takes_ove
     caught_up(&store, &db, Duration::from_secs(60)).await;
     first.kill().unwrap();
     first.wait().unwrap();
+    // Killed in the second round already; reaped again for certain.
+    second.kill().ok();
+    second.wait().unwrap();
     equals_a_fresh_replay(&store, &db).await;
     db.close().await;
     scratch.drop_database().await.unwrap();

@@ -36,6 +36,9 @@ pub enum ProjectionError {
     /// The process is stopping: the work was given up before it finished.
     #[error("stopped before finishing")]
     Stopped,
+    /// A rebuild lost its claim or one of its batches (the database restarted under it).
+    #[error("the rebuild of `{0}` was interrupted (its claim or a batch was lost): run it again")]
+    RebuildInterrupted(String),
     /// Another rebuild of the projection is under way.
     #[error("a rebuild of `{0}` is already under way")]
     RebuildUnderWay(String),

@@ -38,6 +38,9 @@ pub enum Lease {
 /// dropped silently must not hold a batch's transaction open until TCP gives up.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long connecting for a lease may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The in-process guard of a SQLite projection.
 #[derive(Debug)]
 pub struct LocalLease {
@@ -97,11 +100,22 @@ impl Leases {
     pub async fn try_take(&self, name: &str) -> Result<Option<Lease>, ProjectionError> {
         match &self.postgres {
             Some(options) => {
-                let mut conn = options
+                let options = options
                     .clone()
-                    .application_name(&format!("supplyline lease {name}"))
-                    .connect()
-                    .await?;
+                    .application_name(&format!("supplyline lease {name}"));
+                let connect = options.connect();
+                let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .map_err(|_| ProjectionError::Lease("connecting timed out".into()))??;
+                // The server notices a lease holder cut off by the network within about half
+                // a minute (rather than the system's two hours) and frees the lock.
+                sqlx::query(
+                    "SELECT set_config('tcp_keepalives_idle', '10', false), \
+                            set_config('tcp_keepalives_interval', '5', false), \
+                            set_config('tcp_keepalives_count', '3', false)",
+                )
+                .execute(&mut conn)
+                .await?;
                 let key = lock_key(name);
                 let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
                     .bind(LEASE_LOCK_CLASS)

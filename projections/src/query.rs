@@ -96,7 +96,7 @@ fn encode_cursor(sort: &str, id: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<(String, String), InvalidCursor> {
     let invalid = || InvalidCursor(cursor.chars().take(64).collect());
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
         return Err(invalid());
     }
     let bytes: Result<Vec<u8>, _> = (0..cursor.len())

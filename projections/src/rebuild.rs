@@ -179,9 +179,10 @@ pub async fn rebuild(
         }
     }
     let names: Vec<&'static str> = builds.iter().map(|b| b.projection.name()).collect();
-    let heartbeat = tokio::spawn(beat(db.clone(), build_id.clone(), names));
+    // Stops beating however this function ends (an error, a panic, a dropped future).
+    let heartbeat = AbortOnDrop(tokio::spawn(beat(db.clone(), build_id.clone(), names)));
     let result = run(store, db, &build_id, &mut builds, progress, &settings).await;
-    heartbeat.abort();
+    drop(heartbeat);
     match result {
         Ok((events, spent)) => {
             let report = RebuildReport {
@@ -256,6 +257,10 @@ async fn run(
 /// One build transaction: each build's changes, and where the builds have got to.
 struct Job {
     changes: Vec<(&'static str, i64, Changes)>,
+    /// Where the builds stood before this batch: its progress update checks it, so a batch
+    /// lost in a database crash (build batches commit asynchronously) fails the rebuild
+    /// rather than leave a hole.
+    after: Position,
     last: Position,
     applied: u64,
     /// Told once this job (and every one before it) is committed.
@@ -280,6 +285,10 @@ async fn produce(
     let (batches, mut received) = mpsc::channel(2);
     let reader = tokio::spawn(read_log(store.clone(), settings.batch.max(1), batches));
     while let Some(batch) = received.recv().await {
+        if settings.stop.as_ref().is_some_and(|stop| *stop.borrow()) {
+            reader.abort();
+            return Err(ProjectionError::Stopped);
+        }
         let Decoded {
             events,
             count,
@@ -289,7 +298,7 @@ async fn produce(
         applied += count as u64;
         let changes = apply_all(db, builds, events).await?;
         spent.folding += lap(&mut clock);
-        writers.send(changes, last, applied).await?;
+        writers.send(changes, position, last, applied).await?;
         spent.writing += lap(&mut clock);
         position = last;
         progress.advanced(applied);
@@ -465,12 +474,14 @@ impl Writers {
     async fn send(
         &self,
         changes: Vec<(&'static str, i64, Changes)>,
+        after: Position,
         last: Position,
         applied: u64,
     ) -> Result<(), ProjectionError> {
         for (sender, changes) in self.senders.iter().zip(changes) {
             let job = Job {
                 changes: vec![changes],
+                after,
                 last,
                 applied,
                 flushed: None,
@@ -487,6 +498,7 @@ impl Writers {
             let (flushed, committed) = oneshot::channel();
             let job = Job {
                 changes: Vec::new(),
+                after: Position::START,
                 last: Position::START,
                 applied: 0,
                 flushed: Some(flushed),
@@ -563,18 +575,20 @@ async fn write_job(db: &ReadDb, build_id: &str, job: &Job) -> Result<(), Project
         for (name, generation, changes) in &job.changes {
             let moved = sqlx::query(
                 "UPDATE projection_status SET build_position = $1, build_applied = $2, \
-                     build_heartbeat = $3 WHERE name = $4 AND build_id = $5",
+                     build_heartbeat = $3 WHERE name = $4 AND build_id = $5 \
+                   AND build_position = $6",
             )
             .bind(job.last.token())
             .bind(i64::try_from(job.applied).unwrap_or(i64::MAX))
             .bind(&now)
             .bind(*name)
             .bind(build_id)
+            .bind(job.after.token())
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if moved != 1 {
-                return Err(ProjectionError::RebuildUnderWay((*name).to_owned()));
+                return Err(ProjectionError::RebuildInterrupted((*name).to_owned()));
             }
             write_changes(&mut tx, changes, Tables::Build(*generation)).await?;
         }
@@ -589,17 +603,20 @@ async fn build_one(
     build_id: &str,
     build: &mut Build<'_>,
     recorded: Vec<RecordedEvent>,
-    last: Position,
+    after: Position,
     applied: u64,
-) -> Result<(), ProjectionError> {
+) -> Result<Position, ProjectionError> {
+    let last = recorded.last().map_or(after, |e| e.position);
     let changes = apply_all(db, std::slice::from_mut(build), decode(recorded)?).await?;
     let job = Job {
         changes,
+        after,
         last,
         applied,
         flushed: None,
     };
-    write_job(db, build_id, &job).await
+    write_job(db, build_id, &job).await?;
+    Ok(last)
 }
 
 /// Decodes a batch; an event that cannot be decoded fails the rebuild (it never skips).
@@ -703,16 +720,23 @@ async fn swap(
                 break;
             }
             let gap = until(store, position, live, settings.batch).await?;
-            let Some(last) = gap.last().map(|e| e.position) else {
+            if gap.is_empty() {
                 break;
-            };
+            }
             applied += gap.len() as u64;
-            build_one(db, build_id, build, gap, last, applied).await?;
-            position = last;
+            position = build_one(db, build_id, build, gap, position, applied).await?;
         }
-        // The last attempt folds whatever the live tables gained meanwhile inside the swap.
-        let fold_inside = attempt == SWAP_ATTEMPTS;
-        match swap_once(store, db, build_id, build, position, applied, fold_inside).await {
+        if settings.stop.as_ref().is_some_and(|stop| *stop.borrow()) {
+            return Err(ProjectionError::Stopped);
+        }
+        // What the live tables gained meanwhile is folded inside the swap if it is at most a
+        // batch (always on the last attempt).
+        let fold_up_to = if attempt == SWAP_ATTEMPTS {
+            u32::MAX
+        } else {
+            settings.batch
+        };
+        match swap_once(store, db, build_id, build, position, applied, fold_up_to).await {
             Ok(Some(caught_up)) => return Ok(applied + caught_up - built_applied),
             Ok(None) => {}
             Err(ProjectionError::Database(error)) if is_lock_timeout(&error) => {
@@ -739,8 +763,8 @@ fn is_lock_timeout(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "55P03")
 }
 
-/// One swap attempt: `Ok(None)` if the live tables moved past the build (and `fold_inside` is
-/// off), else the events folded inside to catch up.
+/// One swap attempt: `Ok(None)` if the live tables moved more than `fold_up_to` events past
+/// the build, else the events folded inside to catch up.
 async fn swap_once(
     store: &EventStore,
     db: &ReadDb,
@@ -748,7 +772,7 @@ async fn swap_once(
     build: &mut Build<'_>,
     built_to: Position,
     built_applied: u64,
-    fold_inside: bool,
+    fold_up_to: u32,
 ) -> Result<Option<u64>, ProjectionError> {
     let name = build.projection.name();
     let mut position = built_to;
@@ -791,11 +815,11 @@ async fn swap_once(
             .map_err(|e| ProjectionError::Corrupt(format!("{name}: {e}")))?;
         let mut last_event_at = None;
         if live > position {
-            if !fold_inside {
+            let gap = until(store, position, live, fold_up_to.saturating_add(1)).await?;
+            if gap.len() > fold_up_to as usize {
                 tx.rollback().await?;
                 return Ok(None);
             }
-            let gap = until(store, position, live, u32::MAX).await?;
             applied += gap.len() as u64;
             last_event_at = gap.last().map(|e| to_text(e.recorded_at));
             position = gap.last().map_or(position, |e| e.position);
@@ -899,6 +923,15 @@ async fn abandon(db: &ReadDb, build_id: &str, build: &Build<'_>) {
     .await;
     if let Err(error) = dropped {
         tracing::warn!(projection = name, %error, "cannot clean up the abandoned rebuild");
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

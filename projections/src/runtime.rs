@@ -138,20 +138,30 @@ async fn work(
         };
         waiting_recorded = false;
         tracing::info!(projection = name, "live");
-        status::record_live(&shared.db, name).await.ok();
-        match live(&shared, projection.as_mut(), lease, &mut stop).await {
+        status::record_state(&shared.db, name, "running").await.ok();
+        let mut lease = lease;
+        let outcome = live(&shared, projection.as_mut(), &mut lease, &mut stop).await;
+        // The state is recorded while the lease is still held, so a standby taking over
+        // afterwards is never overwritten.
+        match &outcome {
             Ok(()) | Err(ProjectionError::Stopped) => {
                 status::record_state(&shared.db, name, "stopped").await.ok();
-                break;
             }
+            Err(ProjectionError::LeaseLost) => {}
+            Err(error) => {
+                status::record_failure(&shared.db, name, &error.to_string(), None, None)
+                    .await
+                    .ok();
+            }
+        }
+        lease.release().await;
+        match outcome {
+            Ok(()) | Err(ProjectionError::Stopped) => break,
             Err(ProjectionError::LeaseLost) => {
                 tracing::warn!(projection = name, "lost the lease; standing by");
             }
             Err(error) => {
                 tracing::error!(projection = name, %error, "the projection stopped; retrying");
-                status::record_failure(&shared.db, name, &error.to_string(), None, None)
-                    .await
-                    .ok();
                 metrics::counter!("supplyline_projection_errors_total", "projection" => name)
                     .increment(1);
                 pause(&mut stop, backoff.next()).await;
@@ -165,7 +175,7 @@ async fn work(
 async fn live(
     shared: &Shared,
     projection: &mut dyn Projection,
-    mut lease: Lease,
+    lease: &mut Lease,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), ProjectionError> {
     let name = projection.name();
@@ -182,7 +192,6 @@ async fn live(
     let mut failing = false;
     loop {
         if *stop.borrow() {
-            lease.release().await;
             return Ok(());
         }
         let limit = if isolate_until.is_some() {
@@ -219,7 +228,7 @@ async fn live(
         quick_polls = 0;
         let full = recorded.len() >= limit as usize;
         let started = Instant::now();
-        match apply_batch(shared, projection, &mut lease, checkpoint, recorded).await {
+        match apply_batch(shared, projection, lease, checkpoint, recorded).await {
             Ok(BatchOutcome::Committed(next)) => {
                 if projection.kept() > KEEP_LIMIT {
                     projection.forget();

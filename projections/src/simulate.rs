@@ -85,20 +85,20 @@ impl Simulator {
     pub async fn step(&mut self) -> Result<u64, SimulationError> {
         self.steps += 1;
         let mut events = 0;
-        if self.items.is_empty() || self.steps % 20 == 0 {
+        if self.items.is_empty() || self.steps.is_multiple_of(20) {
             events += self.register().await?;
         }
         let index = self.rng.random_range(0..self.items.len());
         if self.items[index].on_hand < 50 {
             events += self.restock(index).await?;
         }
-        if self.steps % 10 == 0 {
+        if self.steps.is_multiple_of(10) {
             events += self.change_price(index).await?;
         }
-        if self.steps % 25 == 0 {
+        if self.steps.is_multiple_of(25) {
             events += self.inspection(index).await?;
         }
-        if self.steps % 15 == 0 {
+        if self.steps.is_multiple_of(15) {
             events += self.purchase(index).await?;
         }
         let roll: f64 = self.rng.random();

@@ -250,7 +250,7 @@ impl WriteChanges for sqlx::Transaction<'_, sqlx::Postgres> {
         changes: &crate::changes::Changes,
         tables: Tables,
     ) -> sqlx::Result<()> {
-        changes.write_pg(&mut **self, tables).await
+        changes.write_pg(self, tables).await
     }
 }
 
@@ -260,7 +260,7 @@ impl WriteChanges for sqlx::Transaction<'_, sqlx::Sqlite> {
         changes: &crate::changes::Changes,
         tables: Tables,
     ) -> sqlx::Result<()> {
-        changes.write_sqlite(&mut **self, tables).await
+        changes.write_sqlite(self, tables).await
     }
 }
 
@@ -326,7 +326,8 @@ pub async fn record_live(db: &ReadDb, name: &str) -> Result<(), ProjectionError>
     Ok(())
 }
 
-/// Records `name`'s state (`stopped`) when it is not failing.
+/// Records `name`'s state (`running` on taking the lease, `stopped`) unless it is failing: a
+/// failure stands, with its age, until a batch succeeds.
 pub async fn record_state(db: &ReadDb, name: &str, state: &str) -> Result<(), ProjectionError> {
     let sql = "UPDATE projection_status SET state = $1, updated_at = $2 \
                WHERE name = $3 AND state <> 'failing'";

@@ -37,6 +37,11 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
     }
     env.caught_up().await;
     assert!(second.is_running());
+    // The live instance owns the state: the stopped one did not leave `stopped` behind, and
+    // the standby never wrote over it.
+    for row in status::all(&env.db).await.unwrap() {
+        assert_eq!(row.state, "running", "{}", row.name);
+    }
     second.stop().await;
     let total = env
         .store
