@@ -141,3 +141,43 @@ on_both!(
     concurrent_rebuilds,
     a_second_rebuild_of_the_same_projection_is_refused_while_one_runs
 );
+
+async fn a_rebuild_told_to_stop_gives_up_and_leaves_nothing_behind(env: &Env) {
+    let mut simulator = Simulator::new(env.store.clone(), 4).unwrap();
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+    rebuild_everything(env).await;
+    let before = status::one(&env.db, "orders").await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(true);
+    let mut one = models::by_name("orders").unwrap();
+    let mut refs: [&mut dyn Projection; 1] = [one.as_mut()];
+    let settings = RebuildSettings {
+        batch: 5,
+        stop: Some(stopped),
+    };
+    let outcome = rebuild(&env.store, &env.db, &mut refs, &Silent, settings).await;
+    assert!(
+        matches!(outcome, Err(projections::ProjectionError::Stopped)),
+        "{outcome:?}"
+    );
+    drop(stop);
+    let after = status::one(&env.db, "orders").await.unwrap();
+    assert_eq!(
+        after.generation, before.generation,
+        "nothing was swapped in"
+    );
+    assert!(after.build_id.is_none(), "the claim was given up");
+    // Its tables are gone: a new rebuild builds the same generation from scratch.
+    rebuild_everything(env).await;
+    assert_eq!(
+        status::one(&env.db, "orders").await.unwrap().generation,
+        before.generation + 1
+    );
+    env.assert_equals_a_fresh_replay(50).await;
+}
+
+on_both!(
+    stopped_rebuild,
+    a_rebuild_told_to_stop_gives_up_and_leaves_nothing_behind
+);
