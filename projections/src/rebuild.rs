@@ -748,6 +748,8 @@ async fn swap(
             }
             Err(error) => return Err(error),
         }
+        // Rows folded inside a rolled-back attempt are not in the build tables: read afresh.
+        build.projection.forget();
         tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
     }
     Err(ProjectionError::Corrupt(format!(
