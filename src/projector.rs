@@ -43,6 +43,9 @@ pub async fn run(store: EventStore, listen: &str, settings: RuntimeSettings) -> 
         .migrate()
         .await
         .context("cannot migrate the event store")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let metrics = command_api::prometheus();
     let runtime = start(&store, settings).await?;
     let router = Router::new()
@@ -56,9 +59,6 @@ pub async fn run(store: EventStore, listen: &str, settings: RuntimeSettings) -> 
             }),
         )
         .with_state(store);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "projector running");
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(command_api::shutdown_signal())
