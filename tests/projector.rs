@@ -64,7 +64,10 @@ fn keep_writing(
 
 /// Waits until every projection has applied the whole readable log.
 async fn caught_up(store: &EventStore, db: &ReadDb, within: Duration) {
+    // The readable head must also stay put between two looks: on PostgreSQL an event just
+    // committed becomes readable only once older transactions end.
     let deadline = Instant::now() + within;
+    let mut last_head = None;
     loop {
         let head = store
             .head()
@@ -78,7 +81,9 @@ async fn caught_up(store: &EventStore, db: &ReadDb, within: Duration) {
             .filter(|r| r.checkpoint().unwrap() < head)
             .map(|r| format!("{} ({})", r.name, r.state))
             .collect();
-        if rows.len() == models::names().len() && behind.is_empty() {
+        let steady = last_head == Some(head);
+        last_head = Some(head);
+        if rows.len() == models::names().len() && behind.is_empty() && steady {
             return;
         }
         assert!(
