@@ -119,11 +119,23 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
             println!("{:<12} fails on {event} at position {position}", "");
         }
         if let (Some(applied), Some(started)) = (row.build_applied, &row.build_started_at) {
-            println!(
-                "{:<12} rebuilding since {started}: {applied} of {} events",
-                "",
-                row.build_total.map_or("?".to_owned(), |t| t.to_string())
-            );
+            let silent = row
+                .build_heartbeat
+                .as_deref()
+                .and_then(projections::time::from_text)
+                .map(|beat| (chrono::Utc::now() - beat).num_seconds());
+            let total = row.build_total.map_or("?".to_owned(), |t| t.to_string());
+            match silent {
+                Some(seconds) if seconds > 30 => println!(
+                    "{:<12} a rebuild started {started} stopped at {applied} of {total} \
+                     events ({seconds} s ago); the next rebuild starts over",
+                    ""
+                ),
+                _ => println!(
+                    "{:<12} rebuilding since {started}: {applied} of {total} events",
+                    ""
+                ),
+            }
         }
     }
     Ok(())
