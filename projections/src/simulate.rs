@@ -22,7 +22,7 @@ use event_schemas::{
     StockLevels, StockReceived, StockReservationRefused, StockReserved, SupplierOrderRequested,
     ViolationRecorded, ViolationResolved,
 };
-use event_store::{AppendRequest, EventStore, NewEvent, StoreError, StreamId};
+use event_store::{AppendRequest, EventStore, NewEvent, Position, StoreError, StreamId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -63,6 +63,7 @@ pub struct Simulator {
     farmers: Vec<ActorId>,
     items: Vec<Item>,
     steps: u64,
+    last: Position,
 }
 
 impl Simulator {
@@ -77,7 +78,14 @@ impl Simulator {
             farmers,
             items: Vec::new(),
             steps: 0,
+            last: Position::START,
         })
+    }
+
+    /// The position of the last event it appended: once a reader has passed it, it has seen
+    /// everything this simulator wrote.
+    pub fn last_position(&self) -> Position {
+        self.last
     }
 
     /// Appends one step of activity (an order's whole life, now and then a new stock item, a
@@ -525,7 +533,7 @@ impl Simulator {
     }
 
     async fn append<E: DomainEvent + Serialize>(
-        &self,
+        &mut self,
         stream: &StreamId,
         version: u64,
         hash: ChainHash,
@@ -546,6 +554,7 @@ impl Simulator {
                 idempotency: None,
             })
             .await?;
+        self.last = self.last.max(appended.position);
         Ok((appended.version, appended.last_hash))
     }
 }

@@ -89,7 +89,7 @@ async fn a_failing_projection_stops_reports_and_resumes_without_skipping(env: &E
     assert!(orders.position > position);
 
     cure(&env.db).await;
-    env.caught_up().await;
+    env.caught_up(simulator.last_position()).await;
     runtime.stop().await;
     let healed = status::one(&env.db, "stock_items").await.unwrap();
     assert_ne!(healed.state, "failing");

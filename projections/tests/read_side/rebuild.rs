@@ -37,7 +37,7 @@ async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
         simulator.step().await.unwrap();
     }
     let runtime = env.runtime().await;
-    env.caught_up().await;
+    env.caught_up(simulator.last_position()).await;
     let running = Arc::new(AtomicBool::new(true));
     let writer = {
         let running = running.clone();
@@ -47,7 +47,7 @@ async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
                 simulator.step().await.unwrap();
                 steps += 1;
             }
-            steps
+            (steps, simulator.last_position())
         })
     };
     // Dashboards keep reading the live tables: every answer comes, and never goes back.
@@ -76,9 +76,10 @@ async fn a_rebuild_under_load_ends_equal_to_a_fresh_replay(env: &Env) {
         before + 1
     );
     running.store(false, Ordering::Relaxed);
-    assert!(writer.await.unwrap() > 0, "commands kept arriving");
+    let (steps, last) = writer.await.unwrap();
+    assert!(steps > 0, "commands kept arriving");
     reader.await.unwrap();
-    env.caught_up().await;
+    env.caught_up(last).await;
     runtime.stop().await;
     assert!(env.checksums().await["orders"].rows > 40);
     env.assert_equals_a_fresh_replay(50).await;

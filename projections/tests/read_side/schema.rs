@@ -45,7 +45,7 @@ async fn an_older_schema_rebuilds_on_start_and_a_newer_one_is_left_alone(env: &E
         simulator.step().await.unwrap();
     }
     let runtime = env.runtime().await;
-    env.caught_up().await;
+    env.caught_up(simulator.last_position()).await;
     runtime.stop().await;
     let live = env.checksums().await;
     let before = status::one(&env.db, "orders").await.unwrap();

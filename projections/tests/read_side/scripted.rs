@@ -16,7 +16,7 @@ use event_schemas::values::{
     ViolationId,
 };
 use event_schemas::{DeliveryWindow, OrderLine, PricedLine, RefusedLine, ReservationRefusal};
-use event_store::CommandContext;
+use event_store::{CommandContext, Position};
 use executors::Executors;
 use projections::models::{deliveries, inspections, orders, purchases, sales, stock};
 use projections::query::Page;
@@ -51,13 +51,15 @@ fn qty(n: u64) -> PositiveQuantity {
 /// Runs commands as their actors would, through the shared executors.
 struct Script {
     ex: Executors,
+    /// The position of the last event appended.
+    last: std::sync::Mutex<Position>,
 }
 
 macro_rules! run {
     ($self:ident, $executor:ident, $id:expr, $by:expr, $command:expr) => {{
         let command = $command;
         let name = command.name();
-        $self
+        let executed = $self
             .ex
             .$executor
             .execute(
@@ -66,7 +68,9 @@ macro_rules! run {
                 &context(&$by, name),
             )
             .await
-            .unwrap_or_else(|e| panic!("{name} failed: {e}"))
+            .unwrap_or_else(|e| panic!("{name} failed: {e}"));
+        $self.saw(executed.position);
+        executed
     }};
 }
 
@@ -84,6 +88,13 @@ struct Ids {
 }
 
 impl Script {
+    fn saw(&self, position: Option<Position>) {
+        if let Some(position) = position {
+            let mut last = self.last.lock().unwrap();
+            *last = (*last).max(position);
+        }
+    }
+
     async fn play(&self) -> Ids {
         let farmer = actor("farmer-ana", Role::Farmer);
         let restaurant = actor("resto-bob", Role::Restaurant);
@@ -507,12 +518,13 @@ impl Script {
 
 async fn scripted_commands_give_these_rows(env: &Env) {
     let runtime = env.runtime().await;
-    let ids = Script {
+    let script = Script {
         ex: env.executors(),
-    }
-    .play()
-    .await;
-    env.caught_up().await;
+        last: std::sync::Mutex::new(Position::START),
+    };
+    let ids = script.play().await;
+    let last = *script.last.lock().unwrap();
+    env.caught_up(last).await;
     runtime.stop().await;
     let db = &env.db;
 

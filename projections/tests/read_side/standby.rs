@@ -17,7 +17,7 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
     for _ in 0..30 {
         simulator.step().await.unwrap();
     }
-    env.caught_up().await;
+    env.caught_up(simulator.last_position()).await;
     let rows = status::all(&env.db).await.unwrap();
     let total = env
         .store
@@ -35,7 +35,7 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
     for _ in 0..30 {
         simulator.step().await.unwrap();
     }
-    env.caught_up().await;
+    env.caught_up(simulator.last_position()).await;
     assert!(second.is_running());
     // The live instance owns the state: the stopped one did not leave `stopped` behind, and
     // the standby never wrote over it.

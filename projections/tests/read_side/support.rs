@@ -105,21 +105,17 @@ impl Env {
             .unwrap()
     }
 
-    /// Waits until every projection has applied the whole readable log.
-    pub async fn caught_up(&self) {
+    /// Waits until every projection has applied the log up to `last`, the position of the
+    /// last event the test appended. (Not the readable head: on PostgreSQL an event just
+    /// committed becomes readable only once every older transaction in the cluster ends, and
+    /// other tests run beside this one.)
+    pub async fn caught_up(&self, last: Position) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let head = self
-                .store
-                .head()
-                .await
-                .unwrap()
-                .readable
-                .unwrap_or(Position::START);
             let rows = status::all(&self.db).await.unwrap();
             let behind: Vec<String> = rows
                 .iter()
-                .filter(|r| r.checkpoint().unwrap() < head)
+                .filter(|r| r.checkpoint().unwrap() < last)
                 .map(|r| format!("{} ({}, {:?})", r.name, r.state, r.last_error))
                 .collect();
             if rows.len() == models::names().len() && behind.is_empty() {
