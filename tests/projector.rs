@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use event_store::{EventStore, Position, ScratchDatabase};
 use projections::checksum::checksums;
 use projections::simulate::Simulator;
-use projections::{Progress, Projection, ReadDb, RebuildReport, models, rebuild, status};
+use projections::{Projection, ReadDb, Unwatched, models, rebuild, status};
 use rand::Rng;
 
 /// A scratch database with a migrated log, or `None` (said loudly) without `DATABASE_URL`.
@@ -84,15 +84,6 @@ async fn caught_up(db: &ReadDb, last: Position, within: Duration) {
     }
 }
 
-struct Silent;
-
-impl Progress for Silent {
-    fn started(&self, _: u64) {}
-    fn advanced(&self, _: u64) {}
-    fn phase(&self, _: &str) {}
-    fn finished(&self, _: &RebuildReport) {}
-}
-
 /// Every read model equals a fresh replay of the log, and each projection counts every event
 /// of the log once.
 async fn equals_a_fresh_replay(store: &EventStore, db: &ReadDb) {
@@ -110,7 +101,7 @@ async fn equals_a_fresh_replay(store: &EventStore, db: &ReadDb) {
     }
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(store, db, &mut refs, &Silent, Default::default())
+    rebuild(store, db, &mut refs, &Unwatched, Default::default())
         .await
         .unwrap();
     for (projection, live) in models::all().iter().zip(live) {

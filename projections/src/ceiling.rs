@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use sqlx::Row as _;
 
 use crate::ProjectionError;
-use crate::changes::Changes;
+use crate::changes::{Changes, write_changes};
 use crate::db::{BeginWrite, ReadDb, on_db};
 use crate::projection::Projection;
-use crate::status::write_changes;
 use crate::table::{Table, Tables, Value};
 
 /// Raw tables are named like a build of generation 0, which no build ever uses.

@@ -276,6 +276,33 @@ fn array_type(sql_type: &str) -> &'static str {
     }
 }
 
+/// Writes `changes` on a transaction of either database.
+pub(crate) trait WriteChanges {
+    /// Writes the changes into `tables`.
+    async fn write(&mut self, changes: &Changes, tables: Tables) -> sqlx::Result<()>;
+}
+
+impl WriteChanges for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn write(&mut self, changes: &Changes, tables: Tables) -> sqlx::Result<()> {
+        changes.write_pg(self, tables).await
+    }
+}
+
+impl WriteChanges for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn write(&mut self, changes: &Changes, tables: Tables) -> sqlx::Result<()> {
+        changes.write_sqlite(self, tables).await
+    }
+}
+
+/// Writes `changes` into `tables` on `tx`.
+pub(crate) async fn write_changes<T: WriteChanges>(
+    tx: &mut T,
+    changes: &Changes,
+    tables: Tables,
+) -> sqlx::Result<()> {
+    tx.write(changes, tables).await
+}
+
 /// Loads the rows of `R`'s table in `tables` whose key is one of `keys`.
 pub async fn load_rows<R>(db: &ReadDb, tables: Tables, keys: &[String]) -> sqlx::Result<Vec<R>>
 where

@@ -36,5 +36,5 @@ pub mod time;
 pub use db::ReadDb;
 pub use error::ProjectionError;
 pub use projection::{ApplyError, Projection};
-pub use rebuild::{Progress, RebuildReport, Spent, rebuild};
+pub use rebuild::{Progress, RebuildReport, Spent, Unwatched, rebuild};
 pub use runtime::{Runtime, RuntimeSettings};

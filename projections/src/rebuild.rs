@@ -16,11 +16,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::changes::Changes;
+use crate::changes::{Changes, write_changes};
 use crate::db::{BeginWrite, ReadDb, on_db};
 use crate::event::Event;
 use crate::projection::{KEEP_LIMIT, Projection};
-use crate::status::{self, write_changes};
+use crate::status;
 use crate::table::Tables;
 use crate::time::to_text;
 
@@ -98,6 +98,17 @@ impl RebuildReport {
     pub fn events_per_second(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+}
+
+/// Progress nobody watches (tests, benchmarks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unwatched;
+
+impl Progress for Unwatched {
+    fn started(&self, _total: u64) {}
+    fn advanced(&self, _applied: u64) {}
+    fn phase(&self, _message: &str) {}
+    fn finished(&self, _report: &RebuildReport) {}
 }
 
 /// Progress as log lines, for rebuilds the runtime starts itself.
@@ -328,103 +339,71 @@ struct Decoded {
 }
 
 /// Reads the log from the start until caught up with the head, in decoded batches: streamed
-/// reads (each a bounded query, so none runs for minutes), then batches.
+/// reads (each a bounded query, so none runs for minutes), then batches. An error is sent on
+/// as the last item.
 async fn read_log(
     store: EventStore,
     batch: u32,
     batches: mpsc::Sender<Result<Decoded, ProjectionError>>,
 ) {
+    if let Err(error) = send_log(&store, batch, &batches).await {
+        batches.send(Err(error)).await.ok();
+    }
+}
+
+/// The body of [`read_log`]: `Ok` once caught up, or once the folder stopped listening.
+async fn send_log(
+    store: &EventStore,
+    batch: u32,
+    batches: &mpsc::Sender<Result<Decoded, ProjectionError>>,
+) -> Result<(), ProjectionError> {
     let mut position = Position::START;
-    let decoded = |recorded: Vec<RecordedEvent>| -> Result<Option<Decoded>, ProjectionError> {
-        let Some(last) = recorded.last().map(|e| e.position) else {
-            return Ok(None);
-        };
-        let count = recorded.len();
-        Ok(Some(Decoded {
-            events: decode(recorded)?,
-            count,
-            last,
-        }))
-    };
-    let mut streaming = true;
+    // Streamed reads while they come back full.
     loop {
         let mut read = 0usize;
-        let outcome: Result<Vec<Vec<RecordedEvent>>, ProjectionError> = if streaming {
-            let mut stream = store
-                .stream_bodies(position, STREAM_ROWS)
-                .chunks(batch as usize);
-            let mut failed = None;
-            while let Some(chunk) = stream.next().await {
-                match chunk.into_iter().collect::<Result<Vec<_>, _>>() {
-                    Ok(recorded) => {
-                        read += recorded.len();
-                        let next = decoded(recorded);
-                        if let Ok(Some(next)) = &next {
-                            position = next.last;
-                        }
-                        match next {
-                            Ok(Some(next)) => {
-                                if batches.send(Ok(next)).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Ok(None) => {}
-                            Err(error) => {
-                                failed = Some(error);
-                                break;
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        failed = Some(error.into());
-                        break;
-                    }
-                }
-            }
-            streaming = read >= STREAM_ROWS as usize;
-            match failed {
-                Some(error) => Err(error),
-                None => Ok(Vec::new()),
-            }
-        } else {
-            store
-                .read_all(position, batch)
-                .await
-                .map(|recorded| vec![recorded])
-                .map_err(Into::into)
-        };
-        match outcome {
-            Err(error) => {
-                batches.send(Err(error)).await.ok();
-                return;
-            }
-            Ok(read_batches) => {
-                if streaming {
-                    continue;
-                }
-                let Some(recorded) = read_batches.into_iter().next() else {
-                    continue;
-                };
-                let full = recorded.len() >= batch as usize;
-                match decoded(recorded) {
-                    Ok(Some(next)) => {
-                        position = next.last;
-                        if batches.send(Ok(next)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => return,
-                    Err(error) => {
-                        batches.send(Err(error)).await.ok();
-                        return;
-                    }
-                }
-                if !full {
-                    return;
-                }
+        let mut stream = store
+            .stream_bodies(position, STREAM_ROWS)
+            .chunks(batch as usize);
+        while let Some(chunk) = stream.next().await {
+            let recorded = chunk.into_iter().collect::<Result<Vec<_>, _>>()?;
+            read += recorded.len();
+            let Some(next) = decoded(recorded)? else {
+                break;
+            };
+            position = next.last;
+            if batches.send(Ok(next)).await.is_err() {
+                return Ok(());
             }
         }
+        if read < STREAM_ROWS as usize {
+            break;
+        }
     }
+    // Then batches, until one comes back short: caught up with the head.
+    loop {
+        let recorded = store.read_all(position, batch).await?;
+        let full = recorded.len() >= batch as usize;
+        let Some(next) = decoded(recorded)? else {
+            return Ok(());
+        };
+        position = next.last;
+        if batches.send(Ok(next)).await.is_err() || !full {
+            return Ok(());
+        }
+    }
+}
+
+/// A batch decoded, with its size and last position; `None` for no events.
+fn decoded(recorded: Vec<RecordedEvent>) -> Result<Option<Decoded>, ProjectionError> {
+    let Some(last) = recorded.last().map(|e| e.position) else {
+        return Ok(None);
+    };
+    let count = recorded.len();
+    Ok(Some(Decoded {
+        events: decode(recorded)?,
+        count,
+        last,
+    }))
 }
 
 /// The time since `clock`, which restarts.

@@ -6,6 +6,7 @@ use chrono::Utc;
 use event_store::Position;
 
 use crate::ProjectionError;
+use crate::changes::write_changes;
 use crate::db::{BeginWrite, ReadDb, SETUP_LOCK_CLASS, on_db};
 use crate::projection::Projection;
 use crate::table::{Row, Tables, table_row};
@@ -232,45 +233,6 @@ where
         tx.commit().await?;
         Ok(true)
     })
-}
-
-/// Writes `changes` on a transaction of either database.
-pub(crate) trait WriteChanges {
-    /// Writes the changes into `tables`.
-    async fn write(
-        &mut self,
-        changes: &crate::changes::Changes,
-        tables: Tables,
-    ) -> sqlx::Result<()>;
-}
-
-impl WriteChanges for sqlx::Transaction<'_, sqlx::Postgres> {
-    async fn write(
-        &mut self,
-        changes: &crate::changes::Changes,
-        tables: Tables,
-    ) -> sqlx::Result<()> {
-        changes.write_pg(self, tables).await
-    }
-}
-
-impl WriteChanges for sqlx::Transaction<'_, sqlx::Sqlite> {
-    async fn write(
-        &mut self,
-        changes: &crate::changes::Changes,
-        tables: Tables,
-    ) -> sqlx::Result<()> {
-        changes.write_sqlite(self, tables).await
-    }
-}
-
-/// Writes `changes` into `tables` on `tx`.
-pub(crate) async fn write_changes<T: WriteChanges>(
-    tx: &mut T,
-    changes: &crate::changes::Changes,
-    tables: Tables,
-) -> sqlx::Result<()> {
-    tx.write(changes, tables).await
 }
 
 /// The checkpoint of `name`'s live tables.

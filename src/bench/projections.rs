@@ -23,8 +23,7 @@ use executors::{ExecutorSettings, Executors};
 use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
 use projections::{
-    Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, ceiling, models,
-    rebuild, status,
+    Projection, ReadDb, Runtime, RuntimeSettings, Unwatched, ceiling, models, rebuild, status,
 };
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -84,7 +83,7 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
         &store,
         &db,
         &mut refs,
-        &Quiet,
+        &Unwatched,
         RebuildSettings {
             batch: BATCH,
             ..Default::default()
@@ -176,7 +175,14 @@ async fn on_sqlite(options: ProjectionBenchOptions) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut all = models::all();
             let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-            rebuild(&store, &db, &mut refs, &Quiet, RebuildSettings::default()).await
+            rebuild(
+                &store,
+                &db,
+                &mut refs,
+                &Unwatched,
+                RebuildSettings::default(),
+            )
+            .await
         })
     };
     let busy = paced_commands(
@@ -421,16 +427,6 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     sorted.sort_by(f64::total_cmp);
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index.min(sorted.len() - 1)]
-}
-
-/// Progress nobody watches.
-struct Quiet;
-
-impl Progress for Quiet {
-    fn started(&self, _: u64) {}
-    fn advanced(&self, _: u64) {}
-    fn phase(&self, _: &str) {}
-    fn finished(&self, _: &RebuildReport) {}
 }
 
 #[cfg(test)]

@@ -8,11 +8,10 @@ use projections::models::orders;
 use projections::query::Page;
 use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
-use projections::{Projection, models, rebuild, status};
+use projections::{Projection, Unwatched, models, rebuild, status};
 
 use crate::on_both;
 use crate::support::Env;
-use crate::support::Silent;
 
 async fn rebuild_everything(env: &Env) {
     let mut all = models::all();
@@ -21,7 +20,7 @@ async fn rebuild_everything(env: &Env) {
         &env.store,
         &env.db,
         &mut refs,
-        &Silent,
+        &Unwatched,
         RebuildSettings {
             batch: 50,
             ..Default::default()
@@ -106,7 +105,7 @@ async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: 
             &env.store,
             &env.db,
             &mut one,
-            &Silent,
+            &Unwatched,
             RebuildSettings::default(),
         )
         .await
@@ -116,7 +115,7 @@ async fn a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(env: 
             &env.store,
             &env.db,
             &mut refs,
-            &Silent,
+            &Unwatched,
             RebuildSettings {
                 batch: 1,
                 ..Default::default()
@@ -157,7 +156,7 @@ async fn a_rebuild_told_to_stop_gives_up_and_leaves_nothing_behind(env: &Env) {
         batch: 5,
         stop: Some(stopped),
     };
-    let outcome = rebuild(&env.store, &env.db, &mut refs, &Silent, settings).await;
+    let outcome = rebuild(&env.store, &env.db, &mut refs, &Unwatched, settings).await;
     assert!(
         matches!(outcome, Err(projections::ProjectionError::Stopped)),
         "{outcome:?}"

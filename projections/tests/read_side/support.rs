@@ -8,7 +8,9 @@ use event_store::{EventStore, Position, ScratchDatabase};
 use executors::{ExecutorSettings, Executors};
 use projections::checksum::{TableChecksum, checksums};
 use projections::rebuild::RebuildSettings;
-use projections::{Projection, ReadDb, Runtime, RuntimeSettings, models, rebuild, status};
+use projections::{
+    Projection, ReadDb, Runtime, RuntimeSettings, Unwatched, models, rebuild, status,
+};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +141,7 @@ impl Env {
             batch,
             ..RebuildSettings::default()
         };
-        rebuild(&self.store, &self.db, &mut refs, &Silent, settings)
+        rebuild(&self.store, &self.db, &mut refs, &Unwatched, settings)
             .await
             .unwrap();
         assert_eq!(
@@ -167,14 +169,4 @@ pub fn quick() -> RuntimeSettings {
         max_backoff: Duration::from_millis(500),
         ..RuntimeSettings::default()
     }
-}
-
-/// Progress nobody watches.
-pub struct Silent;
-
-impl projections::Progress for Silent {
-    fn started(&self, _total: u64) {}
-    fn advanced(&self, _applied: u64) {}
-    fn phase(&self, _message: &str) {}
-    fn finished(&self, _report: &projections::RebuildReport) {}
 }
