@@ -331,6 +331,9 @@ pub(crate) async fn quarantine(
         Some(StockCommand::QuarantineStock {
             reason: reason?,
             inspection_id: inspection_id?,
+            // A client's quarantine names the item itself; only the inspection process
+            // asks on behalf of an inspected farm.
+            inspected_farmer_id: None,
         })
     })?;
     let request = Request::new(&caller, &meta, &json, state.idempotency_ttl);

@@ -37,7 +37,8 @@ pub use purchase::{
 pub use stock::{
     LowStockReached, PriceChanged, QuarantineReleased, ReservationCommitted, ReservationRefusal,
     ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
-    StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
+    StockQuarantineRefused, StockQuarantined, StockReceived, StockReservationRefused,
+    StockReserved,
 };
 pub use upcast::{DeliveryScheduledV1ToV2, needs_upcast, upcast, upcasters};
 

@@ -25,6 +25,7 @@ events! {
         LowStockReached => "1.0.0",
         StockQuarantined => "1.0.0",
         QuarantineReleased => "1.0.0",
+        StockQuarantineRefused => "1.0.0",
     }
 }
 
@@ -214,4 +215,19 @@ pub struct QuarantineReleased {
     pub inspection_id: Option<InspectionId>,
     /// When.
     pub released_at: DateTime<Utc>,
+}
+
+/// A quarantine asked for by an inspection of another farm was refused: a violation may name
+/// only the inspected farm's stock items. Nothing else changed; the refusal is recorded so the
+/// inspection's outcome can be audited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StockQuarantineRefused {
+    /// The quarantine's reason as asked.
+    pub reason: Reason,
+    /// The inspection that asked for it.
+    pub inspection_id: InspectionId,
+    /// The farm that inspection inspected, which does not own the stock item.
+    pub inspected_farmer_id: ActorId,
+    /// When.
+    pub refused_at: DateTime<Utc>,
 }

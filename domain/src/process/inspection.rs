@@ -54,6 +54,8 @@ impl InspectionProcess {
                                 v.code
                             )),
                             inspection_id: Some(inspection_id),
+                            // The stock item refuses a violation naming another farm's item.
+                            inspected_farmer_id: Some(v.farmer_id.clone()),
                         },
                     );
                 }
@@ -74,6 +76,14 @@ impl InspectionProcess {
             _ => {}
         }
         decision.into_commands()
+    }
+
+    /// Forgets that the process holds `stock_item_id` in quarantine: its `QuarantineStock` was
+    /// refused (answered `StockQuarantineRefused`, or the item was quarantined by someone
+    /// else already), so a later passed inspection must not release a quarantine this process
+    /// did not make.
+    pub fn quarantine_not_taken(&mut self, stock_item_id: StockItemId) {
+        self.quarantined.remove(&stock_item_id);
     }
 
     /// The stock items this process holds in quarantine for the farm.

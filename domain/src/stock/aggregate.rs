@@ -14,7 +14,8 @@ use event_schemas::values::{
 use event_schemas::{
     LowStockReached, PriceChanged, QuarantineReleased, ReservationCommitted, ReservationRefusal,
     ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
-    StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
+    StockQuarantineRefused, StockQuarantined, StockReceived, StockReservationRefused,
+    StockReserved,
 };
 use serde::{Deserialize, Serialize};
 
@@ -281,12 +282,35 @@ impl StockItem {
 
     async fn quarantine(
         &mut self,
+        by: &Actor,
         at: DateTime<Utc>,
         reason: Reason,
         inspection_id: Option<InspectionId>,
+        inspected_farmer_id: Option<ActorId>,
         sink: &EventSink<Self>,
     ) -> Result<(), StockError> {
-        self.listing()?;
+        let listing = self.listing()?;
+        // The farm is checked before the quarantine state: a violation naming another farm's
+        // item is refused whether or not that item happens to be quarantined already.
+        if let Some(inspected_farmer_id) = inspected_farmer_id
+            && inspected_farmer_id != listing.farmer_id
+        {
+            return match (by.role, inspection_id) {
+                // The inspection process cannot be answered with an error it would only log:
+                // its refusal is recorded on the item, for the audit and for the process.
+                (Role::System, Some(inspection_id)) => {
+                    let refused = StockQuarantineRefused {
+                        reason,
+                        inspection_id,
+                        inspected_farmer_id,
+                        refused_at: at,
+                    };
+                    self.record(refused, at, sink).await;
+                    Ok(())
+                }
+                _ => Err(StockError::OtherFarm),
+            };
+        }
         if self.quarantined {
             return Err(StockError::AlreadyQuarantined);
         }
@@ -476,7 +500,11 @@ impl Aggregate for StockItem {
             StockCommand::QuarantineStock {
                 reason,
                 inspection_id,
-            } => self.quarantine(at, reason, inspection_id, sink).await,
+                inspected_farmer_id,
+            } => {
+                self.quarantine(&by, at, reason, inspection_id, inspected_farmer_id, sink)
+                    .await
+            }
             StockCommand::ReleaseQuarantine {
                 reason,
                 inspection_id,
@@ -547,6 +575,8 @@ impl Aggregate for StockItem {
             StockEvent::LowStockReached(_) => {}
             StockEvent::StockQuarantined(_) => self.quarantined = true,
             StockEvent::QuarantineReleased(_) => self.quarantined = false,
+            // A refused quarantine changes nothing: the item stays as it was.
+            StockEvent::StockQuarantineRefused(_) => {}
         }
     }
 }

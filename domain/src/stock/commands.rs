@@ -36,6 +36,9 @@ pub enum StockCommand {
         reason: Reason,
         /// The inspection that found the problem, if any.
         inspection_id: Option<InspectionId>,
+        /// The farm the inspection asking for it inspected; an item of another farm is
+        /// refused.
+        inspected_farmer_id: Option<ActorId>,
     },
     /// Lift a quarantine (inspector, admin; the inspection process).
     ReleaseQuarantine {

@@ -50,6 +50,10 @@ pub enum StockError {
     /// The stock item is not quarantined, so there is nothing to release.
     #[error("the stock item is not quarantined")]
     NotQuarantined,
+    /// A quarantine for an inspection named a stock item of another farm than the inspected
+    /// one.
+    #[error("the stock item belongs to another farm than the one inspected")]
+    OtherFarm,
 }
 
 impl Refusal for StockError {
@@ -64,7 +68,8 @@ impl Refusal for StockError {
             | Self::QuantityOverflow
             | Self::BelowReserved { .. }
             | Self::AlreadyQuarantined
-            | Self::NotQuarantined => RefusalKind::Conflict,
+            | Self::NotQuarantined
+            | Self::OtherFarm => RefusalKind::Conflict,
         }
     }
 }

@@ -107,6 +107,7 @@ fn command(op: &Op) -> StockCommand {
         Op::Quarantine => StockCommand::QuarantineStock {
             reason: reason(),
             inspection_id: None,
+            inspected_farmer_id: None,
         },
         Op::ReleaseQuarantine => StockCommand::ReleaseQuarantine {
             reason: reason(),

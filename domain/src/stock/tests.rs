@@ -10,7 +10,8 @@ use event_schemas::values::{
 use event_schemas::{
     LowStockReached, PriceChanged, QuarantineReleased, ReservationCommitted, ReservationRefusal,
     ReservationReleased, StockAdjusted, StockEvent, StockItemRegistered, StockLevels,
-    StockQuarantined, StockReceived, StockReservationRefused, StockReserved,
+    StockQuarantineRefused, StockQuarantined, StockReceived, StockReservationRefused,
+    StockReserved,
 };
 use uuid::Uuid;
 
@@ -301,7 +302,27 @@ fn quarantine() -> StockCommand {
     StockCommand::QuarantineStock {
         reason: reason("critical violation"),
         inspection_id: Some(inspection()),
+        inspected_farmer_id: None,
     }
+}
+
+/// The quarantine an inspection of `farm` asks for.
+fn quarantine_for_inspection_of(farm: ActorId) -> StockCommand {
+    StockCommand::QuarantineStock {
+        reason: reason("critical violation"),
+        inspection_id: Some(inspection()),
+        inspected_farmer_id: Some(farm),
+    }
+}
+
+fn quarantine_refused(inspected_farmer_id: ActorId) -> StockEvent {
+    StockQuarantineRefused {
+        reason: reason("critical violation"),
+        inspection_id: inspection(),
+        inspected_farmer_id,
+        refused_at: at(),
+    }
+    .into()
 }
 
 fn release_quarantine() -> StockCommand {
@@ -804,6 +825,83 @@ async fn quarantining_a_quarantined_item_is_refused() {
 }
 
 #[tokio::test]
+async fn the_inspection_process_quarantines_an_item_of_the_inspected_farm() {
+    when(
+        vec![listed()],
+        system(),
+        quarantine_for_inspection_of(owner()),
+    )
+    .await
+    .then_expect_events(vec![quarantined()]);
+}
+
+#[tokio::test]
+async fn a_quarantine_by_the_inspection_process_of_another_farms_item_is_recorded_as_refused() {
+    when(
+        vec![listed()],
+        system(),
+        quarantine_for_inspection_of(other_farmer_id()),
+    )
+    .await
+    .then_expect_events(vec![quarantine_refused(other_farmer_id())]);
+}
+
+#[test]
+fn a_refused_quarantine_leaves_the_item_as_it_was() {
+    let before = replay(vec![listed()]);
+    let after = replay(vec![listed(), quarantine_refused(other_farmer_id())]);
+    assert_eq!(after, before);
+    assert!(!after.is_quarantined());
+}
+
+#[tokio::test]
+async fn another_farms_item_is_refused_even_when_it_is_quarantined_already() {
+    when(
+        vec![listed(), quarantined()],
+        system(),
+        quarantine_for_inspection_of(other_farmer_id()),
+    )
+    .await
+    .then_expect_events(vec![quarantine_refused(other_farmer_id())]);
+}
+
+#[tokio::test]
+async fn an_inspector_or_admin_quarantining_another_farms_item_is_refused() {
+    for by in [inspector(), admin()] {
+        when(
+            vec![listed()],
+            by,
+            quarantine_for_inspection_of(other_farmer_id()),
+        )
+        .await
+        .then_expect_error(StockError::OtherFarm);
+    }
+}
+
+#[tokio::test]
+async fn another_farms_quarantine_without_an_inspection_is_refused_even_for_the_system() {
+    let command = StockCommand::QuarantineStock {
+        reason: reason("critical violation"),
+        inspection_id: None,
+        inspected_farmer_id: Some(other_farmer_id()),
+    };
+    when(vec![listed()], system(), command)
+        .await
+        .then_expect_error(StockError::OtherFarm);
+}
+
+#[tokio::test]
+async fn an_inspector_quarantines_an_item_of_the_farm_it_inspected() {
+    when(
+        vec![listed()],
+        inspector(),
+        quarantine_for_inspection_of(owner()),
+    )
+    .await
+    .then_expect_events(vec![quarantined()]);
+}
+
+#[tokio::test]
 async fn a_quarantine_keeps_existing_reservations_which_can_still_be_released_or_committed() {
     let given = vec![listed(), reserved(order(1), 12, 20, 12), quarantined()];
     assert_eq!(replay(given.clone()).held_for(order(1)), Some(pos(12)));
@@ -1143,6 +1241,7 @@ fn every_refusal_has_its_kind() {
         ),
         (StockError::AlreadyQuarantined, RefusalKind::Conflict),
         (StockError::NotQuarantined, RefusalKind::Conflict),
+        (StockError::OtherFarm, RefusalKind::Conflict),
     ];
     for (error, kind) in cases {
         assert_eq!(error.kind(), kind, "{error:?}");

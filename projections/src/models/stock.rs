@@ -210,6 +210,8 @@ impl Projection for StockProjection {
                 e.changed_at
             }
             StockEvent::StockReservationRefused(e) => e.refused_at,
+            // A refused quarantine leaves the item as it was; only its version moves.
+            StockEvent::StockQuarantineRefused(e) => e.refused_at,
             StockEvent::LowStockReached(e) => e.reached_at,
             StockEvent::StockQuarantined(e) => {
                 row.quarantined = true;

@@ -435,6 +435,7 @@ impl Script {
             StockCommand::QuarantineStock {
                 reason: Reason::parse("aphids").unwrap(),
                 inspection_id: Some(ids.inspection),
+                inspected_farmer_id: None,
             }
         );
         run!(

@@ -51,9 +51,15 @@ fn targets(commands: &[ProcessCommand]) -> Vec<(StockItemId, bool)> {
         .map(|c| match &c.target {
             Target::Stock {
                 stock_item_id,
-                command: StockCommand::QuarantineStock { inspection_id, .. },
+                command:
+                    StockCommand::QuarantineStock {
+                        inspection_id,
+                        inspected_farmer_id,
+                        ..
+                    },
             } => {
                 assert_eq!(*inspection_id, Some(inspection()));
+                assert_eq!(*inspected_farmer_id, Some(farmer()));
                 (*stock_item_id, true)
             }
             Target::Stock {
@@ -130,6 +136,35 @@ fn a_passed_inspection_releases_what_was_quarantined_once() {
         process.handle(cause(2), inspection(), &passed()).is_empty(),
         "a second delivery releases nothing"
     );
+}
+
+#[test]
+fn a_quarantine_not_taken_is_not_released_by_a_passed_inspection() {
+    let mut process = InspectionProcess::default();
+    process.handle(
+        cause(1),
+        inspection(),
+        &violation(1, Severity::Critical, vec![item(1), item(2), item(3)]),
+    );
+    // Item 2 belongs to another farm (refused) and item 3 was quarantined by someone else.
+    process.quarantine_not_taken(item(2));
+    process.quarantine_not_taken(item(3));
+    assert_eq!(process.quarantined().collect::<Vec<_>>(), vec![item(1)]);
+    let releases = process.handle(cause(2), inspection(), &passed());
+    assert_eq!(targets(&releases), vec![(item(1), false)]);
+}
+
+#[test]
+fn forgetting_an_item_the_process_does_not_hold_changes_nothing() {
+    let mut process = InspectionProcess::default();
+    process.handle(
+        cause(1),
+        inspection(),
+        &violation(1, Severity::Critical, vec![item(1)]),
+    );
+    let before = process.clone();
+    process.quarantine_not_taken(item(9));
+    assert_eq!(process, before);
 }
 
 #[test]
