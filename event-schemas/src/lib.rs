@@ -26,9 +26,9 @@ pub use inspection::{
 };
 pub use metadata::{ChainHash, EventMetadata};
 pub use order::{
-    OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderInTransit, OrderLine,
-    OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected, OrderStatus, PricedLine,
-    RefusedLine,
+    OrderCancelled, OrderConfirmed, OrderDelivered, OrderDeliveryFailed, OrderEvent,
+    OrderInTransit, OrderLine, OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected,
+    OrderStatus, PricedLine, RefusedLine,
 };
 pub use purchase::{
     CarrierReserved, GoodsReceived, PurchaseCancelled, PurchaseCompleted, PurchaseEvent,

@@ -22,6 +22,7 @@ events! {
         OrderPreparing => "1.0.0",
         OrderReadyForPickup => "1.0.0",
         OrderInTransit => "1.0.0",
+        OrderDeliveryFailed => "1.0.0",
         OrderDelivered => "1.0.0",
     }
 }
@@ -156,6 +157,20 @@ pub struct OrderInTransit {
     pub delivery_id: DeliveryId,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// A delivery of the order failed: it waits at the farm again, its reservations held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderDeliveryFailed {
+    /// The delivery that failed.
+    pub delivery_id: DeliveryId,
+    /// Why, as the delivery recorded it.
+    pub reason: Reason,
+    /// How many deliveries of this order have failed, this one included, so readers (the
+    /// delivery process deciding on another attempt) need not count them.
+    pub failed_deliveries: u32,
+    /// When.
+    pub failed_at: DateTime<Utc>,
 }
 
 /// The order reached the restaurant.

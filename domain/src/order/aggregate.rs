@@ -1,14 +1,15 @@
 //! The `order` aggregate's state and decisions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use event_schemas::values::{Actor, ActorId, Cents, DeliveryId, OrderId, Role};
+use event_schemas::values::{Actor, ActorId, Cents, DeliveryId, OrderId, Reason, Role};
 use event_schemas::{
-    OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderInTransit, OrderLine,
-    OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected, OrderStatus, PricedLine,
+    OrderCancelled, OrderConfirmed, OrderDelivered, OrderDeliveryFailed, OrderEvent,
+    OrderInTransit, OrderLine, OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected,
+    OrderStatus, PricedLine,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,12 @@ struct Placed {
     status: OrderStatus,
     delivery_id: Option<DeliveryId>,
     total_cents: Option<Cents>,
+    /// The deliveries that failed: a repeated failure is told apart by its id, and their
+    /// number is the count the next failure records. At most a few per order (the delivery
+    /// process stops after three), so the state stays small. Defaults to none so that
+    /// snapshots taken before failures were recorded still load.
+    #[serde(default)]
+    failed_deliveries: BTreeSet<DeliveryId>,
 }
 
 impl Order {
@@ -67,9 +74,15 @@ impl Order {
         self.placed.as_ref().map_or(&[], |p| &p.lines)
     }
 
-    /// The delivery carrying (or that carried) the order, once in transit.
+    /// The delivery carrying (or that carried) the order, once in transit; none again after
+    /// that delivery failed.
     pub fn delivery_id(&self) -> Option<DeliveryId> {
         self.placed.as_ref().and_then(|p| p.delivery_id)
+    }
+
+    /// How many deliveries of the order have failed.
+    pub fn failed_deliveries(&self) -> u32 {
+        self.placed.as_ref().map_or(0, Placed::failed_count)
     }
 
     /// The confirmed total, once confirmed.
@@ -77,25 +90,26 @@ impl Order {
         self.placed.as_ref().and_then(|p| p.total_cents)
     }
 
-    /// The one event `command` leads to, or why it is refused.
+    /// The one event `command` leads to (none for a repeat that changes nothing), or why it
+    /// is refused.
     fn decide(
         &self,
         by: &Actor,
         at: DateTime<Utc>,
         command: OrderCommand,
-    ) -> Result<OrderEvent, OrderError> {
+    ) -> Result<Option<OrderEvent>, OrderError> {
         if !role_allowed(by.role, &command) {
             return Err(OrderError::RoleNotAllowed { role: by.role });
         }
         let name = command.name();
         let Some(order) = &self.placed else {
             return match command {
-                OrderCommand::PlaceOrder(place) => place_order(by, at, place),
+                OrderCommand::PlaceOrder(place) => place_order(by, at, place).map(Some),
                 _ => Err(OrderError::NotFound),
             };
         };
         let status = order.status;
-        Ok(match command {
+        Ok(Some(match command {
             OrderCommand::PlaceOrder(_) => return Err(OrderError::AlreadyPlaced),
             OrderCommand::ConfirmOrder { lines } => {
                 require(status, OrderStatus::Pending, name)?;
@@ -160,7 +174,11 @@ impl Order {
                 require(status, OrderStatus::InTransit, name)?;
                 OrderDelivered { delivery_id, at }.into()
             }
-        })
+            OrderCommand::MarkDeliveryFailed {
+                delivery_id,
+                reason,
+            } => return order.delivery_failed(status, name, at, delivery_id, reason),
+        }))
     }
 }
 
@@ -171,6 +189,50 @@ impl Placed {
             return Err(OrderError::NotOrderFarmer);
         }
         Ok(())
+    }
+
+    fn failed_count(&self) -> u32 {
+        u32::try_from(self.failed_deliveries.len()).unwrap_or(u32::MAX)
+    }
+
+    /// A delivery failed, before or after pickup: the order waits at the farm again. A
+    /// delivery already recorded as failed changes nothing, whatever the order's status now,
+    /// so the delivery process's repeat gets the first outcome.
+    fn delivery_failed(
+        &self,
+        status: OrderStatus,
+        command: &'static str,
+        at: DateTime<Utc>,
+        delivery_id: DeliveryId,
+        reason: Reason,
+    ) -> Result<Option<OrderEvent>, OrderError> {
+        if self.failed_deliveries.contains(&delivery_id) {
+            return Ok(None);
+        }
+        match status {
+            OrderStatus::ReadyForPickup => {}
+            // Only the delivery carrying the order can bring it back: another delivery of
+            // the same order (one an admin scheduled) failing leaves it on its way.
+            OrderStatus::InTransit if self.delivery_id == Some(delivery_id) => {}
+            OrderStatus::InTransit => {
+                return Err(OrderError::NotCarryingDelivery { delivery_id });
+            }
+            _ => {
+                return Err(OrderError::InvalidTransition {
+                    from: status,
+                    command: command.into(),
+                });
+            }
+        }
+        Ok(Some(
+            OrderDeliveryFailed {
+                delivery_id,
+                reason,
+                failed_deliveries: self.failed_count().saturating_add(1),
+                failed_at: at,
+            }
+            .into(),
+        ))
     }
 }
 
@@ -207,7 +269,8 @@ fn role_allowed(role: Role, command: &OrderCommand) -> bool {
         OrderCommand::ConfirmOrder { .. }
         | OrderCommand::RejectOrder { .. }
         | OrderCommand::MarkInTransit { .. }
-        | OrderCommand::MarkDelivered { .. } => matches!(role, Role::System | Role::Admin),
+        | OrderCommand::MarkDelivered { .. }
+        | OrderCommand::MarkDeliveryFailed { .. } => matches!(role, Role::System | Role::Admin),
         OrderCommand::MarkPreparing | OrderCommand::MarkReadyForPickup => {
             matches!(role, Role::Farmer | Role::Admin)
         }
@@ -297,8 +360,9 @@ impl Aggregate for Order {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let Issued { by, at, command } = command;
-        let event = self.decide(&by, at, command)?;
-        sink.write(event, self).await;
+        if let Some(event) = self.decide(&by, at, command)? {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 
@@ -312,6 +376,7 @@ impl Aggregate for Order {
                 status: OrderStatus::Pending,
                 delivery_id: None,
                 total_cents: None,
+                failed_deliveries: BTreeSet::new(),
             });
             return;
         }
@@ -331,6 +396,11 @@ impl Aggregate for Order {
             OrderEvent::OrderInTransit(in_transit) => {
                 order.status = OrderStatus::InTransit;
                 order.delivery_id = Some(in_transit.delivery_id);
+            }
+            OrderEvent::OrderDeliveryFailed(failed) => {
+                order.status = OrderStatus::ReadyForPickup;
+                order.delivery_id = None;
+                order.failed_deliveries.insert(failed.delivery_id);
             }
             OrderEvent::OrderDelivered(delivered) => {
                 order.status = OrderStatus::Delivered;

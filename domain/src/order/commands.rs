@@ -40,6 +40,15 @@ pub enum OrderCommand {
         /// The delivery that carried it.
         delivery_id: DeliveryId,
     },
+    /// Record that a delivery failed, before or after pickup: the order waits at the farm
+    /// again with its reservations held (the delivery process, admin). A repeat for the same
+    /// delivery does nothing.
+    MarkDeliveryFailed {
+        /// The delivery that failed.
+        delivery_id: DeliveryId,
+        /// Why, as the delivery recorded it.
+        reason: Reason,
+    },
 }
 
 /// The facts of a new order.
@@ -73,6 +82,7 @@ impl OrderCommand {
             Self::MarkReadyForPickup => "MarkReadyForPickup",
             Self::MarkInTransit { .. } => "MarkInTransit",
             Self::MarkDelivered { .. } => "MarkDelivered",
+            Self::MarkDeliveryFailed { .. } => "MarkDeliveryFailed",
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use event_schemas::OrderStatus;
-use event_schemas::values::{Role, StockItemId};
+use event_schemas::values::{DeliveryId, Role, StockItemId};
 use serde::{Deserialize, Serialize};
 
 use super::MAX_LINES;
@@ -71,6 +71,12 @@ pub enum OrderError {
         /// The order's status.
         status: OrderStatus,
     },
+    /// A delivery failed that is not the one carrying the order in transit.
+    #[error("delivery {delivery_id} is not the one carrying the order")]
+    NotCarryingDelivery {
+        /// The delivery said to have failed.
+        delivery_id: DeliveryId,
+    },
     /// The command does not apply to an order in this status.
     #[error("{command} does not apply to an order that is {}", label(*from))]
     InvalidTransition {
@@ -106,6 +112,7 @@ impl Refusal for OrderError {
             Self::AlreadyPlaced
             | Self::AlreadyInTransit { .. }
             | Self::AlreadyClosed { .. }
+            | Self::NotCarryingDelivery { .. }
             | Self::InvalidTransition { .. } => RefusalKind::Conflict,
             Self::CustomerRequired
             | Self::NoLines

@@ -27,6 +27,9 @@ const EDGES: &[(OrderStatus, OrderStatus)] = &[
     (OrderStatus::Preparing, OrderStatus::ReadyForPickup),
     (OrderStatus::ReadyForPickup, OrderStatus::InTransit),
     (OrderStatus::InTransit, OrderStatus::Delivered),
+    // A delivery failed, after or before pickup: the order waits at the farm again.
+    (OrderStatus::InTransit, OrderStatus::ReadyForPickup),
+    (OrderStatus::ReadyForPickup, OrderStatus::ReadyForPickup),
     (OrderStatus::Pending, OrderStatus::Cancelled),
     (OrderStatus::Confirmed, OrderStatus::Cancelled),
     (OrderStatus::Preparing, OrderStatus::Cancelled),
@@ -96,6 +99,7 @@ enum Op {
     Ready,
     InTransit(u128),
     Delivered(u128),
+    DeliveryFailed(u128),
     /// Whichever command moves the order forward from its current status, so that sequences
     /// reach the later statuses often.
     Next,
@@ -133,6 +137,7 @@ impl Op {
             | Self::Reject
             | Self::InTransit(_)
             | Self::Delivered(_)
+            | Self::DeliveryFailed(_)
             | Self::Next => Who::System,
         }
     }
@@ -160,6 +165,10 @@ impl Op {
             },
             Self::Delivered(n) => OrderCommand::MarkDelivered {
                 delivery_id: DeliveryId::from_uuid(Uuid::from_u128(*n)),
+            },
+            Self::DeliveryFailed(n) => OrderCommand::MarkDeliveryFailed {
+                delivery_id: DeliveryId::from_uuid(Uuid::from_u128(*n)),
+                reason: Reason::parse("nobody at the door").unwrap(),
             },
             Self::Next => self.clone().resolve(None).command(lines),
         }
@@ -262,6 +271,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Ready),
         3 => (1u128..=3).prop_map(Op::InTransit),
         3 => (1u128..=3).prop_map(Op::Delivered),
+        2 => (1u128..=3).prop_map(Op::DeliveryFailed),
         6 => Just(Op::Next),
     ]
 }
@@ -330,6 +340,14 @@ async fn run(lines: Vec<OrderLine>, steps: Vec<(Option<Who>, Op)>) -> Result<(),
                     who
                 );
             }
+            // A repeated delivery failure is answered without an event or a change.
+            Ok(()) if events.is_empty() => {
+                prop_assert!(
+                    matches!(op, Op::DeliveryFailed(_)),
+                    "{name} by {who:?} accepted without an event"
+                );
+                prop_assert_eq!(&order, &before, "{} by {:?} changed nothing yet", name, who);
+            }
             Ok(()) => {
                 prop_assert_eq!(events.len(), 1, "{} by {:?}", name, who);
                 prop_assert!(!who.is_outsider(), "{name} by {who:?} was accepted");
@@ -347,6 +365,11 @@ async fn run(lines: Vec<OrderLine>, steps: Vec<(Option<Who>, Op)>) -> Result<(),
         log.extend(events);
     }
 
+    let failures = log
+        .iter()
+        .filter(|e| matches!(e, OrderEvent::OrderDeliveryFailed(_)))
+        .count();
+    prop_assert_eq!(order.failed_deliveries() as usize, failures);
     let mut replayed = Order::default();
     for event in log {
         replayed.apply(event);

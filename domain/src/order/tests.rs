@@ -8,9 +8,9 @@ use event_schemas::values::{
     ProductName, Reason, Role, StockItemId,
 };
 use event_schemas::{
-    OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderInTransit, OrderLine,
-    OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected, OrderStatus, PricedLine,
-    RefusedLine, ReservationRefusal,
+    OrderCancelled, OrderConfirmed, OrderDelivered, OrderDeliveryFailed, OrderEvent,
+    OrderInTransit, OrderLine, OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected,
+    OrderStatus, PricedLine, RefusedLine, ReservationRefusal,
 };
 use uuid::Uuid;
 
@@ -192,6 +192,31 @@ fn mark_delivered() -> OrderCommand {
     }
 }
 
+fn other_delivery() -> DeliveryId {
+    DeliveryId::from_uuid(Uuid::from_u128(201))
+}
+
+fn mark_delivery_failed(delivery_id: DeliveryId) -> OrderCommand {
+    OrderCommand::MarkDeliveryFailed {
+        delivery_id,
+        reason: reason("restaurant closed"),
+    }
+}
+
+fn delivery_failed(
+    delivery_id: DeliveryId,
+    failed_deliveries: u32,
+    at: DateTime<Utc>,
+) -> OrderEvent {
+    OrderDeliveryFailed {
+        delivery_id,
+        reason: reason("restaurant closed"),
+        failed_deliveries,
+        failed_at: at,
+    }
+    .into()
+}
+
 /// Every command but placing, as an allowed non-admin actor issues it.
 fn commands_on_an_order() -> Vec<(Actor, OrderCommand)> {
     vec![
@@ -202,6 +227,7 @@ fn commands_on_an_order() -> Vec<(Actor, OrderCommand)> {
         (farmer(), OrderCommand::MarkReadyForPickup),
         (system(), mark_in_transit()),
         (system(), mark_delivered()),
+        (system(), mark_delivery_failed(delivery())),
     ]
 }
 
@@ -987,6 +1013,131 @@ async fn only_the_delivery_process_and_admins_may_mark_delivered() {
     assert_roles_refused(&roles, OrderStatus::InTransit, mark_delivered()).await;
 }
 
+// ---- MarkDeliveryFailed ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_delivery_process_sends_an_order_in_transit_back_to_the_farm_when_its_delivery_fails() {
+    given(history(OrderStatus::InTransit))
+        .when_async(issued(system(), mark_delivery_failed(delivery())))
+        .await
+        .then_expect_events(vec![delivery_failed(delivery(), 1, now())]);
+}
+
+#[tokio::test]
+async fn a_delivery_may_fail_before_pickup() {
+    given(history(OrderStatus::ReadyForPickup))
+        .when_async(issued(admin(), mark_delivery_failed(delivery())))
+        .await
+        .then_expect_events(vec![delivery_failed(delivery(), 1, now())]);
+}
+
+#[tokio::test]
+async fn each_failed_delivery_is_counted() {
+    let mut events = history(OrderStatus::InTransit);
+    events.push(delivery_failed(delivery(), 1, time(13)));
+    given(events)
+        .when_async(issued(system(), mark_delivery_failed(other_delivery())))
+        .await
+        .then_expect_events(vec![delivery_failed(other_delivery(), 2, now())]);
+}
+
+#[tokio::test]
+async fn the_same_delivery_failing_again_changes_nothing() {
+    let mut events = history(OrderStatus::InTransit);
+    events.push(delivery_failed(delivery(), 1, time(13)));
+    given(events.clone())
+        .when_async(issued(system(), mark_delivery_failed(delivery())))
+        .await
+        .then_expect_events(vec![]);
+    // Still a repeat once the order has moved on with another delivery.
+    events.push(
+        OrderInTransit {
+            delivery_id: other_delivery(),
+            at: time(14),
+        }
+        .into(),
+    );
+    given(events)
+        .when_async(issued(system(), mark_delivery_failed(delivery())))
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn another_delivery_failing_leaves_the_order_in_transit() {
+    given(history(OrderStatus::InTransit))
+        .when_async(issued(system(), mark_delivery_failed(other_delivery())))
+        .await
+        .then_expect_error(OrderError::NotCarryingDelivery {
+            delivery_id: other_delivery(),
+        });
+}
+
+#[tokio::test]
+async fn marking_delivery_failed_is_refused_in_every_status_but_ready_or_in_transit() {
+    for by in [system(), admin()] {
+        assert_only_from(
+            &[OrderStatus::ReadyForPickup, OrderStatus::InTransit],
+            by,
+            mark_delivery_failed(delivery()),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn only_the_delivery_process_and_admins_may_mark_delivery_failed() {
+    let roles = [
+        Role::Farmer,
+        Role::Restaurant,
+        Role::Distributor,
+        Role::Inspector,
+        Role::Auditor,
+        Role::Analyst,
+    ];
+    assert_roles_refused(
+        &roles,
+        OrderStatus::InTransit,
+        mark_delivery_failed(delivery()),
+    )
+    .await;
+}
+
+#[test]
+fn a_failed_delivery_leaves_the_order_ready_for_pickup_with_its_count() {
+    let mut events = history(OrderStatus::InTransit);
+    events.push(delivery_failed(delivery(), 1, time(13)));
+    let order = replay(events.clone());
+    assert_eq!(order.status(), Some(OrderStatus::ReadyForPickup));
+    assert_eq!(order.failed_deliveries(), 1);
+    assert_eq!(order.delivery_id(), None, "no delivery carries it now");
+    events.push(
+        OrderInTransit {
+            delivery_id: other_delivery(),
+            at: time(14),
+        }
+        .into(),
+    );
+    events.push(delivery_failed(other_delivery(), 2, time(15)));
+    assert_eq!(replay(events).failed_deliveries(), 2);
+    assert_eq!(
+        replay(history(OrderStatus::Delivered)).failed_deliveries(),
+        0
+    );
+}
+
+#[test]
+fn an_order_snapshot_from_before_failed_deliveries_still_loads() {
+    let order = replay(history(OrderStatus::InTransit));
+    let mut stored = serde_json::to_value(&order).unwrap();
+    stored["placed"]
+        .as_object_mut()
+        .unwrap()
+        .remove("failed_deliveries");
+    let back: Order = serde_json::from_value(stored).unwrap();
+    assert_eq!(back, order);
+}
+
 // ---- state ----------------------------------------------------------------------------------
 
 fn replay(events: Vec<OrderEvent>) -> Order {
@@ -1074,6 +1225,12 @@ fn every_refusal_has_its_kind() {
         (
             OrderError::AlreadyClosed {
                 status: OrderStatus::Cancelled,
+            },
+            RefusalKind::Conflict,
+        ),
+        (
+            OrderError::NotCarryingDelivery {
+                delivery_id: delivery(),
             },
             RefusalKind::Conflict,
         ),

@@ -181,9 +181,12 @@ impl OrderProcess {
                     );
                 }
             }
+            // A failed delivery sends the order back to the farm, not back to the shelf: its
+            // reservations stay held for the next delivery.
             OrderEvent::OrderPreparing(_)
             | OrderEvent::OrderReadyForPickup(_)
-            | OrderEvent::OrderInTransit(_) => {}
+            | OrderEvent::OrderInTransit(_)
+            | OrderEvent::OrderDeliveryFailed(_) => {}
         }
     }
 

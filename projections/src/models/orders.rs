@@ -206,6 +206,12 @@ impl Projection for OrdersProjection {
                 row.delivery_id = Some(e.delivery_id.to_string());
                 (OrderStatus::InTransit, e.at, None)
             }
+            // The order waits at the farm again, the reason on its timeline; the failed
+            // delivery stays named until the next one is scheduled.
+            OrderEvent::OrderDeliveryFailed(e) => {
+                let reason = Some(e.reason.as_str().to_owned());
+                (OrderStatus::ReadyForPickup, e.failed_at, reason)
+            }
             OrderEvent::OrderDelivered(e) => {
                 row.delivery_id = Some(e.delivery_id.to_string());
                 (OrderStatus::Delivered, e.at, None)

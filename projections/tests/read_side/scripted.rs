@@ -82,6 +82,7 @@ struct Ids {
     rejected: OrderId,
     cancelled: OrderId,
     delivery: event_schemas::values::DeliveryId,
+    failed_delivery: event_schemas::values::DeliveryId,
     inspection: InspectionId,
     violation: ViolationId,
     purchase: PurchaseId,
@@ -109,6 +110,7 @@ impl Script {
             rejected: OrderId::from_uuid(Uuid::now_v7()),
             cancelled: OrderId::from_uuid(Uuid::now_v7()),
             delivery: event_schemas::values::DeliveryId::from_uuid(Uuid::now_v7()),
+            failed_delivery: event_schemas::values::DeliveryId::from_uuid(Uuid::now_v7()),
             inspection: InspectionId::from_uuid(Uuid::now_v7()),
             violation: ViolationId::from_uuid(Uuid::now_v7()),
             purchase: PurchaseId::from_uuid(Uuid::now_v7()),
@@ -299,6 +301,68 @@ impl Script {
             OrderCommand::MarkReadyForPickup
         );
         let now = Utc::now();
+        // A first delivery fails on the way: the order goes back to the farm.
+        run!(
+            self,
+            deliveries,
+            ids.failed_delivery,
+            admin,
+            DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
+                delivery_id: ids.failed_delivery,
+                order_id: ids.delivered,
+                pickup_address: None,
+                dropoff_address: address(),
+                window: DeliveryWindow {
+                    start: now,
+                    end: now + TimeDelta::hours(4)
+                },
+            })
+        );
+        run!(
+            self,
+            deliveries,
+            ids.failed_delivery,
+            driver,
+            DeliveryCommand::AssignDriver {
+                driver_id: None,
+                vehicle: None
+            }
+        );
+        run!(
+            self,
+            deliveries,
+            ids.failed_delivery,
+            driver,
+            DeliveryCommand::PickUp
+        );
+        run!(
+            self,
+            orders,
+            ids.delivered,
+            system,
+            OrderCommand::MarkInTransit {
+                delivery_id: ids.failed_delivery
+            }
+        );
+        run!(
+            self,
+            deliveries,
+            ids.failed_delivery,
+            driver,
+            DeliveryCommand::FailDelivery {
+                reason: Reason::parse("restaurant closed").unwrap()
+            }
+        );
+        run!(
+            self,
+            orders,
+            ids.delivered,
+            system,
+            OrderCommand::MarkDeliveryFailed {
+                delivery_id: ids.failed_delivery,
+                reason: Reason::parse("restaurant closed").unwrap()
+            }
+        );
         run!(
             self,
             deliveries,
@@ -579,23 +643,31 @@ async fn scripted_commands_give_these_rows(env: &Env) {
     let lines: Vec<orders::OrderLineView> = serde_json::from_str(&delivered.lines).unwrap();
     assert_eq!(lines[0].product_name.as_deref(), Some("Kale"));
     assert_eq!(lines[0].unit_price_cents, Some(350));
-    let timeline: Vec<String> = orders::timeline(db, &ids.delivered.to_string())
+    let timeline: Vec<(String, Option<String>)> = orders::timeline(db, &ids.delivered.to_string())
         .await
         .unwrap()
         .into_iter()
-        .map(|t| t.status)
+        .map(|t| (t.status, t.note))
         .collect();
+    let entry = |status: &str, note: Option<&str>| (status.to_owned(), note.map(str::to_owned));
     assert_eq!(
         timeline,
         [
-            "PENDING",
-            "CONFIRMED",
-            "PREPARING",
-            "READY_FOR_PICKUP",
-            "IN_TRANSIT",
-            "DELIVERED"
+            entry("PENDING", None),
+            entry("CONFIRMED", None),
+            entry("PREPARING", None),
+            entry("READY_FOR_PICKUP", None),
+            entry("IN_TRANSIT", None),
+            entry("READY_FOR_PICKUP", Some("restaurant closed")),
+            entry("IN_TRANSIT", None),
+            entry("DELIVERED", None),
         ]
     );
+    let failed = deliveries::delivery(db, &ids.failed_delivery.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, "FAILED");
     let rejected = orders::order(db, &ids.rejected.to_string())
         .await
         .unwrap()

@@ -5,9 +5,9 @@ use event_schemas::values::{
     Reason, StockItemId,
 };
 use event_schemas::{
-    OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderLine, OrderPlaced,
-    OrderRejected, OrderStatus, PricedLine, RefusedLine, ReservationRefusal, StockEvent,
-    StockLevels, StockReservationRefused, StockReserved,
+    OrderCancelled, OrderConfirmed, OrderDelivered, OrderDeliveryFailed, OrderEvent, OrderLine,
+    OrderPlaced, OrderRejected, OrderStatus, PricedLine, RefusedLine, ReservationRefusal,
+    StockEvent, StockLevels, StockReservationRefused, StockReserved,
 };
 use uuid::Uuid;
 
@@ -387,6 +387,30 @@ fn delivering_the_order_commits_every_reservation() {
             .is_empty(),
         "a second delivery of the event commits nothing again"
     );
+}
+
+#[test]
+fn a_failed_delivery_keeps_the_reservations_held_for_the_next_one() {
+    let (mut process, _, _) = fully_reserved();
+    process.handle(cause(4), OrderProcessInput::Order(&confirmed()));
+    let failed = OrderEvent::OrderDeliveryFailed(OrderDeliveryFailed {
+        delivery_id: event_schemas::values::DeliveryId::from_uuid(Uuid::from_u128(7)),
+        reason: Reason::parse("restaurant closed").unwrap(),
+        failed_deliveries: 1,
+        failed_at: at(),
+    });
+    assert!(
+        process
+            .handle(cause(5), OrderProcessInput::Order(&failed))
+            .is_empty(),
+        "nothing is released or committed"
+    );
+    let delivered = OrderEvent::OrderDelivered(OrderDelivered {
+        delivery_id: event_schemas::values::DeliveryId::from_uuid(Uuid::from_u128(8)),
+        at: at(),
+    });
+    let commits = process.handle(cause(6), OrderProcessInput::Order(&delivered));
+    assert_eq!(stock_commands(&commits).len(), 2, "both lines still commit");
 }
 
 #[test]
