@@ -15,7 +15,7 @@ mod purchase;
 mod test_support;
 
 pub use command::{Cause, ProcessCommand, Target};
-pub use delivery::{DeliveryProcess, DeliveryProcessInput};
+pub use delivery::{DeliveryProcess, DeliveryProcessInput, MAX_DELIVERIES};
 pub use inspection::InspectionProcess;
 pub use order::{OrderProcess, OrderProcessInput};
 pub use purchase::PurchaseProcess;

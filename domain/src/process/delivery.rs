@@ -1,7 +1,11 @@
-//! The delivery process: an order ready for pickup gets a delivery scheduled; the delivery's
-//! pickup puts the order in transit; its completion delivers the order.
+//! The delivery process: an order ready for pickup gets a delivery scheduled; a delivery's
+//! pickup puts the order in transit, its completion delivers the order, and its failure sends
+//! the order back to the farm, after which another delivery is scheduled, at most
+//! [`MAX_DELIVERIES`] per order.
 
-use chrono::TimeDelta;
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use event_schemas::values::{Address, DeliveryId, OrderId};
 use event_schemas::{DeliveryEvent, DeliveryWindow, OrderEvent};
 use serde::{Deserialize, Serialize};
@@ -17,8 +21,12 @@ const PROCESS: &str = "delivery-process";
 /// The namespace of the delivery ids this process derives from order ids (UUIDv5).
 const DELIVERY_NAMESPACE: Uuid = uuid!("3e0f6c55-8a1d-4b7e-a2c9-5d4b7f1e9a60");
 
-/// How long after an order is ready the delivery window closes.
+/// How long after an order is ready (or its last delivery failed) the delivery window closes.
 const DELIVERY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// The most deliveries of one order (API.md): after the last one fails, the process schedules
+/// no other and the order waits at the farm (an admin may cancel it).
+pub const MAX_DELIVERIES: u32 = 3;
 
 /// What the delivery process reacts to.
 #[derive(Debug, Clone, Copy)]
@@ -48,72 +56,137 @@ impl DeliveryProcessInput<'_> {
             Self::Delivery { event, .. } => match event {
                 DeliveryEvent::DeliveryPickedUp(e) => Some(e.order_id),
                 DeliveryEvent::DeliveryCompleted(e) => Some(e.order_id),
+                DeliveryEvent::DeliveryFailed(e) => Some(e.order_id),
                 _ => None,
             },
         }
     }
 }
 
-/// The delivery process's state for one order.
+/// The delivery process's state for one order: what it has passed on already, so that an
+/// event seen twice issues nothing new.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryProcess {
+    /// Where the order goes, from its placement.
     delivery_address: Option<Address>,
-    scheduled: bool,
-    in_transit: bool,
+    /// How many deliveries the process scheduled: attempts `1..=scheduled`.
+    scheduled: u32,
+    /// The highest failure count of the order handled, so a repeated `OrderDeliveryFailed`
+    /// schedules nothing more.
+    failures_handled: u32,
+    /// The deliveries whose pickup was passed on to the order.
+    picked_up: BTreeSet<DeliveryId>,
+    /// The deliveries whose failure was passed on to the order.
+    failed: BTreeSet<DeliveryId>,
+    /// Whether a completion was passed on: an order is delivered once.
     delivered: bool,
 }
 
 impl DeliveryProcess {
-    /// The id of the delivery this process schedules for `order_id`.
-    pub fn delivery_id_for(order_id: OrderId) -> DeliveryId {
-        DeliveryId::derived(DELIVERY_NAMESPACE, &order_id.to_string())
+    /// The id of the process's delivery attempt `attempt` (counted from 1) for `order_id`.
+    /// The first keeps the derivation from the order id alone, so the ids of deliveries
+    /// scheduled before retries existed stay the same.
+    pub fn delivery_id_for(order_id: OrderId, attempt: u32) -> DeliveryId {
+        if attempt <= 1 {
+            DeliveryId::derived(DELIVERY_NAMESPACE, &order_id.to_string())
+        } else {
+            DeliveryId::derived(DELIVERY_NAMESPACE, &format!("{order_id}/{attempt}"))
+        }
     }
 
     /// Reacts to one input and returns the commands to issue.
     pub fn handle(&mut self, cause: Cause, input: DeliveryProcessInput<'_>) -> Vec<ProcessCommand> {
         let mut decision = Decision::new(PROCESS, cause);
         match input {
-            DeliveryProcessInput::Order { order_id, event } => match event {
-                OrderEvent::OrderPlaced(placed) => {
-                    self.delivery_address = Some(placed.delivery_address.clone());
-                }
-                OrderEvent::OrderReadyForPickup(_) if !self.scheduled => {
-                    if let Some(dropoff_address) = self.delivery_address.clone() {
-                        self.scheduled = true;
-                        let window = DeliveryWindow {
-                            start: cause.at,
-                            end: cause
-                                .at
-                                .checked_add_signed(DELIVERY_WINDOW)
-                                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-                        };
-                        decision.delivery(
-                            Self::delivery_id_for(order_id),
-                            DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
-                                delivery_id: Self::delivery_id_for(order_id),
-                                order_id,
-                                pickup_address: None,
-                                dropoff_address,
-                                window,
-                            }),
-                        );
-                    }
-                }
-                _ => {}
-            },
-            DeliveryProcessInput::Delivery { delivery_id, event } => match event {
-                DeliveryEvent::DeliveryPickedUp(e) if !self.in_transit => {
-                    self.in_transit = true;
-                    decision.order(e.order_id, OrderCommand::MarkInTransit { delivery_id });
-                }
-                DeliveryEvent::DeliveryCompleted(e) if !self.delivered => {
-                    self.delivered = true;
-                    decision.order(e.order_id, OrderCommand::MarkDelivered { delivery_id });
-                }
-                _ => {}
-            },
+            DeliveryProcessInput::Order { order_id, event } => {
+                self.on_order_event(&mut decision, cause.at, order_id, event);
+            }
+            DeliveryProcessInput::Delivery { delivery_id, event } => {
+                self.on_delivery_event(&mut decision, delivery_id, event);
+            }
         }
         decision.into_commands()
+    }
+
+    fn on_order_event(
+        &mut self,
+        decision: &mut Decision,
+        at: DateTime<Utc>,
+        order_id: OrderId,
+        event: &OrderEvent,
+    ) {
+        match event {
+            OrderEvent::OrderPlaced(placed) => {
+                self.delivery_address = Some(placed.delivery_address.clone());
+            }
+            OrderEvent::OrderReadyForPickup(_) if self.scheduled == 0 => {
+                self.schedule_next(decision, at, order_id);
+            }
+            OrderEvent::OrderDeliveryFailed(failed)
+                if failed.failed_deliveries > self.failures_handled =>
+            {
+                self.failures_handled = failed.failed_deliveries;
+                if failed.failed_deliveries < MAX_DELIVERIES && self.scheduled < MAX_DELIVERIES {
+                    self.schedule_next(decision, at, order_id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_delivery_event(
+        &mut self,
+        decision: &mut Decision,
+        delivery_id: DeliveryId,
+        event: &DeliveryEvent,
+    ) {
+        match event {
+            DeliveryEvent::DeliveryPickedUp(e) if !self.picked_up.contains(&delivery_id) => {
+                self.picked_up.insert(delivery_id);
+                decision.order(e.order_id, OrderCommand::MarkInTransit { delivery_id });
+            }
+            DeliveryEvent::DeliveryCompleted(e) if !self.delivered => {
+                self.delivered = true;
+                decision.order(e.order_id, OrderCommand::MarkDelivered { delivery_id });
+            }
+            DeliveryEvent::DeliveryFailed(e) if !self.failed.contains(&delivery_id) => {
+                self.failed.insert(delivery_id);
+                decision.order(
+                    e.order_id,
+                    OrderCommand::MarkDeliveryFailed {
+                        delivery_id,
+                        reason: e.reason.clone(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Schedules the next delivery attempt, from `at` for a day, to the order's address; an
+    /// order never seen placed has no address and gets none.
+    fn schedule_next(&mut self, decision: &mut Decision, at: DateTime<Utc>, order_id: OrderId) {
+        let Some(dropoff_address) = self.delivery_address.clone() else {
+            return;
+        };
+        self.scheduled = self.scheduled.saturating_add(1);
+        let delivery_id = Self::delivery_id_for(order_id, self.scheduled);
+        let window = DeliveryWindow {
+            start: at,
+            end: at
+                .checked_add_signed(DELIVERY_WINDOW)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        };
+        decision.delivery(
+            delivery_id,
+            DeliveryCommand::ScheduleDelivery(ScheduleDelivery {
+                delivery_id,
+                order_id,
+                pickup_address: None,
+                dropoff_address,
+                window,
+            }),
+        );
     }
 }
 

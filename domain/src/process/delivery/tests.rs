@@ -2,12 +2,12 @@
 
 use chrono::TimeDelta;
 use event_schemas::values::{
-    ActorId, Address, AddressParts, DeliveryId, OrderId, PositiveQuantity, RecipientName,
+    ActorId, Address, AddressParts, DeliveryId, OrderId, PositiveQuantity, Reason, RecipientName,
     StockItemId,
 };
 use event_schemas::{
-    DeliveryCompleted, DeliveryEvent, DeliveryPickedUp, OrderEvent, OrderLine, OrderPlaced,
-    OrderReadyForPickup,
+    DeliveryCompleted, DeliveryEvent, DeliveryFailed, DeliveryPickedUp, OrderDeliveryFailed,
+    OrderEvent, OrderLine, OrderPlaced, OrderReadyForPickup,
 };
 use uuid::Uuid;
 
@@ -91,7 +91,7 @@ fn an_order_ready_for_pickup_gets_a_delivery_to_its_address() {
     let mut process = DeliveryProcess::default();
     assert!(process.handle(cause(1), order(&placed())).is_empty());
     let commands = process.handle(cause(2), order(&ready()));
-    let expected_id = DeliveryProcess::delivery_id_for(order_id());
+    let expected_id = DeliveryProcess::delivery_id_for(order_id(), 1);
     match commands.as_slice() {
         [
             ProcessCommand {
@@ -123,11 +123,29 @@ fn an_order_ready_for_pickup_gets_a_delivery_to_its_address() {
 }
 
 #[test]
-fn the_delivery_id_is_the_same_for_the_same_order() {
+fn the_delivery_id_is_the_same_for_the_same_order_and_attempt() {
     assert_eq!(
-        DeliveryProcess::delivery_id_for(order_id()),
-        DeliveryProcess::delivery_id_for(order_id())
+        DeliveryProcess::delivery_id_for(order_id(), 2),
+        DeliveryProcess::delivery_id_for(order_id(), 2)
     );
+}
+
+#[test]
+fn the_first_attempt_keeps_the_id_derived_from_the_order_alone() {
+    // The id deliveries were scheduled under before retries existed: stored ids stay valid.
+    let namespace = uuid::uuid!("3e0f6c55-8a1d-4b7e-a2c9-5d4b7f1e9a60");
+    assert_eq!(
+        DeliveryProcess::delivery_id_for(order_id(), 1),
+        DeliveryId::derived(namespace, &order_id().to_string())
+    );
+}
+
+#[test]
+fn every_attempt_has_its_own_delivery_id() {
+    let ids: std::collections::BTreeSet<_> = (1..=MAX_DELIVERIES)
+        .map(|attempt| DeliveryProcess::delivery_id_for(order_id(), attempt))
+        .collect();
+    assert_eq!(ids.len(), 3);
 }
 
 #[test]
@@ -198,4 +216,204 @@ fn ready_for_an_order_never_seen_placed_schedules_nothing() {
 fn delivery_events_are_routed_by_their_order() {
     assert_eq!(delivery(&picked_up()).order_id(), Some(order_id()));
     assert_eq!(delivery(&completed()).order_id(), Some(order_id()));
+}
+
+// ---- failed deliveries ----------------------------------------------------------------------
+
+fn failed(reason: &str) -> DeliveryEvent {
+    DeliveryEvent::DeliveryFailed(DeliveryFailed {
+        order_id: order_id(),
+        reason: Reason::parse(reason).unwrap(),
+        failed_at: at(),
+    })
+}
+
+fn order_delivery_failed(delivery_id: DeliveryId, failed_deliveries: u32) -> OrderEvent {
+    OrderEvent::OrderDeliveryFailed(OrderDeliveryFailed {
+        delivery_id,
+        reason: Reason::parse("restaurant closed").unwrap(),
+        failed_deliveries,
+        failed_at: at(),
+    })
+}
+
+/// A process that saw the order placed and ready, so it scheduled attempt 1.
+fn scheduled_once() -> DeliveryProcess {
+    let mut process = DeliveryProcess::default();
+    process.handle(cause(1), order(&placed()));
+    assert_eq!(process.handle(cause(2), order(&ready())).len(), 1);
+    process
+}
+
+/// The delivery the commands schedule, if they are one `ScheduleDelivery`.
+fn scheduled(commands: &[ProcessCommand]) -> Option<&ScheduleDelivery> {
+    match commands {
+        [
+            ProcessCommand {
+                target:
+                    Target::Delivery {
+                        command: DeliveryCommand::ScheduleDelivery(schedule),
+                        ..
+                    },
+                ..
+            },
+        ] => Some(schedule),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_failed_delivery_marks_the_order_delivery_failed_with_its_reason_once() {
+    let mut process = scheduled_once();
+    let event = failed("restaurant closed");
+    let commands = process.handle(cause(3), delivery(&event));
+    match commands.as_slice() {
+        [
+            ProcessCommand {
+                target:
+                    Target::Order {
+                        order_id: id,
+                        command,
+                    },
+                ..
+            },
+        ] => {
+            assert_eq!(*id, order_id());
+            assert_eq!(
+                *command,
+                OrderCommand::MarkDeliveryFailed {
+                    delivery_id: delivery_id(),
+                    reason: Reason::parse("restaurant closed").unwrap(),
+                }
+            );
+        }
+        other => panic!("expected one MarkDeliveryFailed, got {other:?}"),
+    }
+    assert!(process.handle(cause(3), delivery(&event)).is_empty());
+}
+
+#[test]
+fn a_delivery_failing_after_pickup_is_passed_on_too() {
+    let mut process = scheduled_once();
+    assert_eq!(process.handle(cause(3), delivery(&picked_up())).len(), 1);
+    assert_eq!(
+        process
+            .handle(cause(4), delivery(&failed("van broke down")))
+            .len(),
+        1
+    );
+    assert!(
+        process.handle(cause(3), delivery(&picked_up())).is_empty(),
+        "a repeated pickup puts nothing in transit again"
+    );
+}
+
+#[test]
+fn the_orders_failed_delivery_schedules_the_next_attempt_with_a_new_id() {
+    let mut process = scheduled_once();
+    let first = DeliveryProcess::delivery_id_for(order_id(), 1);
+    let later = cause(5);
+    let commands = process.handle(later, order(&order_delivery_failed(first, 1)));
+    let schedule = scheduled(&commands).expect("one ScheduleDelivery");
+    let second = DeliveryProcess::delivery_id_for(order_id(), 2);
+    assert_ne!(second, first);
+    assert_eq!(
+        *schedule,
+        ScheduleDelivery {
+            delivery_id: second,
+            order_id: order_id(),
+            pickup_address: None,
+            dropoff_address: address(),
+            window: DeliveryWindow {
+                start: later.at,
+                end: later.at + TimeDelta::hours(24),
+            },
+        }
+    );
+    match commands.as_slice() {
+        [
+            ProcessCommand {
+                target: Target::Delivery { delivery_id, .. },
+                ..
+            },
+        ] => assert_eq!(*delivery_id, second),
+        other => panic!("expected one command to the delivery, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_same_failure_seen_twice_schedules_once() {
+    let mut process = scheduled_once();
+    let event = order_delivery_failed(DeliveryProcess::delivery_id_for(order_id(), 1), 1);
+    assert_eq!(process.handle(cause(5), order(&event)).len(), 1);
+    assert!(process.handle(cause(5), order(&event)).is_empty());
+    assert!(
+        process.handle(cause(6), order(&ready())).is_empty(),
+        "a ready order already has its delivery"
+    );
+}
+
+#[test]
+fn no_delivery_is_scheduled_after_the_third_failure() {
+    let mut process = scheduled_once();
+    for attempt in 1..MAX_DELIVERIES {
+        let id = DeliveryProcess::delivery_id_for(order_id(), attempt);
+        let commands = process.handle(
+            cause(u128::from(10 + attempt)),
+            order(&order_delivery_failed(id, attempt)),
+        );
+        let next = scheduled(&commands).expect("a next attempt");
+        assert_eq!(
+            next.delivery_id,
+            DeliveryProcess::delivery_id_for(order_id(), attempt + 1)
+        );
+    }
+    let last = DeliveryProcess::delivery_id_for(order_id(), MAX_DELIVERIES);
+    assert!(
+        process
+            .handle(
+                cause(20),
+                order(&order_delivery_failed(last, MAX_DELIVERIES))
+            )
+            .is_empty(),
+        "three deliveries failed: the order waits for an admin"
+    );
+}
+
+#[test]
+fn no_more_than_the_maximum_is_scheduled_whatever_the_failure_count_says() {
+    let mut process = scheduled_once();
+    // Failures of deliveries an admin scheduled count too; the process still stops at three.
+    for (n, count) in [(1, 1), (2, 2)] {
+        let id = DeliveryId::from_uuid(Uuid::from_u128(900 + n));
+        process.handle(cause(30 + n), order(&order_delivery_failed(id, count)));
+    }
+    let id = DeliveryId::from_uuid(Uuid::from_u128(999));
+    assert!(
+        process
+            .handle(cause(40), order(&order_delivery_failed(id, 3)))
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_failed_delivery_is_routed_by_its_order() {
+    assert_eq!(delivery(&failed("closed")).order_id(), Some(order_id()));
+}
+
+#[test]
+fn the_process_state_survives_being_stored_as_json() {
+    let mut process = scheduled_once();
+    process.handle(cause(3), delivery(&picked_up()));
+    process.handle(cause(4), delivery(&failed("closed")));
+    process.handle(
+        cause(5),
+        order(&order_delivery_failed(
+            DeliveryProcess::delivery_id_for(order_id(), 1),
+            1,
+        )),
+    );
+    let stored = serde_json::to_value(&process).unwrap();
+    let back: DeliveryProcess = serde_json::from_value(stored).unwrap();
+    assert_eq!(back, process);
 }
