@@ -12,15 +12,15 @@ use event_schemas::values::{
     StockItemId, SupplierId, SupplierOrderRef, TrackingRef, Unit, ViolationCode, ViolationId,
 };
 use event_schemas::{
-    CarrierReserved, ChainHash, DeliveryCompleted, DeliveryEvent, DeliveryPickedUp,
+    CarrierReserved, ChainHash, DeliveryCompleted, DeliveryEvent, DeliveryFailed, DeliveryPickedUp,
     DeliveryScheduled, DeliveryWindow, DriverAssigned, EventMetadata, GoodsReceived,
     InspectionEvent, InspectionPassed, InspectionScheduled, InspectionStarted, LocationUpdated,
-    OrderCancelled, OrderConfirmed, OrderDelivered, OrderEvent, OrderInTransit, OrderLine,
-    OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected, OrderStatus, PriceChanged,
-    PricedLine, PurchaseCompleted, PurchaseEvent, PurchaseReceived, RefusedLine,
-    ReservationCommitted, ReservationRefusal, ReservationReleased, StockEvent, StockItemRegistered,
-    StockLevels, StockReceived, StockReservationRefused, StockReserved, SupplierOrderRequested,
-    ViolationRecorded, ViolationResolved,
+    OrderCancelled, OrderConfirmed, OrderDelivered, OrderDeliveryFailed, OrderEvent,
+    OrderInTransit, OrderLine, OrderPlaced, OrderPreparing, OrderReadyForPickup, OrderRejected,
+    OrderStatus, PriceChanged, PricedLine, PurchaseCompleted, PurchaseEvent, PurchaseReceived,
+    RefusedLine, ReservationCommitted, ReservationRefusal, ReservationReleased, StockEvent,
+    StockItemRegistered, StockLevels, StockReceived, StockReservationRefused, StockReserved,
+    SupplierOrderRequested, ViolationRecorded, ViolationResolved,
 };
 use event_store::{AppendRequest, EventStore, NewEvent, Position, StoreError, StreamId};
 use rand::rngs::StdRng;
@@ -193,7 +193,8 @@ impl Simulator {
         Ok(1)
     }
 
-    /// Placed, reserved, confirmed, prepared, delivered, committed: 13 events.
+    /// Placed, reserved, confirmed, prepared, delivered, committed: 13 events; one order in
+    /// ten has a first delivery that fails on the way (6 more events).
     async fn delivered_order(&mut self, index: usize) -> Result<u64, SimulationError> {
         let mut item = self.items[index].clone();
         let quantity = self.rng.random_range(1..10);
@@ -231,39 +232,21 @@ impl Simulator {
                 vec![confirmed, preparing, ready],
             )
             .await?;
-        let driver = ActorId::parse(&format!("driver-{}", self.rng.random_range(0..20)))?;
+        let mut events = 13;
+        if self.rng.random_bool(0.1) {
+            order_version = self.failed_delivery(order_id, order_version).await?;
+            events += 6;
+        }
         let delivery = StreamId::new("delivery", delivery_id.to_string());
-        let delivery_events = vec![
-            DeliveryEvent::DeliveryScheduled(DeliveryScheduled {
-                delivery_id,
-                order_id,
-                pickup_address: None,
-                dropoff_address: address()?,
-                window: DeliveryWindow {
-                    start: now,
-                    end: now + TimeDelta::hours(24),
-                },
-                scheduled_at: now,
-            }),
-            DeliveryEvent::DriverAssigned(DriverAssigned {
-                driver_id: driver.clone(),
-                vehicle: None,
-                assigned_at: now,
-            }),
-            DeliveryEvent::DeliveryPickedUp(DeliveryPickedUp {
-                order_id,
-                driver_id: driver,
-                picked_up_at: now,
-            }),
-            DeliveryEvent::LocationUpdated(LocationUpdated {
-                location: GeoPoint {
-                    lat: Latitude::new(self.rng.random_range(-60.0..60.0))?,
-                    lon: Longitude::new(self.rng.random_range(-150.0..150.0))?,
-                },
-                recorded_at: now,
-                eta: Some(now + TimeDelta::hours(1)),
-            }),
-        ];
+        let mut delivery_events = self.picked_up(delivery_id, order_id)?;
+        delivery_events.push(DeliveryEvent::LocationUpdated(LocationUpdated {
+            location: GeoPoint {
+                lat: Latitude::new(self.rng.random_range(-60.0..60.0))?,
+                lon: Longitude::new(self.rng.random_range(-150.0..150.0))?,
+            },
+            recorded_at: now,
+            eta: Some(now + TimeDelta::hours(1)),
+        }));
         let delivery_version = self
             .append(&delivery, 0, ChainHash::GENESIS, delivery_events)
             .await?;
@@ -302,7 +285,87 @@ impl Simulator {
         item.on_hand -= quantity;
         self.append_stock(&mut item, vec![committed]).await?;
         self.items[index] = item;
-        Ok(13)
+        Ok(events)
+    }
+
+    /// A delivery of the order scheduled, assigned and picked up: its first 3 events.
+    fn picked_up(
+        &mut self,
+        delivery_id: event_schemas::values::DeliveryId,
+        order_id: OrderId,
+    ) -> Result<Vec<DeliveryEvent>, SimulationError> {
+        let now = Utc::now();
+        let driver = ActorId::parse(&format!("driver-{}", self.rng.random_range(0..20)))?;
+        Ok(vec![
+            DeliveryEvent::DeliveryScheduled(DeliveryScheduled {
+                delivery_id,
+                order_id,
+                pickup_address: None,
+                dropoff_address: address()?,
+                window: DeliveryWindow {
+                    start: now,
+                    end: now + TimeDelta::hours(24),
+                },
+                scheduled_at: now,
+            }),
+            DeliveryEvent::DriverAssigned(DriverAssigned {
+                driver_id: driver.clone(),
+                vehicle: None,
+                assigned_at: now,
+            }),
+            DeliveryEvent::DeliveryPickedUp(DeliveryPickedUp {
+                order_id,
+                driver_id: driver,
+                picked_up_at: now,
+            }),
+        ])
+    }
+
+    /// A delivery of the ready order that fails on the way, which sends the order back to the
+    /// farm: 4 delivery events and 2 order events. Returns the order's new version and hash.
+    async fn failed_delivery(
+        &mut self,
+        order_id: OrderId,
+        order_version: (u64, ChainHash),
+    ) -> Result<(u64, ChainHash), SimulationError> {
+        let now = Utc::now();
+        let delivery_id = event_schemas::values::DeliveryId::from_uuid(Uuid::now_v7());
+        let delivery = StreamId::new("delivery", delivery_id.to_string());
+        let reason = Reason::parse("Restaurant closed")?;
+        let order = StreamId::new("order", order_id.to_string());
+        // In the order the processes would write them: pickup, the order in transit, the
+        // failure, the order back at the farm.
+        let picked_up = self.picked_up(delivery_id, order_id)?;
+        let delivery_version = self
+            .append(&delivery, 0, ChainHash::GENESIS, picked_up)
+            .await?;
+        let in_transit = OrderEvent::OrderInTransit(OrderInTransit {
+            delivery_id,
+            at: now,
+        });
+        let order_version = self
+            .append(&order, order_version.0, order_version.1, vec![in_transit])
+            .await?;
+        let failed = DeliveryEvent::DeliveryFailed(DeliveryFailed {
+            order_id,
+            reason: reason.clone(),
+            failed_at: now,
+        });
+        self.append(
+            &delivery,
+            delivery_version.0,
+            delivery_version.1,
+            vec![failed],
+        )
+        .await?;
+        let back = OrderEvent::OrderDeliveryFailed(OrderDeliveryFailed {
+            delivery_id,
+            reason,
+            failed_deliveries: 1,
+            failed_at: now,
+        });
+        self.append(&order, order_version.0, order_version.1, vec![back])
+            .await
     }
 
     /// Placed, reserved, confirmed, cancelled, released: 5 events.
