@@ -3,11 +3,13 @@
 
 mod commands;
 mod hot;
+mod processes;
 mod projections;
 mod store;
 
 pub use commands::{CommandBenchOptions, run as run_commands};
 pub use hot::{HotBenchOptions, run as run_hot};
+pub use processes::{ProcessBenchOptions, run as run_processes};
 pub use projections::{ProjectionBenchOptions, run as run_projections};
 
 use std::future::Future;

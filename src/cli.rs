@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use executors::{ExecutorSettings, Executors};
 
 use crate::keys::KeySource;
 use crate::settings::{
@@ -69,6 +70,8 @@ struct ProjectorServiceArgs {
     listen: String,
     #[command(flatten)]
     projector: ProjectorArgs,
+    #[command(flatten)]
+    snapshots: SnapshotArgs,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -190,6 +193,21 @@ enum BenchTarget {
         /// Orders (each reserved and delivered) in the long-lived item's history.
         #[arg(long, default_value_t = 100_000)]
         history: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The order process: orders placed/s over HTTP and the time from an order's 201 to its
+    /// CONFIRMED in the read model, at `--rate` and doubling until it no longer keeps up.
+    Processes {
+        /// Seconds each rate runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The first rate, in orders/s.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// The last rate tried, in orders/s.
+        #[arg(long, default_value_t = 25_600)]
+        max_rate: u32,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -328,6 +346,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Action::Bench {
             target:
+                BenchTarget::Processes {
+                    store,
+                    seconds,
+                    rate,
+                    max_rate,
+                },
+        } => {
+            let options = bench::ProcessBenchOptions {
+                seconds,
+                rate,
+                max_rate,
+            };
+            bench::run_processes(&store.database_url, options).await
+        }
+        Action::Bench {
+            target:
                 BenchTarget::Projections {
                     store,
                     events,
@@ -357,7 +391,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                      admin, auditor or analyst"
                 )
             })?;
-            event_schemas::values::ActorId::parse(&sub).context("invalid --sub")?;
+            let actor = event_schemas::values::ActorId::parse(&sub).context("invalid --sub")?;
+            if command_api::is_reserved(&actor) {
+                bail!("`{sub}` is reserved for supplyline's own processes: choose another --sub");
+            }
             let (jwt, _) = jwt.config(&store)?;
             let token = command_api::mint_token(&jwt, &sub, role, ttl.as_secs())?;
             println!("{token}");
@@ -368,7 +405,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::Projector(args) => {
             telemetry::init(args.log.log_format);
             let store = args.store.open().await?;
-            projector::run(store, &args.listen, args.projector.settings()).await
+            let executors = Executors::new(
+                store,
+                ExecutorSettings {
+                    snapshot_every: args.snapshots.snapshot_every,
+                    ..ExecutorSettings::default()
+                },
+            );
+            let workers = args.projector.workers();
+            projector::run(executors, &args.listen, workers, args.projector.settings()).await
         }
         Action::QueryApi(_) => not_available("query-api"),
         Action::Projections {
@@ -430,7 +475,7 @@ async fn serve_command_api(
         .migrate()
         .await
         .context("cannot migrate the event store")?;
-    let runtime = projector::start(&store, projectors.settings()).await?;
+    let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
     let served = serve::command_api(executors, &jwt, &service.http.listen, settings).await;
     // Requests are finished; each projector commits its batch and stops.
     runtime.stop().await;

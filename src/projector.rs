@@ -12,10 +12,12 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use event_store::EventStore;
+use executors::Executors;
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::runtime::lag;
 use projections::{
-    Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, models, rebuild, status,
+    Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, models, processes,
+    rebuild, status,
 };
 
 /// Connections of the read models' pool: one per projection, and a few for queries.
@@ -28,17 +30,42 @@ pub async fn read_db(store: &EventStore) -> anyhow::Result<ReadDb> {
         .context("cannot open the read models' database")
 }
 
-/// Starts every projector over `store`.
-pub async fn start(store: &EventStore, settings: RuntimeSettings) -> anyhow::Result<Runtime> {
+/// Which workers a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// The read models' projectors and the process managers.
+    All,
+    /// The read models' projectors only.
+    ReadModels,
+}
+
+/// Starts the projectors (and the process managers, with [`Workers::All`]) over the store
+/// `executors` write to; the process managers issue their commands through `executors`.
+pub async fn start(
+    executors: &Executors,
+    workers: Workers,
+    settings: RuntimeSettings,
+) -> anyhow::Result<Runtime> {
+    let store = executors.store();
     let db = read_db(store).await?;
-    Runtime::start(store.clone(), db, models::all(), settings)
+    let mut all = models::all();
+    if workers == Workers::All {
+        all.extend(processes::all(executors));
+    }
+    Runtime::start(store.clone(), db, all, settings)
         .await
         .context("cannot start the projectors")
 }
 
-/// `supplyline projector`: every projector, and `/health`, `/ready` and `/metrics` on `listen`,
-/// until SIGTERM.
-pub async fn run(store: EventStore, listen: &str, settings: RuntimeSettings) -> anyhow::Result<()> {
+/// `supplyline projector`: every projector and process manager, and `/health`, `/ready` and
+/// `/metrics` on `listen`, until SIGTERM.
+pub async fn run(
+    executors: Executors,
+    listen: &str,
+    workers: Workers,
+    settings: RuntimeSettings,
+) -> anyhow::Result<()> {
+    let store = executors.store().clone();
     store
         .migrate()
         .await
@@ -47,7 +74,7 @@ pub async fn run(store: EventStore, listen: &str, settings: RuntimeSettings) -> 
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let metrics = command_api::prometheus();
-    let runtime = start(&store, settings).await?;
+    let runtime = start(&executors, workers, settings).await?;
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -147,6 +174,10 @@ pub async fn rebuild_named(store: &EventStore, name: Option<&str>) -> anyhow::Re
     let mut chosen: Vec<Box<dyn Projection>> = match name {
         Some(name) => match models::by_name(name) {
             Some(projection) => vec![projection],
+            None if processes::names().contains(&name) => bail!(
+                "`{name}` is a process manager: it issues commands, so it is never rebuilt \
+                 (rebuilding it would run its decisions again from the start of the log)"
+            ),
             None => bail!(
                 "no projection is named `{name}`; the projections are: {}",
                 models::names().join(", ")

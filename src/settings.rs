@@ -84,9 +84,22 @@ pub struct ProjectorArgs {
         value_parser = parse_duration
     )]
     pub projector_poll: Duration,
+    /// Run the read models' projectors only, not the process managers (which then run in
+    /// another process: they confirm orders, schedule deliveries, quarantine and restock).
+    #[arg(long, env = "SUPPLYLINE_NO_PROCESS_MANAGERS")]
+    pub no_process_managers: bool,
 }
 
 impl ProjectorArgs {
+    /// Which workers to run.
+    pub fn workers(&self) -> crate::projector::Workers {
+        if self.no_process_managers {
+            crate::projector::Workers::ReadModels
+        } else {
+            crate::projector::Workers::All
+        }
+    }
+
     /// The projector runtime's settings.
     pub fn settings(&self) -> projections::RuntimeSettings {
         projections::RuntimeSettings {

@@ -38,6 +38,8 @@ fn projector(url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_supplyline"))
         .args(["projector", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--projector-batch", "200", "--projector-poll", "20ms"])
+        // The simulator appends whole flows itself, as if the processes had run.
+        .arg("--no-process-managers")
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::null())

@@ -197,9 +197,23 @@ impl Authenticator {
         })?;
         let sub = ActorId::parse(&claims.sub)
             .map_err(|e| ApiError::InvalidToken(format!("the token's subject: {e}")))?;
+        if is_reserved(&sub) {
+            return Err(ApiError::InvalidToken(format!(
+                "the token's subject `{sub}` is reserved for supplyline's own processes"
+            )));
+        }
         Ok(Actor::new(sub, role))
     }
 }
+
+/// Whether `sub` names one of the product's own processes (`system:<process>`), which no
+/// token may claim: their idempotency keys and their `system` role are theirs alone.
+pub fn is_reserved(sub: &ActorId) -> bool {
+    sub.as_str().starts_with(SYSTEM_PREFIX)
+}
+
+/// The prefix of the process managers' actor ids.
+const SYSTEM_PREFIX: &str = "system:";
 
 /// Signs a token for `sub` in `role`, valid for `ttl_seconds` (HS256 only).
 pub fn mint_token(

@@ -33,7 +33,7 @@ mod wire;
 pub use app::{DEFAULT_REQUEST_TIMEOUT, command_routes, router, with_layers};
 pub use auth::{
     AuthConfigError, Authenticator, Caller, Claims, DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey,
-    MIN_SECRET_BYTES, mint_token,
+    MIN_SECRET_BYTES, is_reserved, mint_token,
 };
 pub use error::ApiError;
 pub use execute::CommandAnswer;

@@ -42,6 +42,25 @@ pub enum ProjectionError {
     /// Another rebuild of the projection is under way.
     #[error("a rebuild of `{0}` is already under way")]
     RebuildUnderWay(String),
+    /// A process manager cannot be rebuilt: it would issue its commands again.
+    #[error(
+        "`{0}` is a process manager: it issues commands, so it is never rebuilt (its state \
+         moves only forward, with the log)"
+    )]
+    NotRebuildable(String),
+    /// A process manager's stored state is of another version than this build's.
+    #[error(
+        "the process manager `{name}` has state version {stored}, this build knows {ours}: \
+         a process manager is never rebuilt, so its state must be migrated"
+    )]
+    ProcessVersion {
+        /// The process manager.
+        name: String,
+        /// The version of its stored state.
+        stored: i64,
+        /// This build's version.
+        ours: i64,
+    },
     /// The projection's tables are of a newer schema than this build knows.
     #[error("`{name}` has schema version {stored}, newer than this build's {ours}: upgrade")]
     NewerSchema {

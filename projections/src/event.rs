@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use event_schemas::{DeliveryEvent, InspectionEvent, OrderEvent, PurchaseEvent, StockEvent};
 use event_store::{Position, RecordedEvent};
+use serde_json::Value;
+use uuid::Uuid;
 
 /// One event, decoded.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct Event {
     pub sequence: u64,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// Its metadata as stored (`null` where the reader left it out, as a rebuild does).
+    pub metadata: Value,
     /// What happened.
     pub body: Body,
 }
@@ -56,6 +60,7 @@ impl Event {
             payload,
             position,
             recorded_at,
+            metadata,
             ..
         } = recorded;
         let fail = |message: String| Undecodable {
@@ -85,6 +90,7 @@ impl Event {
             aggregate_id: stream.aggregate_id,
             sequence,
             recorded_at,
+            metadata,
             body,
         }))
     }
@@ -112,6 +118,17 @@ impl Event {
             Body::Purchase(_) => PurchaseEvent::AGGREGATE_TYPE,
         };
         format!("{aggregate}/{} #{}", self.aggregate_id, self.sequence)
+    }
+
+    /// Its `event_id` and `correlation_id`, from its metadata (`None` when left out).
+    pub fn ids(&self) -> Option<(Uuid, Uuid)> {
+        let id = |field: &str| {
+            self.metadata
+                .get(field)
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        Some((id("event_id")?, id("correlation_id")?))
     }
 
     /// The stream version after this event, as stored in read models.

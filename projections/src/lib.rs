@@ -10,6 +10,9 @@
 //! A rebuild ([`rebuild`]) builds a projection's tables afresh under new names while the live
 //! ones keep serving, then swaps them in one transaction with the checkpoint.
 //!
+//! The process managers ([`processes`]) run on the same runtime: their output is commands,
+//! issued through the shared executors before each batch commits, and they are never rebuilt.
+//!
 //! The read models ([`models`]) each own their tables and the typed queries over them, for
 //! the query API. On PostgreSQL they live in the log's database; on SQLite in a file of their
 //! own beside the log's ([`db::read_model_file`]), so appends never wait behind a batch.
@@ -24,6 +27,7 @@ mod error;
 pub mod event;
 pub mod lease;
 pub mod models;
+pub mod processes;
 pub mod projection;
 pub mod query;
 pub mod rebuild;
@@ -35,6 +39,6 @@ pub mod time;
 
 pub use db::ReadDb;
 pub use error::ProjectionError;
-pub use projection::{ApplyError, Projection};
+pub use projection::{ApplyError, Projection, SettleError};
 pub use rebuild::{Progress, RebuildReport, Spent, Unwatched, rebuild};
 pub use runtime::{Runtime, RuntimeSettings};

@@ -2,6 +2,7 @@
 //! folds into them batch by batch.
 
 use async_trait::async_trait;
+use event_store::Position;
 
 use crate::changes::Changes;
 use crate::db::ReadDb;
@@ -15,6 +16,20 @@ pub const KEEP_LIMIT: usize = 200_000;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);
+
+/// Why a batch's commands could not all be carried out: the event whose commands failed, and
+/// why. The batch is not committed; it is retried, and its commands with it (they are
+/// idempotent).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SettleError {
+    /// The causing event's position.
+    pub position: Position,
+    /// The causing event, as `type/id #sequence`.
+    pub event: String,
+    /// Why.
+    pub message: String,
+}
 
 /// A read model's builder: it owns its tables and turns events into rows.
 ///
@@ -39,6 +54,19 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event to the rows in memory.
     fn apply(&mut self, event: &Event) -> Result<(), ApplyError>;
+
+    /// Carries out what the batch's events ask for besides rows, before the rows are written
+    /// with the checkpoint: a process manager issues its commands here. Nothing, for a read
+    /// model.
+    async fn settle(&mut self) -> Result<(), SettleError> {
+        Ok(())
+    }
+
+    /// Whether it issues commands (a process manager): it is then never rebuilt, since a
+    /// rebuild would run its decisions again from the start of the log.
+    fn issues_commands(&self) -> bool {
+        false
+    }
 
     /// The rows the batch changed, to write.
     fn take_changes(&mut self) -> Changes;

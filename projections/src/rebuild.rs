@@ -168,6 +168,9 @@ pub async fn rebuild(
     settings: RebuildSettings,
 ) -> Result<RebuildReport, ProjectionError> {
     let started = Instant::now();
+    if let Some(process) = projections.iter().find(|p| p.issues_commands()) {
+        return Err(ProjectionError::NotRebuildable(process.name().to_owned()));
+    }
     {
         let refs: Vec<&dyn Projection> = projections.iter().map(|p| &**p).collect();
         status::set_up(db, &refs).await?;

@@ -287,6 +287,13 @@ async fn current(
     if version == projection.version() {
         return Ok(checkpoint);
     }
+    if projection.issues_commands() {
+        return Err(ProjectionError::ProcessVersion {
+            name: name.to_owned(),
+            stored: version,
+            ours: projection.version(),
+        });
+    }
     if version > projection.version() {
         return Err(ProjectionError::NewerSchema {
             name: name.to_owned(),
@@ -371,6 +378,19 @@ async fn apply_batch(
             .apply(event)
             .map_err(|e| failed(e.0, Some(event.position), Some(event.describe())))?;
     }
+    if projection.issues_commands() {
+        // An instance that lost its lease issues nothing more (its commands would be
+        // harmless repeats, being idempotent, but need not be sent).
+        match lease.check().await {
+            Ok(()) => {}
+            Err(ProjectionError::LeaseLost) => return Err(BatchError::LeaseLost),
+            Err(error) => return Err(failed(error.to_string(), None, None)),
+        }
+    }
+    projection
+        .settle()
+        .await
+        .map_err(|e| failed(e.message, Some(e.position), Some(e.event)))?;
     let changes: Changes = projection.take_changes();
     let batch = BatchCommit {
         name: projection.name(),

@@ -79,6 +79,14 @@ api_test!(
                 .await
                 .contains("role")
         );
+        // The process managers' actor ids are theirs alone.
+        let mut system_sub = claims(3600);
+        system_sub["sub"] = json!("system:order-process");
+        assert!(
+            refused(&app, &hs256(SECRET, &system_sub))
+                .await
+                .contains("reserved")
+        );
         // The right token works.
         app.post(
             "/v1/stock-items",

@@ -1,0 +1,60 @@
+//! The purchase process on the runtime: goods received restock their stock item. One
+//! instance per purchase.
+
+use async_trait::async_trait;
+use domain::process::{Cause, PurchaseProcess};
+use event_schemas::values::PurchaseId;
+
+use super::issue::{Causes, Issuer};
+use super::manager::{Process, Stuck, state_row};
+use super::order::refused;
+use crate::event::{Body, Event};
+
+state_row! {
+    /// The purchase process's state of one purchase.
+    PurchaseProcessRow in "purchase_process"
+}
+
+/// The purchase process.
+#[derive(Debug)]
+pub struct PurchaseFlow;
+
+#[async_trait]
+impl Process for PurchaseFlow {
+    const NAME: &'static str = "purchase-process";
+    const VERSION: i64 = 1;
+    type State = PurchaseProcess;
+    type Row = PurchaseProcessRow;
+
+    fn key(event: &Event) -> Option<String> {
+        matches!(event.body, Body::Purchase(_)).then(|| event.aggregate_id.clone())
+    }
+
+    async fn react(
+        state: &mut PurchaseProcess,
+        event: &Event,
+        causes: Causes,
+        issuer: &Issuer,
+    ) -> Result<(), Stuck> {
+        let Body::Purchase(purchase) = &event.body else {
+            return Ok(());
+        };
+        let Ok(purchase_id) = event.aggregate_id.parse::<PurchaseId>() else {
+            return Err(Stuck(format!(
+                "the purchase id `{}` is not a UUID",
+                event.aggregate_id
+            )));
+        };
+        let cause = Cause {
+            event_id: causes.event_id,
+            at: event.recorded_at,
+        };
+        for command in state.handle(cause, purchase_id, purchase) {
+            // Restocking is always possible for a purchase's own item: any refusal is news.
+            if let Some(error) = issuer.issue(&command, causes).await.error() {
+                return Err(Stuck(refused(&command, &error)));
+            }
+        }
+        Ok(())
+    }
+}

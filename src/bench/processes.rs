@@ -1,0 +1,335 @@
+//! `supplyline bench processes`: the order process at run time, on PostgreSQL.
+//!
+//! The command API, every projector and every process manager run in this process on a fresh
+//! database, as `serve` runs them. Restaurants place one-line orders over HTTP at a fixed rate
+//! (open loop: an order leaves on time whether or not earlier ones were answered); a watcher
+//! polls the orders read model every few milliseconds, and each order's latency runs from its
+//! `201` to the poll that first sees it `CONFIRMED`. An order costs three appends (placed,
+//! reserved, confirmed), so the ceiling is a third of the single-row INSERT transactions/s
+//! PostgreSQL takes at the same database in the same run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
+use event_schemas::values::Role;
+use event_store::{EventStore, PostgresBackend, StoreOptions};
+use executors::{ExecutorSettings, Executors};
+use projections::{ReadDb, Runtime, RuntimeSettings, models, processes};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// What to run and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessBenchOptions {
+    /// Seconds each rate runs.
+    pub seconds: f64,
+    /// The first rate, in orders/s.
+    pub rate: u32,
+    /// The last rate tried, in orders/s.
+    pub max_rate: u32,
+}
+
+/// Stock items the orders spread over (each with plenty on hand).
+const ITEMS: usize = 50;
+
+/// Restaurants placing the orders.
+const RESTAURANTS: usize = 64;
+
+/// A rate keeps up when every order is confirmed within this long of its answer.
+const KEEPS_UP_P99: Duration = Duration::from_secs(1);
+
+/// How often the watcher looks at the read model.
+const WATCH_EVERY: Duration = Duration::from_millis(2);
+
+/// How long the watcher waits for the last orders once sending is over.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Runs the benchmark on a fresh database on the PostgreSQL server `admin_url` names.
+pub async fn run(admin_url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
+    super::on_scratch_database(admin_url, |url| async move { run_in(&url, options).await }).await
+}
+
+/// One rate's figures.
+struct RateRun {
+    /// Orders answered `201` per second.
+    placed_per_second: f64,
+    /// From `201` to `CONFIRMED` in the read model.
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Orders not confirmed within the drain time, or refused.
+    missing: usize,
+}
+
+impl RateRun {
+    fn keeps_up(&self, rate: u32) -> bool {
+        self.missing == 0
+            && self.p99_ms <= KEEPS_UP_P99.as_secs_f64() * 1000.0
+            && self.placed_per_second >= f64::from(rate) * 0.9
+    }
+}
+
+async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
+    let backend = PostgresBackend::connect(
+        url,
+        StoreOptions {
+            max_connections: 32,
+            acquire_timeout: Duration::from_secs(30),
+            ..StoreOptions::default()
+        },
+    )?;
+    let store = EventStore::new(Arc::new(backend));
+    store.migrate().await?;
+    let db = ReadDb::open(&store, 12).await?;
+    let executors = Executors::new(store.clone(), ExecutorSettings::default());
+    let mut workers = models::all();
+    workers.extend(processes::all(&executors));
+    let runtime = Runtime::start(
+        store.clone(),
+        db.clone(),
+        workers,
+        RuntimeSettings::default(),
+    )
+    .await?;
+
+    let jwt = JwtConfig::new(JwtKey::Secret(
+        uuid::Uuid::now_v7().to_string().repeat(2).into_bytes(),
+    ));
+    let state = AppState::with_executors(executors, Authenticator::new(&jwt)?)
+        // The load generator is one process hammering on purpose.
+        .with_rate_limit(0);
+    let server = Server::bind(
+        "127.0.0.1:0",
+        command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
+    )
+    .await?;
+    let base = format!("http://{}", server.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+
+    let farmer = "bench-farmer";
+    let farmer_token = mint_token(&jwt, farmer, Role::Farmer, 3600)?;
+    let mut items = Vec::with_capacity(ITEMS);
+    for _ in 0..ITEMS {
+        let answer: Value = client
+            .post(format!("{base}/v1/stock-items"))
+            .bearer_auth(&farmer_token)
+            .json(&json!({
+                "product_name": "Bench kale", "category": "vegetables", "unit": "bunch",
+                "unit_price_cents": 300, "quality_grade": "A", "certifications": [],
+                "low_stock_threshold": 0, "initial_quantity": 1_000_000_000u64,
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        items.push(answer["id"].as_str().context("no id")?.to_owned());
+    }
+    let restaurants: Vec<String> = (0..RESTAURANTS)
+        .map(|n| {
+            mint_token(
+                &jwt,
+                &format!("bench-restaurant-{n}"),
+                Role::Restaurant,
+                3600,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let load = Load {
+        client,
+        base,
+        farmer: farmer.to_owned(),
+        items,
+        restaurants,
+        db: db.clone(),
+    };
+
+    println!(
+        "order process on PostgreSQL: one-line orders over HTTP at a fixed rate, {}s per rate; \
+         latency from the 201 to CONFIRMED in the read model (polled every {} ms)",
+        options.seconds,
+        WATCH_EVERY.as_millis()
+    );
+    let ceiling_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(url)
+        .await?;
+    sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
+        .execute(&ceiling_pool)
+        .await?;
+    let raw = super::commands::raw_inserts(&ceiling_pool, 16, options.seconds.min(5.0)).await?;
+    let ceiling = raw / 3.0;
+    println!(
+        "ceiling: {raw:.0} single-row INSERT transactions/s at 16 connections, so \
+         {ceiling:.0} orders/s at three appends an order"
+    );
+    let mut rate = options.rate.max(1);
+    let mut best: Option<(u32, RateRun)> = None;
+    loop {
+        let run = load.at(rate, options.seconds).await?;
+        let keeps_up = run.keeps_up(rate);
+        println!(
+            "{rate:>6} orders/s  placed {:>7.1}/s  201 -> CONFIRMED p50 {:>7.1} ms  p99 {:>8.1} \
+             ms  {}  ratio {:.2}",
+            run.placed_per_second,
+            run.p50_ms,
+            run.p99_ms,
+            if keeps_up {
+                "keeps up".to_owned()
+            } else {
+                format!("falls behind ({} unconfirmed)", run.missing)
+            },
+            run.placed_per_second / ceiling
+        );
+        if !keeps_up {
+            break;
+        }
+        best = Some((rate, run));
+        if rate >= options.max_rate {
+            break;
+        }
+        rate = (rate * 2).min(options.max_rate);
+    }
+    match best {
+        Some((rate, run)) => println!(
+            "highest rate that keeps up: {rate} orders/s (placed {:.1}/s, p50 {:.1} ms, p99 \
+             {:.1} ms), {:.2} of the ceiling",
+            run.placed_per_second,
+            run.p50_ms,
+            run.p99_ms,
+            run.placed_per_second / ceiling
+        ),
+        None => println!("no rate kept up"),
+    }
+    let _ = stop.send(());
+    serving.await??;
+    runtime.stop().await;
+    db.close().await;
+    Ok(())
+}
+
+/// What places orders and watches them.
+struct Load {
+    client: reqwest::Client,
+    base: String,
+    farmer: String,
+    items: Vec<String>,
+    restaurants: Vec<String>,
+    db: ReadDb,
+}
+
+impl Load {
+    /// Places orders at `rate` per second for `seconds` while a watcher times their
+    /// confirmation, then waits (a while) for the last ones.
+    async fn at(&self, rate: u32, seconds: f64) -> anyhow::Result<RateRun> {
+        let pending: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let sending = Arc::new(AtomicBool::new(true));
+        let watcher = tokio::spawn(watch(self.db.clone(), pending.clone(), sending.clone()));
+        let total = (f64::from(rate) * seconds).round() as usize;
+        let every = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let started = Instant::now();
+        let mut sends = Vec::with_capacity(total);
+        for n in 0..total {
+            tokio::time::sleep_until((started + every.mul_f64(n as f64)).into()).await;
+            let request = self
+                .client
+                .post(format!("{}/v1/orders", self.base))
+                .bearer_auth(&self.restaurants[n % self.restaurants.len()])
+                .json(&json!({
+                    "farmer_id": self.farmer,
+                    "lines": [{"stock_item_id": self.items[n % self.items.len()], "quantity": 1}],
+                    "delivery_address": {"line1": "1 Market Street", "city": "Lyon",
+                        "postal_code": "69001", "country": "FR"},
+                }));
+            let pending = pending.clone();
+            sends.push(tokio::spawn(async move {
+                let response = request.send().await.ok()?;
+                if response.status() != reqwest::StatusCode::CREATED {
+                    return None;
+                }
+                let at = Instant::now();
+                let body: Value = response.json().await.ok()?;
+                let id = body["id"].as_str()?.to_owned();
+                pending.lock().await.insert(id, at);
+                Some(())
+            }));
+        }
+        let mut refused = 0usize;
+        for send in sends {
+            if send.await?.is_none() {
+                refused += 1;
+            }
+        }
+        let placed_per_second = (total - refused) as f64 / started.elapsed().as_secs_f64();
+        sending.store(false, Ordering::Relaxed);
+        let (mut latencies, unconfirmed) = watcher.await??;
+        latencies.sort_unstable();
+        let percentile = |p: f64| {
+            let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+            latencies
+                .get(index)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        Ok(RateRun {
+            placed_per_second,
+            p50_ms: percentile(0.50),
+            p99_ms: percentile(0.99),
+            missing: unconfirmed + refused,
+        })
+    }
+}
+
+/// Polls the orders read model for the answered orders until sending is over and every one
+/// is confirmed (or the drain time passed); returns each order's latency from its answer to
+/// the start of the poll that saw it confirmed, and how many were never seen.
+async fn watch(
+    db: ReadDb,
+    pending: Arc<Mutex<HashMap<String, Instant>>>,
+    sending: Arc<AtomicBool>,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let mut latencies = Vec::new();
+    let mut drain_until: Option<Instant> = None;
+    loop {
+        let ids: Vec<String> = pending.lock().await.keys().cloned().collect();
+        if !sending.load(Ordering::Relaxed) {
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
+            if ids.is_empty() || Instant::now() > until {
+                return Ok((latencies, ids.len()));
+            }
+        }
+        // The poll's snapshot is taken as it starts: what it sees was there by then.
+        let looked = Instant::now();
+        if !ids.is_empty() {
+            let seen = confirmed(&db, &ids).await?;
+            let mut pending = pending.lock().await;
+            for id in seen {
+                if let Some(answered) = pending.remove(&id) {
+                    latencies.push(looked.saturating_duration_since(answered));
+                }
+            }
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// Which of `ids` the orders read model shows confirmed.
+async fn confirmed(db: &ReadDb, ids: &[String]) -> anyhow::Result<Vec<String>> {
+    let ReadDb::Postgres(pool) = db else {
+        bail!("the process benchmark runs on PostgreSQL");
+    };
+    Ok(
+        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'CONFIRMED' AND id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}
