@@ -222,7 +222,7 @@ async fn processes_killed_twenty_times_decide_each_order_once_and_repeat_nothing
     // Scarce stock, so that orders are both confirmed and rejected.
     let mut items = Vec::new();
     for _ in 0..6 {
-        items.push(client.stock_item(60).await);
+        items.push(client.stock_item(200).await);
     }
 
     let running = Arc::new(AtomicBool::new(true));
@@ -261,6 +261,7 @@ async fn processes_killed_twenty_times_decide_each_order_once_and_repeat_nothing
     let orders = placed.lock().await.clone();
     assert!(orders.len() >= 50, "only {} orders flowed", orders.len());
     let executors = Executors::new(store.clone(), ExecutorSettings::default());
+    let (mut confirmed, mut rejected, mut cancelled_count) = (0, 0, 0);
     let mut closed: HashSet<String> = HashSet::new();
     let mut held_by_confirmed: HashMap<String, u64> = HashMap::new();
     for order in &orders {
@@ -280,6 +281,9 @@ async fn processes_killed_twenty_times_decide_each_order_once_and_repeat_nothing
             decisions == 1 || (cancelled && types[1] == "OrderCancelled"),
             "order {order} undecided: {types:?}"
         );
+        confirmed += usize::from(types.contains(&"OrderConfirmed"));
+        rejected += usize::from(types.contains(&"OrderRejected"));
+        cancelled_count += usize::from(cancelled);
         if cancelled || types.contains(&"OrderRejected") {
             closed.insert(order.clone());
         } else {
@@ -291,6 +295,14 @@ async fn processes_killed_twenty_times_decide_each_order_once_and_repeat_nothing
             }
         }
     }
+    eprintln!(
+        "{} orders: {confirmed} confirmed, {rejected} rejected, {cancelled_count} cancelled",
+        orders.len()
+    );
+    assert!(
+        confirmed > 0 && rejected > 0 && cancelled_count > 0,
+        "the run must confirm, reject and cancel orders"
+    );
     for item in &items {
         let loaded = executors.stock.load(item).await.unwrap();
         for order in &closed {
