@@ -229,7 +229,7 @@ async fn live(
         let full = recorded.len() >= limit as usize;
         let started = Instant::now();
         match apply_batch(shared, projection, lease, checkpoint, recorded).await {
-            Ok(BatchOutcome::Committed(next)) => {
+            Ok(BatchOutcome::Committed { next, settling }) => {
                 if projection.kept() > KEEP_LIMIT {
                     projection.forget();
                 }
@@ -246,9 +246,12 @@ async fn live(
                 if isolate_until.is_some_and(|until| checkpoint.position >= until) {
                     isolate_until = None;
                 }
-                if elapsed > settings.batch_target {
+                // A process's commands run outside its transaction: only the rest of the
+                // batch holds the horizon.
+                let holding = elapsed.saturating_sub(settling);
+                if holding > settings.batch_target {
                     batch_size = (batch_size / 2).max(10);
-                } else if full && elapsed < settings.batch_target / 4 {
+                } else if full && holding < settings.batch_target / 4 {
                     batch_size = (batch_size * 2).min(settings.max_batch);
                 }
             }
@@ -325,8 +328,13 @@ async fn current(
 
 /// What became of a batch.
 enum BatchOutcome {
-    /// Committed: the new checkpoint.
-    Committed(Checkpoint),
+    /// Committed.
+    Committed {
+        /// The new checkpoint.
+        next: Checkpoint,
+        /// How long carrying out its commands took (outside any transaction).
+        settling: Duration,
+    },
     /// Not committed: the checkpoint had moved.
     Moved,
 }
@@ -387,10 +395,12 @@ async fn apply_batch(
             Err(error) => return Err(failed(error.to_string(), None, None)),
         }
     }
+    let settle_started = Instant::now();
     projection
         .settle()
         .await
         .map_err(|e| failed(e.message, Some(e.position), Some(e.event)))?;
+    let settling = settle_started.elapsed();
     let changes: Changes = projection.take_changes();
     let batch = BatchCommit {
         name: projection.name(),
@@ -403,11 +413,14 @@ async fn apply_batch(
     // A batch of one event names it; a longer one is retried one event at a time to find it.
     let single = (events.len() == 1).then(|| (events[0].position, events[0].describe()));
     match status::commit_batch(&shared.db, batch, async || lease.check().await).await {
-        Ok(true) => Ok(BatchOutcome::Committed(Checkpoint {
-            generation: checkpoint.generation,
-            position: batch_end,
-            applied: checkpoint.applied + count,
-        })),
+        Ok(true) => Ok(BatchOutcome::Committed {
+            next: Checkpoint {
+                generation: checkpoint.generation,
+                position: batch_end,
+                applied: checkpoint.applied + count,
+            },
+            settling,
+        }),
         Ok(false) => Ok(BatchOutcome::Moved),
         Err(ProjectionError::LeaseLost) => Err(BatchError::LeaseLost),
         Err(error) => Err(match single {
