@@ -202,3 +202,46 @@ on_both!(
     three_failures,
     after_three_failed_deliveries_no_more_and_an_admin_cancels
 );
+
+/// A delivery an admin scheduled for an order that does not exist is picked up and completed:
+/// the process notes it and goes on, and real orders are still delivered.
+async fn a_delivery_of_no_known_order_does_not_stop_the_process(app: &App) {
+    let stray = app
+        .post(
+            "/v1/deliveries",
+            ("admin-amy", Role::Admin),
+            &json!({
+                "order_id": uuid::Uuid::now_v7(),
+                "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil",
+                    "postal_code": "93100", "country": "FR"},
+                "dropoff_address": {"line1": "12 Market Street", "city": "Paris",
+                    "postal_code": "75011", "country": "FR"},
+                "window_start": "2026-05-04T08:00:00Z",
+                "window_end": "2026-05-04T10:00:00Z",
+            }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drive(
+        app,
+        &stray,
+        &[("assign", json!({})), ("pickup", json!({})), completed()],
+    )
+    .await;
+    let (order, _) = ready_order(app).await;
+    let delivery = scheduled(app, &order, 1).await;
+    drive(
+        app,
+        &delivery,
+        &[("assign", json!({})), ("pickup", json!({})), completed()],
+    )
+    .await;
+    app.order_in(&order, "DELIVERED").await;
+}
+on_both!(
+    stray_delivery,
+    a_delivery_of_no_known_order_does_not_stop_the_process
+);

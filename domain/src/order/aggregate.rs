@@ -172,6 +172,10 @@ impl Order {
             }
             OrderCommand::MarkDelivered { delivery_id } => {
                 require(status, OrderStatus::InTransit, name)?;
+                // Only the delivery carrying the order can deliver it.
+                if order.delivery_id != Some(delivery_id) {
+                    return Err(OrderError::NotCarryingDelivery { delivery_id });
+                }
                 OrderDelivered { delivery_id, at }.into()
             }
             OrderCommand::MarkDeliveryFailed {

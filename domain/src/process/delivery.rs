@@ -78,8 +78,9 @@ pub struct DeliveryProcess {
     picked_up: BTreeSet<DeliveryId>,
     /// The deliveries whose failure was passed on to the order.
     failed: BTreeSet<DeliveryId>,
-    /// Whether a completion was passed on: an order is delivered once.
-    delivered: bool,
+    /// The deliveries whose completion was passed on to the order (only the one carrying
+    /// it is accepted, so each is passed on).
+    completed: BTreeSet<DeliveryId>,
 }
 
 impl DeliveryProcess {
@@ -145,8 +146,8 @@ impl DeliveryProcess {
                 self.picked_up.insert(delivery_id);
                 decision.order(e.order_id, OrderCommand::MarkInTransit { delivery_id });
             }
-            DeliveryEvent::DeliveryCompleted(e) if !self.delivered => {
-                self.delivered = true;
+            DeliveryEvent::DeliveryCompleted(e) if !self.completed.contains(&delivery_id) => {
+                self.completed.insert(delivery_id);
                 decision.order(e.order_id, OrderCommand::MarkDelivered { delivery_id });
             }
             DeliveryEvent::DeliveryFailed(e) if !self.failed.contains(&delivery_id) => {

@@ -3,6 +3,7 @@
 //! to the most an order may have. One instance per order.
 
 use async_trait::async_trait;
+use domain::delivery::DeliveryError;
 use domain::order::OrderError;
 use domain::process::{Cause, DeliveryProcess, DeliveryProcessInput, Target};
 use event_store::ExecuteError;
@@ -48,13 +49,16 @@ impl Process for DeliveryFlow {
         for command in state.handle(cause, input) {
             let outcome = issuer.issue(&command, causes).await;
             match (&command.target, &outcome) {
-                // The order was cancelled while its delivery was under way: the order's own
-                // events decide what becomes of its stock.
+                // The order moved on (cancelled while its delivery was under way), another
+                // delivery carries it (one an admin scheduled), or the delivery names no
+                // order of ours: the order's own events decide what becomes of its stock.
                 (
                     Target::Order { order_id, command },
                     Outcome::Order(Err(ExecuteError::Rejected(
                         error @ (OrderError::AlreadyClosed { .. }
-                        | OrderError::InvalidTransition { .. }),
+                        | OrderError::InvalidTransition { .. }
+                        | OrderError::NotCarryingDelivery { .. }
+                        | OrderError::NotFound),
                     ))),
                 ) => {
                     tracing::warn!(
@@ -63,6 +67,14 @@ impl Process for DeliveryFlow {
                         %error,
                         "the order moved on; the delivery's news changes nothing"
                     );
+                }
+                // The delivery's id was taken (an admin scheduled one under it): that
+                // delivery serves the order.
+                (
+                    Target::Delivery { delivery_id, .. },
+                    Outcome::Delivery(Err(ExecuteError::Rejected(DeliveryError::AlreadyScheduled))),
+                ) => {
+                    tracing::warn!(delivery = %delivery_id, "the delivery was already scheduled by someone else");
                 }
                 (_, outcome) => {
                     if let Some(error) = outcome.error() {

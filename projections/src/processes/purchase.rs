@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 use domain::process::{Cause, PurchaseProcess};
+use domain::stock::StockError;
 use event_schemas::values::PurchaseId;
+use event_store::ExecuteError;
 
-use super::issue::{Causes, Issuer};
+use super::issue::{Causes, Issuer, Outcome};
 use super::manager::{Process, Stuck, state_row};
 use super::order::refused;
 use crate::event::{Body, Event};
@@ -50,9 +52,20 @@ impl Process for PurchaseFlow {
             at: event.recorded_at,
         };
         for command in state.handle(cause, purchase_id, purchase) {
-            // Restocking is always possible for a purchase's own item: any refusal is news.
-            if let Some(error) = issuer.issue(&command, causes).await.error() {
-                return Err(Stuck(refused(&command, &error)));
+            match issuer.issue(&command, causes).await {
+                // The item would hold more than the most handled: the goods stay recorded
+                // on the purchase, and the farmer adjusts by hand; no other purchase waits.
+                Outcome::Stock(Err(ExecuteError::Rejected(StockError::QuantityOverflow))) => {
+                    tracing::error!(
+                        purchase = %purchase_id,
+                        "the goods received would overflow the stock item's quantity; not added"
+                    );
+                }
+                outcome => {
+                    if let Some(error) = outcome.error() {
+                        return Err(Stuck(refused(&command, &error)));
+                    }
+                }
             }
         }
         Ok(())
