@@ -239,14 +239,27 @@ async fn processes_killed_twenty_times_decide_each_order_once_and_repeat_nothing
         })
         .collect();
     let mut kills = 0;
+    let mut progressed = 0;
+    let applied = async || {
+        status::one(&db, "order-process")
+            .await
+            .map_or(0, |row| row.applied)
+    };
     while kills < 22 {
+        let before = applied().await;
         let mut child = projector(&url);
         let wait = rand::rng().random_range(300..1000);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         child.kill().unwrap(); // SIGKILL: no chance to finish the batch or its commands
         child.wait().unwrap();
         kills += 1;
+        progressed += usize::from(applied().await > before);
     }
+    // The kills must land while the processes work, not before they start.
+    assert!(
+        progressed >= 10,
+        "the order process made progress in only {progressed} of {kills} runs"
+    );
     running.store(false, Ordering::Relaxed);
     for writer in writers {
         writer.await.unwrap();

@@ -862,11 +862,13 @@ fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
-/// Sends one `NOTIFY` per burst of appends.
+/// Sends a `NOTIFY` at once for an append, then at most one more per `NOTIFY_COALESCE` for
+/// the appends that came meanwhile: a lone append wakes other processes without delay, and a
+/// burst costs one notification per window.
 async fn announce_appends(pool: PgPool, announce: Arc<Notify>) {
     loop {
+        // An append during the pause below leaves a permit, so this returns at once.
         announce.notified().await;
-        tokio::time::sleep(NOTIFY_COALESCE).await;
         if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
             .execute(&pool)
@@ -874,6 +876,7 @@ async fn announce_appends(pool: PgPool, announce: Arc<Notify>) {
         {
             tracing::debug!(%error, "could not announce appends; readers will poll");
         }
+        tokio::time::sleep(NOTIFY_COALESCE).await;
     }
 }
 

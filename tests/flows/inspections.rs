@@ -126,3 +126,45 @@ async fn quarantine_and_release(app: &App) {
     );
 }
 on_both!(quarantine, quarantine_and_release);
+
+/// An item the process quarantined, released by hand, then named by a new critical violation
+/// is quarantined again.
+async fn a_new_violation_quarantines_again_after_a_manual_release(app: &App) {
+    let lettuce = app.stock_item(FARMER, 10).await;
+    for round in 0..2 {
+        let inspection = started_inspection(app, FARMER).await;
+        app.post(
+            &format!("/v1/inspections/{inspection}/violations"),
+            (INSPECTOR, Role::Inspector),
+            &json!({
+                "code": "HYG-12",
+                "severity": "critical",
+                "description": format!("Listeria, round {round}"),
+                "stock_item_ids": [lettuce],
+            }),
+        )
+        .await
+        .expect(200);
+        app.stock_where(&lettuce, "quarantined", |s| s.quarantined)
+            .await;
+        if round == 0 {
+            app.settled().await;
+            app.post(
+                &format!("/v1/stock-items/{lettuce}/release-quarantine"),
+                (INSPECTOR, Role::Inspector),
+                &json!({"reason": "washed and retested"}),
+            )
+            .await
+            .expect(200);
+            app.stock_where(&lettuce, "released by hand", |s| !s.quarantined)
+                .await;
+        }
+    }
+    app.settled().await;
+    let loaded = app.executors.stock.load(&lettuce).await.unwrap();
+    assert!(loaded.state.is_quarantined());
+}
+on_both!(
+    quarantine_again,
+    a_new_violation_quarantines_again_after_a_manual_release
+);

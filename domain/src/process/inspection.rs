@@ -42,7 +42,10 @@ impl InspectionProcess {
         match event {
             InspectionEvent::ViolationRecorded(v) if v.severity == Severity::Critical => {
                 for &stock_item_id in &v.stock_item_ids {
-                    if self.quarantined.contains_key(&stock_item_id) {
+                    // Asked again for a new inspection's violation even if held from an
+                    // earlier one: someone may have released it since. (Its key makes a
+                    // repeat of this same event harmless.)
+                    if self.quarantined.get(&stock_item_id) == Some(&inspection_id) {
                         continue;
                     }
                     self.quarantined.insert(stock_item_id, inspection_id);

@@ -55,6 +55,9 @@ impl Process for InspectionFlow {
             event_id: causes.event_id,
             at: event.recorded_at,
         };
+        // What the process held before this event: an item it quarantined earlier and finds
+        // still quarantined stays its own.
+        let held_before: Vec<_> = state.quarantined().collect();
         for command in state.handle(cause, inspection_id, inspection) {
             let outcome = issuer.issue(&command, causes).await;
             let Target::Stock {
@@ -89,8 +92,13 @@ impl Process for InspectionFlow {
                         state.quarantine_not_taken(*stock_item_id);
                     }
                 }
-                // Someone quarantined it before, or it does not exist: not the process's to
-                // release later.
+                // Quarantined already by the process's earlier violation: still its own.
+                (
+                    StockCommand::QuarantineStock { .. },
+                    Err(ExecuteError::Rejected(StockError::AlreadyQuarantined)),
+                ) if held_before.contains(stock_item_id) => {}
+                // Someone else quarantined it before, or it does not exist: not the
+                // process's to release later.
                 (
                     StockCommand::QuarantineStock { .. },
                     Err(ExecuteError::Rejected(

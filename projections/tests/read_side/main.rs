@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod failure;
+mod process;
 mod rebuild;
 mod schema;
 mod scripted;
