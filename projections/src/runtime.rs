@@ -199,7 +199,14 @@ async fn live(
         } else {
             batch_size
         };
-        let recorded = match shared.store.read_all(checkpoint.position, limit).await {
+        // A read model folds payloads only; a process needs the metadata (its commands
+        // carry the causing event's ids).
+        let read = if projection.issues_commands() {
+            shared.store.read_all(checkpoint.position, limit).await
+        } else {
+            shared.store.read_bodies(checkpoint.position, limit).await
+        };
+        let recorded = match read {
             Ok(recorded) => recorded,
             Err(error) => {
                 fail(shared, name, &error.to_string(), None, None).await;
