@@ -59,3 +59,35 @@ async fn a_standby_takes_over_and_nothing_is_applied_twice(env: &Env) {
 }
 
 on_both!(standby, a_standby_takes_over_and_nothing_is_applied_twice);
+
+/// A lease whose session the database ended (a restart, a network cut, an operator's
+/// `pg_terminate_backend`) reports itself lost, and another instance takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_whose_session_ended_is_lost_and_taken_by_another() {
+    let Some(env) = Env::new(crate::support::Kind::Postgres).await else {
+        return;
+    };
+    let projections::ReadDb::Postgres(pool) = &env.db else {
+        unreachable!("a PostgreSQL environment");
+    };
+    let leases = projections::lease::Leases::new(&env.db);
+    let mut lease = leases.try_take("orders").await.unwrap().unwrap();
+    lease.check().await.unwrap();
+    assert!(leases.try_take("orders").await.unwrap().is_none());
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks \
+         WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND database = \
+           (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lease.check().await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the lease never noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(leases.try_take("orders").await.unwrap().is_some());
+    env.finish().await;
+}
