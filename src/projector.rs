@@ -125,13 +125,13 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{:<12} {:<9} {:>10} {:>10} {:>9}  {:<20}  last error",
+        "{:<18} {:<9} {:>10} {:>10} {:>9}  {:<20}  last error",
         "projection", "state", "position", "lag", "lag (s)", "rebuilt at"
     );
     for row in rows {
         let lag = lag(store, row.checkpoint()?).await?;
         println!(
-            "{:<12} {:<9} {:>10} {:>10} {:>9.1}  {:<20}  {}",
+            "{:<18} {:<9} {:>10} {:>10} {:>9.1}  {:<20}  {}",
             row.name,
             row.state,
             row.applied,
@@ -143,7 +143,7 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
             row.last_error.as_deref().unwrap_or("-"),
         );
         if let (Some(event), Some(position)) = (&row.error_event, &row.error_position) {
-            println!("{:<12} fails on {event} at position {position}", "");
+            println!("{:<18} fails on {event} at position {position}", "");
         }
         if let (Some(applied), Some(started)) = (row.build_applied, &row.build_started_at) {
             let silent = row
@@ -154,12 +154,12 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
             let total = row.build_total.map_or("?".to_owned(), |t| t.to_string());
             match silent {
                 Some(seconds) if seconds > 30 => println!(
-                    "{:<12} a rebuild started {started} stopped at {applied} of {total} \
+                    "{:<18} a rebuild started {started} stopped at {applied} of {total} \
                      events ({seconds} s ago); the next rebuild starts over",
                     ""
                 ),
                 _ => println!(
-                    "{:<12} rebuilding since {started}: {applied} of {total} events",
+                    "{:<18} rebuilding since {started}: {applied} of {total} events",
                     ""
                 ),
             }

@@ -175,6 +175,9 @@ async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
     );
     let mut rate = options.rate.max(1);
     let mut best: Option<(u32, RateRun)> = None;
+    let mut failed: Option<u32> = None;
+    // Doubling until a rate falls behind, then two halvings of the gap.
+    let mut halvings = 2;
     loop {
         let run = load.at(rate, options.seconds).await?;
         let keeps_up = run.keeps_up(rate);
@@ -191,14 +194,26 @@ async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
             },
             run.placed_per_second / ceiling
         );
-        if !keeps_up {
+        if keeps_up {
+            best = Some((rate, run));
+        } else {
+            failed = Some(rate);
+            // The next rate starts with nothing left over.
+            caught_up(&store, &db).await?;
+        }
+        let good = best.as_ref().map_or(0, |(r, _)| *r);
+        rate = match failed {
+            None if rate < options.max_rate => (rate * 2).min(options.max_rate),
+            None => break,
+            Some(bad) if halvings > 0 && bad - good > good / 8 => {
+                halvings -= 1;
+                good + (bad - good) / 2
+            }
+            Some(_) => break,
+        };
+        if failed.is_some_and(|bad| rate >= bad) {
             break;
         }
-        best = Some((rate, run));
-        if rate >= options.max_rate {
-            break;
-        }
-        rate = (rate * 2).min(options.max_rate);
     }
     match best {
         Some((rate, run)) => println!(
@@ -346,4 +361,20 @@ async fn watch(
         }
         tokio::time::sleep(WATCH_EVERY).await;
     }
+}
+
+/// Waits (up to a minute) until every worker has applied the readable log.
+async fn caught_up(store: &EventStore, db: &ReadDb) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(head) = store.head().await?.readable else {
+            return Ok(());
+        };
+        let rows = status::all(db).await?;
+        if rows.iter().all(|r| r.checkpoint().is_ok_and(|c| c >= head)) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }

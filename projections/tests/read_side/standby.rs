@@ -85,7 +85,10 @@ async fn a_lease_whose_session_ended_is_lost_and_taken_by_another() {
     assert_eq!(ended, 1);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while lease.check().await.is_ok() {
-        assert!(std::time::Instant::now() < deadline, "the lease never noticed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never noticed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(leases.try_take("orders").await.unwrap().is_some());
