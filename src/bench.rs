@@ -5,6 +5,7 @@ mod commands;
 mod hot;
 mod processes;
 mod projections;
+mod served;
 mod store;
 
 pub use commands::{CommandBenchOptions, run as run_commands};

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, mint_token};
 use event_schemas::values::Role;
 use event_store::{EventStore, PostgresBackend, StoreOptions};
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
+
+use super::served::Served;
 
 /// What to run and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -63,19 +65,9 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
         store.clone(),
         Authenticator::new(&jwt)?,
         event_store::DEFAULT_SNAPSHOT_EVERY,
-    )
-    // The load generator is one process hammering on purpose.
-    .with_rate_limit(0);
-    let server = Server::bind(
-        "127.0.0.1:0",
-        command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
-    )
-    .await?;
-    let base = format!("http://{}", server.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    );
+    let served = Served::start(state).await?;
+    let base = served.base.clone();
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
@@ -138,8 +130,7 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
             run.rate / raw[i]
         );
     }
-    let _ = stop.send(());
-    serving.await??;
+    served.stop().await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, mint_token};
 use domain::Issued;
 use domain::stock::{StockCommand, StockItem};
 use event_schemas::values::{
@@ -27,10 +27,10 @@ use event_store::{
 };
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::commands::{Client, HttpRun, http_commands, raw_inserts};
+use super::served::Served;
 
 /// What to run and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -178,11 +178,17 @@ fn print_run(label: &str, run: &HttpRun, raw: f64) {
     );
 }
 
-/// A command API served in this process.
+/// The command API of the hot item's measurements.
 struct Api {
-    base: String,
-    stop: oneshot::Sender<()>,
-    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    served: Served,
+}
+
+impl std::ops::Deref for Api {
+    type Target = Served;
+
+    fn deref(&self) -> &Served {
+        &self.served
+    }
 }
 
 impl Api {
@@ -191,23 +197,9 @@ impl Api {
             store,
             Authenticator::new(jwt)?,
             event_store::DEFAULT_SNAPSHOT_EVERY,
-        )
-        // The load generator is one actor hammering on purpose.
-        .with_rate_limit(0);
-        let server = Server::bind(
-            "127.0.0.1:0",
-            command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
-        )
-        .await?;
-        let base = format!("http://{}", server.local_addr()?);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(server.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        );
         Ok(Self {
-            base,
-            stop,
-            serving,
+            served: Served::start(state).await?,
         })
     }
 
@@ -235,9 +227,7 @@ impl Api {
     }
 
     async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(());
-        self.serving.await??;
-        Ok(())
+        self.served.stop().await
     }
 }
 

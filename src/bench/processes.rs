@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, mint_token};
 use event_schemas::values::Role;
 use event_store::{EventStore, PostgresBackend, StoreOptions};
 use executors::{ExecutorSettings, Executors};
 use projections::{ReadDb, Runtime, RuntimeSettings, models, processes, status};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+use super::served::Served;
 
 /// What to run and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -98,19 +100,12 @@ async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
     let jwt = JwtConfig::new(JwtKey::Secret(
         uuid::Uuid::now_v7().to_string().repeat(2).into_bytes(),
     ));
-    let state = AppState::with_executors(executors, Authenticator::new(&jwt)?)
-        // The load generator is one process hammering on purpose.
-        .with_rate_limit(0);
-    let server = Server::bind(
-        "127.0.0.1:0",
-        command_api::router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
-    )
+    let served = Served::start(AppState::with_executors(
+        executors,
+        Authenticator::new(&jwt)?,
+    ))
     .await?;
-    let base = format!("http://{}", server.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let base = served.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -226,8 +221,7 @@ async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
         ),
         None => println!("no rate kept up"),
     }
-    let _ = stop.send(());
-    serving.await??;
+    served.stop().await?;
     runtime.stop().await;
     db.close().await;
     Ok(())

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use domain::delivery::DeliveryError;
 use domain::order::OrderError;
-use domain::process::{Cause, DeliveryProcess, DeliveryProcessInput, Target};
+use domain::process::{DeliveryProcess, DeliveryProcessInput, Target};
 use event_store::ExecuteError;
 
 use super::issue::{Causes, Issuer, Outcome};
@@ -42,10 +42,7 @@ impl Process for DeliveryFlow {
         let Some(input) = input_of(event) else {
             return Ok(());
         };
-        let cause = Cause {
-            event_id: causes.event_id,
-            at: event.recorded_at,
-        };
+        let cause = causes.cause();
         for command in state.handle(cause, input) {
             let outcome = issuer.issue(&command, causes).await;
             match (&command.target, &outcome) {

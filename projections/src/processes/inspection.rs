@@ -3,7 +3,7 @@
 //! per farm.
 
 use async_trait::async_trait;
-use domain::process::{Cause, InspectionProcess, Target};
+use domain::process::{InspectionProcess, Target};
 use domain::stock::{StockCommand, StockError};
 use event_schemas::values::InspectionId;
 use event_store::ExecuteError;
@@ -51,10 +51,7 @@ impl Process for InspectionFlow {
                 event.aggregate_id
             )));
         };
-        let cause = Cause {
-            event_id: causes.event_id,
-            at: event.recorded_at,
-        };
+        let cause = causes.cause();
         // What the process held before this event: an item it quarantined earlier and finds
         // still quarantined stays its own.
         let held_before: Vec<_> = state.quarantined().collect();

@@ -3,11 +3,12 @@
 //! causing event that never expires, with the causing command's correlation id and the causing
 //! event as their cause.
 
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::Issued;
 use domain::delivery::{Delivery, DeliveryError};
 use domain::order::{Order, OrderError};
-use domain::process::{ProcessCommand, Target};
+use domain::process::{Cause, ProcessCommand, Target};
 use domain::stock::{StockError, StockItem};
 use event_schemas::values::{Actor, ActorId, StockItemId};
 use event_schemas::{DeliveryEvent, OrderEvent, StockEvent};
@@ -41,13 +42,26 @@ impl Outcome {
     }
 }
 
-/// The causing event's ids, which its effects carry in their metadata.
+/// The causing event: its ids, which its effects carry in their metadata, and its time, at
+/// which they are issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Causes {
     /// The causing event's id: the effects' causation id.
     pub event_id: Uuid,
     /// The causing command's correlation id, which the effects share.
     pub correlation_id: Uuid,
+    /// When the causing event was recorded.
+    pub at: DateTime<Utc>,
+}
+
+impl Causes {
+    /// The cause as a process decision takes it.
+    pub fn cause(&self) -> Cause {
+        Cause {
+            event_id: self.event_id,
+            at: self.at,
+        }
+    }
 }
 
 /// Issues one process manager's commands.

@@ -141,6 +141,7 @@ impl<P: Process> ProcessManager<P> {
             let causes = Causes {
                 event_id,
                 correlation_id,
+                at: event.recorded_at,
             };
             P::react(&mut state, event, causes, issuer)
                 .await

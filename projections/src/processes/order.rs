@@ -45,10 +45,7 @@ impl Process for OrderFlow {
         let Some((input, _)) = input_of(event) else {
             return Ok(());
         };
-        let cause = Cause {
-            event_id: causes.event_id,
-            at: event.recorded_at,
-        };
+        let cause = causes.cause();
         let mut queue: VecDeque<ProcessCommand> = state.handle(cause, input).into();
         while let Some(command) = queue.pop_front() {
             let outcome = issuer.issue(&command, causes).await;

@@ -2,7 +2,7 @@
 //! instance per purchase.
 
 use async_trait::async_trait;
-use domain::process::{Cause, PurchaseProcess};
+use domain::process::PurchaseProcess;
 use domain::stock::StockError;
 use event_schemas::values::PurchaseId;
 use event_store::ExecuteError;
@@ -47,10 +47,7 @@ impl Process for PurchaseFlow {
                 event.aggregate_id
             )));
         };
-        let cause = Cause {
-            event_id: causes.event_id,
-            at: event.recorded_at,
-        };
+        let cause = causes.cause();
         for command in state.handle(cause, purchase_id, purchase) {
             match issuer.issue(&command, causes).await {
                 // The item would hold more than the most handled: the goods stay recorded

@@ -1,0 +1,41 @@
+//! The command API served in the benchmark's own process, on a random local port.
+
+use command_api::{AppState, Server};
+use tokio::sync::oneshot;
+
+/// A command API served in this process until [`Served::stop`].
+pub(super) struct Served {
+    /// Its base URL, `http://127.0.0.1:<port>`.
+    pub(super) base: String,
+    stop: oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    /// Serves `state`'s API; the load generator is one process hammering on purpose, so no
+    /// rate limit.
+    pub(super) async fn start(state: AppState) -> anyhow::Result<Self> {
+        let router = command_api::router(
+            state.with_rate_limit(0),
+            command_api::DEFAULT_REQUEST_TIMEOUT,
+        );
+        let server = Server::bind("127.0.0.1:0", router).await?;
+        let base = format!("http://{}", server.local_addr()?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            base,
+            stop,
+            serving,
+        })
+    }
+
+    /// Stops serving and waits for the server.
+    pub(super) async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.serving.await??;
+        Ok(())
+    }
+}
