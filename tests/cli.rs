@@ -504,3 +504,39 @@ fn token_refuses_an_unknown_role_and_a_bad_ttl() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn token_refuses_a_subject_of_the_products_own_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = supplyline()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env(
+            "SUPPLYLINE_JWT_SECRET",
+            "cli-test-secret-of-at-least-32-bytes!!",
+        )
+        .args(["token", "--sub", "system:order-process", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
+}
+
+#[test]
+fn a_process_manager_is_never_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    let out = supplyline()
+        .args([
+            "projections",
+            "rebuild",
+            "order-process",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("process manager"), "{stderr}");
+}
