@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use command_api::{AppState, Authenticator, JwtConfig, JwtKey, mint_token};
 use event_schemas::values::Role;
-use event_store::{EventStore, PostgresBackend, StoreOptions};
+use event_store::{EventStore, StoreOptions};
 use executors::{ExecutorSettings, Executors};
 use projections::{ReadDb, Runtime, RuntimeSettings, models, processes, status};
 use serde_json::{Value, json};
@@ -75,15 +75,15 @@ impl RateRun {
 }
 
 async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
-    let backend = PostgresBackend::connect(
+    let store = EventStore::connect_with(
         url,
         StoreOptions {
             max_connections: 32,
             acquire_timeout: Duration::from_secs(30),
             ..StoreOptions::default()
         },
-    )?;
-    let store = EventStore::new(Arc::new(backend));
+    )
+    .await?;
     store.migrate().await?;
     let db = ReadDb::open(&store, 12).await?;
     let executors = Executors::new(store.clone(), ExecutorSettings::default());

@@ -10,43 +10,7 @@ const FARMER: &str = "farmer-ada";
 
 async fn goods_received_restock_the_item(app: &App) {
     let item = app.stock_item(FARMER, 10).await;
-    let purchase = app
-        .post(
-            "/v1/purchases",
-            (FARMER, Role::Farmer),
-            &json!({
-                "stock_item_id": item,
-                "supplier_id": "seed-co",
-                "quantity": 40,
-                "unit_cost_cents": 120,
-            }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let steps = [
-        ("supplier-order", json!({"supplier_order_ref": "SO-881"})),
-        (
-            "carrier-reservation",
-            json!({
-                "carrier_id": "fast-freight",
-                "tracking_ref": "FF-20260504-17",
-                "eta": "2026-05-06T14:00:00+02:00",
-            }),
-        ),
-        ("receive", json!({"quantity_received": 37})),
-    ];
-    for (step, body) in steps {
-        app.post(
-            &format!("/v1/purchases/{purchase}/{step}"),
-            (FARMER, Role::Farmer),
-            &body,
-        )
-        .await
-        .expect(200);
-    }
+    let purchase = received_purchase(app, &item, 40, 37).await;
     app.stock_where(&item, "restocked", |s| s.on_hand == 47 && s.available == 47)
         .await;
     app.settled().await;
@@ -69,9 +33,9 @@ on_both!(restock, goods_received_restock_the_item);
 /// process goes on: the next purchase still restocks.
 async fn an_overflowing_restock_does_not_stop_the_process(app: &App) {
     let full = app.stock_item(FARMER, 1_000_000_000_000).await;
-    let overflowing = received_purchase(app, &full, 1).await;
+    let overflowing = received_purchase(app, &full, 1, 1).await;
     let item = app.stock_item(FARMER, 10).await;
-    received_purchase(app, &item, 5).await;
+    received_purchase(app, &item, 5, 5).await;
     app.stock_where(&item, "restocked after the overflow", |s| s.on_hand == 15)
         .await;
     app.settled().await;
@@ -83,8 +47,9 @@ async fn an_overflowing_restock_does_not_stop_the_process(app: &App) {
 }
 on_both!(overflow, an_overflowing_restock_does_not_stop_the_process);
 
-/// A purchase of `quantity` units of `item`, taken through to goods received; returns its id.
-async fn received_purchase(app: &App, item: &str, quantity: u64) -> String {
+/// A purchase of `quantity` units of `item`, taken through to `received` units received;
+/// returns its id.
+async fn received_purchase(app: &App, item: &str, quantity: u64, received: u64) -> String {
     let purchase = app
         .post(
             "/v1/purchases",
@@ -104,7 +69,7 @@ async fn received_purchase(app: &App, item: &str, quantity: u64) -> String {
             json!({"carrier_id": "fast-freight", "tracking_ref": "FF-1",
                 "eta": "2026-05-06T14:00:00+02:00"}),
         ),
-        ("receive", json!({"quantity_received": quantity})),
+        ("receive", json!({"quantity_received": received})),
     ] {
         app.post(
             &format!("/v1/purchases/{purchase}/{step}"),
