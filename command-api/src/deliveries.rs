@@ -42,6 +42,7 @@ pub struct Doc;
 /// A new delivery of an order.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"order_id": "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b", "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil", "postal_code": "93100", "country": "FR"}, "dropoff_address": {"line1": "12 Market Street", "city": "Paris", "postal_code": "75011", "country": "FR"}, "window_start": "2026-05-04T08:00:00Z", "window_end": "2026-05-04T10:00:00Z"}))]
 pub struct ScheduleDeliveryRequest {
     /// The new delivery's id; the server makes a UUIDv7 when absent.
     #[schema(format = Uuid)]
@@ -64,6 +65,7 @@ pub struct ScheduleDeliveryRequest {
 /// Taking a delivery.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"vehicle": "Van 12"}))]
 pub struct AssignDriverRequest {
     /// The driver: a distributor may omit it or name only itself; an admin must name one.
     #[schema(min_length = 1, max_length = 200)]
@@ -76,11 +78,13 @@ pub struct AssignDriverRequest {
 /// The goods were picked up (no fields).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct PickUpRequest {}
 
 /// A position report of the driver.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"lat": 48.8566, "lon": 2.3522, "recorded_at": "2026-05-04T08:30:00Z", "eta": "2026-05-04T09:00:00Z"}))]
 pub struct UpdateLocationRequest {
     /// Latitude in decimal degrees.
     #[schema(minimum = -90.0, maximum = 90.0)]
@@ -99,6 +103,7 @@ pub struct UpdateLocationRequest {
 /// The hand-over of the goods.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"recipient_name": "Chef Marie", "proof_ref": "signature-0042", "delivered_at": "2026-05-04T09:05:00Z"}))]
 pub struct CompleteDeliveryRequest {
     /// Who received them.
     #[schema(min_length = 1, max_length = 200)]
@@ -114,6 +119,7 @@ pub struct CompleteDeliveryRequest {
 /// Giving up on a delivery.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The restaurant was closed"}))]
 pub struct FailDeliveryRequest {
     /// Why.
     #[schema(min_length = 1, max_length = 500)]
@@ -121,7 +127,8 @@ pub struct FailDeliveryRequest {
 }
 
 /// Schedule a delivery of an order (admin).
-#[utoipa::path(post, path = "/v1/deliveries", tag = "deliveries",
+#[utoipa::path(post, operation_id = "scheduleDelivery",
+    description = "Admins only; the delivery process schedules the deliveries of orders ready for pickup by itself. Answers 201 with the new delivery.", path = "/v1/deliveries", tag = "deliveries",
     request_body = ScheduleDeliveryRequest, params(CommandHeaders),
     responses((status = 201, description = "Scheduled", body = CommandAnswer), CommandProblems),
     security(("bearer" = [])))]
@@ -170,7 +177,8 @@ pub(crate) async fn schedule(
 }
 
 /// Take a delivery (a distributor assigns itself; an admin names the driver).
-#[utoipa::path(post, path = "/v1/deliveries/{id}/assign", tag = "deliveries",
+#[utoipa::path(post, operation_id = "assignDelivery",
+    description = "A distributor assigns itself (an admin names the driver). Refused once the delivery has a driver.", path = "/v1/deliveries/{id}/assign", tag = "deliveries",
     request_body = AssignDriverRequest,
     params(("id" = String, Path, format = Uuid, description = "The delivery"), CommandHeaders),
     responses((status = 200, description = "Assigned", body = CommandAnswer), CommandProblems),
@@ -204,7 +212,8 @@ pub(crate) async fn assign(
 }
 
 /// Pick the goods up; the order goes in transit (the assigned driver, admin).
-#[utoipa::path(post, path = "/v1/deliveries/{id}/pickup", tag = "deliveries",
+#[utoipa::path(post, operation_id = "pickUpDelivery",
+    description = "The assigned driver or an admin. The order goes IN_TRANSIT (by the delivery process).", path = "/v1/deliveries/{id}/pickup", tag = "deliveries",
     request_body = PickUpRequest,
     params(("id" = String, Path, format = Uuid, description = "The delivery"), CommandHeaders),
     responses((status = 200, description = "Picked up", body = CommandAnswer), CommandProblems),
@@ -230,7 +239,8 @@ pub(crate) async fn pick_up(
 }
 
 /// Report the driver's position; one older than the last is refused (the assigned driver).
-#[utoipa::path(post, path = "/v1/deliveries/{id}/location", tag = "deliveries",
+#[utoipa::path(post, operation_id = "updateDeliveryLocation",
+    description = "The assigned driver. A position taken before the last one recorded is refused (409).", path = "/v1/deliveries/{id}/location", tag = "deliveries",
     request_body = UpdateLocationRequest,
     params(("id" = String, Path, format = Uuid, description = "The delivery"), CommandHeaders),
     responses((status = 200, description = "Recorded", body = CommandAnswer), CommandProblems),
@@ -270,7 +280,8 @@ pub(crate) async fn update_location(
 }
 
 /// Hand the goods over; the order is delivered (the assigned driver, admin).
-#[utoipa::path(post, path = "/v1/deliveries/{id}/complete", tag = "deliveries",
+#[utoipa::path(post, operation_id = "completeDelivery",
+    description = "The assigned driver or an admin. The order becomes DELIVERED and its stock reservations are committed (by the processes).", path = "/v1/deliveries/{id}/complete", tag = "deliveries",
     request_body = CompleteDeliveryRequest,
     params(("id" = String, Path, format = Uuid, description = "The delivery"), CommandHeaders),
     responses((status = 200, description = "Delivered", body = CommandAnswer), CommandProblems),
@@ -306,7 +317,8 @@ pub(crate) async fn complete(
 }
 
 /// Give up on a delivery (the assigned driver, admin).
-#[utoipa::path(post, path = "/v1/deliveries/{id}/fail", tag = "deliveries",
+#[utoipa::path(post, operation_id = "failDelivery",
+    description = "The assigned driver or an admin, once picked up. The order waits at the farm again and gets a new delivery, at most three in all.", path = "/v1/deliveries/{id}/fail", tag = "deliveries",
     request_body = FailDeliveryRequest,
     params(("id" = String, Path, format = Uuid, description = "The delivery"), CommandHeaders),
     responses((status = 200, description = "Failed", body = CommandAnswer), CommandProblems),

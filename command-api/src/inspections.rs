@@ -42,6 +42,7 @@ pub struct Doc;
 /// A new inspection.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"farmer_id": "farmer-ana", "inspector_id": "inspector-lee", "scheduled_for": "2026-05-04T09:00:00Z"}))]
 pub struct ScheduleInspectionRequest {
     /// The new inspection's id; the server makes a UUIDv7 when absent.
     #[schema(format = Uuid)]
@@ -60,11 +61,13 @@ pub struct ScheduleInspectionRequest {
 /// The start of an inspection: an empty object.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct StartInspectionRequest {}
 
 /// A violation found.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "HYG-12", "severity": "critical", "description": "Crates stored on the bare floor", "stock_item_ids": ["0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1c"]}))]
 pub struct RecordViolationRequest {
     /// The code of the rule violated, e.g. `HYG-12`.
     #[schema(min_length = 1, max_length = 50)]
@@ -84,6 +87,7 @@ pub struct RecordViolationRequest {
 /// The end of an inspection.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"score": 92, "notes": "Clean washing station"}))]
 pub struct CompleteInspectionRequest {
     /// The score given; below 70, or with a critical violation open, the inspection fails.
     #[schema(minimum = 0, maximum = 100)]
@@ -96,6 +100,7 @@ pub struct CompleteInspectionRequest {
 /// The resolution of a violation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"resolution": "Pallets installed under every crate"}))]
 pub struct ResolveViolationRequest {
     /// How it was resolved.
     #[schema(min_length = 1, max_length = 2000)]
@@ -113,7 +118,8 @@ fn new_violation_id(caller: &Caller, meta: &RequestMeta, inspection: InspectionI
 }
 
 /// Schedule an inspection of a farm (admin; an inspector for itself).
-#[utoipa::path(post, path = "/v1/inspections", tag = "inspections",
+#[utoipa::path(post, operation_id = "scheduleInspection",
+    description = "An inspector schedules itself, an admin anyone. Answers 201 with the new inspection.", path = "/v1/inspections", tag = "inspections",
     request_body = ScheduleInspectionRequest, params(CommandHeaders),
     responses((status = 201, description = "Scheduled", body = CommandAnswer), CommandProblems),
     security(("bearer" = [])))]
@@ -153,7 +159,8 @@ pub(crate) async fn schedule(
 }
 
 /// Start an inspection (the assigned inspector, admin).
-#[utoipa::path(post, path = "/v1/inspections/{id}/start", tag = "inspections",
+#[utoipa::path(post, operation_id = "startInspection",
+    description = "The assigned inspector, once.", path = "/v1/inspections/{id}/start", tag = "inspections",
     request_body = StartInspectionRequest,
     params(("id" = String, Path, format = Uuid, description = "The inspection"), CommandHeaders),
     responses((status = 200, description = "Started", body = CommandAnswer), CommandProblems),
@@ -180,7 +187,8 @@ pub(crate) async fn start(
 
 /// Record a violation found; the answer carries the new `violation_id` (the assigned
 /// inspector, admin).
-#[utoipa::path(post, path = "/v1/inspections/{id}/violations", tag = "inspections",
+#[utoipa::path(post, operation_id = "recordViolation",
+    description = "The assigned inspector, while the inspection is in progress. A critical violation quarantines the named stock items of the inspected farm (by the inspection process).", path = "/v1/inspections/{id}/violations", tag = "inspections",
     request_body = RecordViolationRequest,
     params(("id" = String, Path, format = Uuid, description = "The inspection"), CommandHeaders),
     responses((status = 200, description = "Recorded; `violation_id` names the violation",
@@ -236,7 +244,8 @@ pub(crate) async fn record_violation(
 
 /// Complete an inspection with a score: passed, or failed below 70 or with a critical
 /// violation open (the assigned inspector, admin).
-#[utoipa::path(post, path = "/v1/inspections/{id}/complete", tag = "inspections",
+#[utoipa::path(post, operation_id = "completeInspection",
+    description = "The assigned inspector. FAILED when a critical violation is open or the score is under 70, PASSED otherwise; a pass releases the quarantines of the farm (by the inspection process).", path = "/v1/inspections/{id}/complete", tag = "inspections",
     request_body = CompleteInspectionRequest,
     params(("id" = String, Path, format = Uuid, description = "The inspection"), CommandHeaders),
     responses((status = 200, description = "Completed", body = CommandAnswer), CommandProblems),
@@ -270,7 +279,8 @@ pub(crate) async fn complete(
 }
 
 /// Resolve an open violation (any inspector, admin).
-#[utoipa::path(post, path = "/v1/inspections/{id}/violations/{violation_id}/resolve",
+#[utoipa::path(post, operation_id = "resolveViolation",
+    description = "Any inspector or an admin.", path = "/v1/inspections/{id}/violations/{violation_id}/resolve",
     tag = "inspections", request_body = ResolveViolationRequest,
     params(
         ("id" = String, Path, format = Uuid, description = "The inspection"),

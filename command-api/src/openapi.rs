@@ -135,3 +135,90 @@ pub struct CommandHeaders {
     #[param(rename = "X-Correlation-Id", format = Uuid)]
     x_correlation_id: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use serde_json::Value;
+
+    use super::document_json;
+
+    /// Every operation of the served document, as `(method path, operation)`.
+    fn operations(doc: &Value) -> Vec<(String, &Value)> {
+        let mut all = Vec::new();
+        for (path, methods) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in methods.as_object().into_iter().flatten() {
+                all.push((format!("{method} {path}"), operation));
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn operation_ids_are_unique_camel_case_verb_and_resource() {
+        let doc = document_json();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (route, operation) in operations(&doc) {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{route} has no operationId"));
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{route}: `{id}` is not camelCase"
+            );
+            // A verb alone (`schedule`, `cancel`) makes clashing generated methods.
+            assert!(
+                id.chars().any(|c| c.is_ascii_uppercase()),
+                "{route}: `{id}` is a bare verb"
+            );
+            if let Some(other) = seen.insert(id.to_owned(), route.clone()) {
+                panic!("`{id}` names both {other} and {route}");
+            }
+        }
+        assert!(seen.len() >= 30, "only {} operations", seen.len());
+    }
+
+    #[test]
+    fn every_operation_is_tagged_and_described_and_every_body_has_an_example() {
+        let doc = document_json();
+        let tags: HashSet<&str> = doc["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        for (route, operation) in operations(&doc) {
+            let tag = operation["tags"][0].as_str().unwrap_or_default();
+            assert!(tags.contains(tag), "{route}: tag `{tag}` is not declared");
+            for field in ["summary", "description"] {
+                assert!(
+                    operation[field].as_str().is_some_and(|s| !s.is_empty()),
+                    "{route} has no {field}"
+                );
+            }
+            if let Some(body) = operation.get("requestBody") {
+                let schema = &body["content"]["application/json"]["schema"];
+                let name = schema["$ref"]
+                    .as_str()
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or_else(|| panic!("{route}: the body is not a named schema"));
+                let example = &doc["components"]["schemas"][name]["example"];
+                assert!(example.is_object(), "{route}: {name} has no example");
+            }
+        }
+        for (name, schema) in doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                schema["description"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "schema {name} has no description"
+            );
+        }
+    }
+}

@@ -20,14 +20,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, operation_id = "getHealth",
+    description = "Liveness: answers while the process runs, whatever the store.", path = "/health", tag = "operations",
     responses((status = 200, description = "The process is up")))]
 async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// The store is reachable and migrated.
-#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+#[utoipa::path(get, operation_id = "getReadiness",
+    description = "Readiness: the event store answers and its migrations are applied; 503 otherwise.", path = "/ready", tag = "operations", responses(
     (status = 200, description = "Ready to take commands"),
     (status = 503, description = "The store is unreachable or not migrated",
         body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -43,7 +45,8 @@ async fn ready(State(state): State<AppState>) -> Result<impl IntoResponse, ApiEr
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, operation_id = "getMetrics",
+    description = "Prometheus metrics in text format: requests by route and status, latencies, conflicts, projector positions and lag.", path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
@@ -53,7 +56,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, operation_id = "getOpenApiDocument",
+    description = "This OpenAPI 3.1 document, from which clients are generated.", path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document")))]
 async fn openapi() -> impl IntoResponse {
     Json(crate::openapi::document_json())

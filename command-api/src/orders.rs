@@ -36,6 +36,7 @@ pub struct Doc;
 /// A new order, placed with one farmer.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"farmer_id": "farmer-ana", "lines": [{"stock_item_id": "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1c", "quantity": 4}], "delivery_address": {"line1": "12 Market Street", "city": "Paris", "postal_code": "75011", "country": "FR"}, "requested_delivery_date": "2026-05-05", "notes": "Back door after 7"}))]
 pub struct PlaceOrderRequest {
     /// The new order's id; the server makes a UUIDv7 when absent.
     #[schema(format = Uuid)]
@@ -64,6 +65,7 @@ pub struct PlaceOrderRequest {
 /// One line of a new order.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"stock_item_id": "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1c", "quantity": 4}))]
 pub struct OrderLineBody {
     /// The stock item ordered (one of the farmer's).
     #[schema(format = Uuid)]
@@ -76,6 +78,7 @@ pub struct OrderLineBody {
 /// A cancellation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The menu changed"}))]
 pub struct CancelOrderRequest {
     /// Why.
     #[schema(min_length = 1, max_length = 500)]
@@ -85,18 +88,20 @@ pub struct CancelOrderRequest {
 /// Starting to prepare a confirmed order (no fields).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct MarkPreparingRequest {}
 
 /// A prepared order waits for pickup (no fields).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct MarkReadyForPickupRequest {}
 
 /// Place an order (restaurant: becomes its customer; admin: names `customer_id`).
 ///
 /// The order is recorded `PENDING`; the order process then reserves its lines and confirms
 /// or rejects it.
-#[utoipa::path(post, path = "/v1/orders", tag = "orders",
+#[utoipa::path(post, operation_id = "placeOrder", path = "/v1/orders", tag = "orders",
     request_body = PlaceOrderRequest, params(CommandHeaders),
     responses((status = 201, description = "Placed", body = CommandAnswer), CommandProblems),
     security(("bearer" = [])))]
@@ -164,7 +169,8 @@ pub(crate) async fn place(
 }
 
 /// Cancel an order before it is in transit (its customer, admin).
-#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+#[utoipa::path(post, operation_id = "cancelOrder",
+    description = "Its customer or an admin, before it is in transit. Reservations are released (by the order process).", path = "/v1/orders/{id}/cancel", tag = "orders",
     request_body = CancelOrderRequest,
     params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
     responses((status = 200, description = "Cancelled", body = CommandAnswer), CommandProblems),
@@ -192,7 +198,8 @@ pub(crate) async fn cancel(
 }
 
 /// Start preparing a confirmed order (the order's farmer, admin).
-#[utoipa::path(post, path = "/v1/orders/{id}/preparing", tag = "orders",
+#[utoipa::path(post, operation_id = "markOrderPreparing",
+    description = "The farmer the order is placed with, or an admin; the order must be CONFIRMED.", path = "/v1/orders/{id}/preparing", tag = "orders",
     request_body = MarkPreparingRequest,
     params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
     responses((status = 200, description = "Preparing", body = CommandAnswer), CommandProblems),
@@ -218,7 +225,8 @@ pub(crate) async fn mark_preparing(
 }
 
 /// Say a prepared order waits for pickup (the order's farmer, admin).
-#[utoipa::path(post, path = "/v1/orders/{id}/ready-for-pickup", tag = "orders",
+#[utoipa::path(post, operation_id = "markOrderReadyForPickup",
+    description = "The farmer the order is placed with, or an admin; the order must be PREPARING. A delivery is then scheduled (by the delivery process).", path = "/v1/orders/{id}/ready-for-pickup", tag = "orders",
     request_body = MarkReadyForPickupRequest,
     params(("id" = String, Path, format = Uuid, description = "The order"), CommandHeaders),
     responses((status = 200, description = "Ready for pickup", body = CommandAnswer),

@@ -42,6 +42,7 @@ pub struct Doc;
 /// A new purchase restocking a stock item.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"stock_item_id": "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1c", "supplier_id": "seed-co", "quantity": 40, "unit_cost_cents": 120, "voucher_code": "SPRING10"}))]
 pub struct CreatePurchaseRequest {
     /// The new purchase's id; the server makes a UUIDv7 when absent.
     #[schema(format = Uuid)]
@@ -66,6 +67,7 @@ pub struct CreatePurchaseRequest {
 /// The order placed with the supplier.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"supplier_order_ref": "SO-881"}))]
 pub struct RequestSupplierOrderRequest {
     /// The supplier's reference for the order.
     #[schema(min_length = 1, max_length = 100)]
@@ -75,6 +77,7 @@ pub struct RequestSupplierOrderRequest {
 /// The carrier reserved to bring the goods.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"carrier_id": "fast-freight", "tracking_ref": "FF-20260504-17", "eta": "2026-05-06T14:00:00+02:00"}))]
 pub struct ReserveCarrierRequest {
     /// The carrier.
     #[schema(min_length = 1, max_length = 100)]
@@ -90,6 +93,7 @@ pub struct ReserveCarrierRequest {
 /// The goods' arrival.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity_received": 40}))]
 pub struct ReceiveGoodsRequest {
     /// How many units arrived; they are added to the stock item.
     #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
@@ -99,6 +103,7 @@ pub struct ReceiveGoodsRequest {
 /// The abandonment of a purchase.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The supplier is out of seed"}))]
 pub struct CancelPurchaseRequest {
     /// Why.
     #[schema(min_length = 1, max_length = 500)]
@@ -106,7 +111,8 @@ pub struct CancelPurchaseRequest {
 }
 
 /// Start restocking a stock item (its owner, admin).
-#[utoipa::path(post, path = "/v1/purchases", tag = "purchases",
+#[utoipa::path(post, operation_id = "createPurchase",
+    description = "The stock item's owner, or an admin. Answers 201 with the new purchase.", path = "/v1/purchases", tag = "purchases",
     request_body = CreatePurchaseRequest, params(CommandHeaders),
     responses((status = 201, description = "Created", body = CommandAnswer), CommandProblems),
     security(("bearer" = [])))]
@@ -156,7 +162,8 @@ pub(crate) async fn create(
 }
 
 /// Record the order placed with the supplier (owner, admin).
-#[utoipa::path(post, path = "/v1/purchases/{id}/supplier-order", tag = "purchases",
+#[utoipa::path(post, operation_id = "requestSupplierOrder",
+    description = "The stock item's owner, or an admin.", path = "/v1/purchases/{id}/supplier-order", tag = "purchases",
     request_body = RequestSupplierOrderRequest,
     params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
     responses((status = 200, description = "Ordered", body = CommandAnswer), CommandProblems),
@@ -191,7 +198,8 @@ pub(crate) async fn request_supplier_order(
 }
 
 /// Record the carrier reserved to bring the goods (owner, admin).
-#[utoipa::path(post, path = "/v1/purchases/{id}/carrier-reservation", tag = "purchases",
+#[utoipa::path(post, operation_id = "reserveCarrier",
+    description = "The stock item's owner, or an admin, after the supplier order.", path = "/v1/purchases/{id}/carrier-reservation", tag = "purchases",
     request_body = ReserveCarrierRequest,
     params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
     responses((status = 200, description = "Carrier reserved", body = CommandAnswer),
@@ -229,7 +237,8 @@ pub(crate) async fn reserve_carrier(
 
 /// Record the goods' arrival, which completes the purchase and adds the units to the stock
 /// item (owner, admin).
-#[utoipa::path(post, path = "/v1/purchases/{id}/receive", tag = "purchases",
+#[utoipa::path(post, operation_id = "receiveGoods",
+    description = "The stock item's owner, or an admin. The quantity received is added to the stock item (by the purchase process).", path = "/v1/purchases/{id}/receive", tag = "purchases",
     request_body = ReceiveGoodsRequest,
     params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
     responses((status = 200, description = "Received and completed", body = CommandAnswer),
@@ -265,7 +274,8 @@ pub(crate) async fn receive_goods(
 }
 
 /// Abandon a purchase before its goods arrive (owner, admin).
-#[utoipa::path(post, path = "/v1/purchases/{id}/cancel", tag = "purchases",
+#[utoipa::path(post, operation_id = "cancelPurchase",
+    description = "The stock item's owner, or an admin; not once the goods are received.", path = "/v1/purchases/{id}/cancel", tag = "purchases",
     request_body = CancelPurchaseRequest,
     params(("id" = String, Path, format = Uuid, description = "The purchase"), CommandHeaders),
     responses((status = 200, description = "Cancelled", body = CommandAnswer), CommandProblems),

@@ -50,6 +50,7 @@ pub struct Doc;
 /// A new stock item.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"product_name": "Heirloom tomatoes", "category": "vegetables", "unit": "kg", "unit_price_cents": 450, "quality_grade": "A", "harvest_date": "2026-04-29", "certifications": ["organic"], "low_stock_threshold": 5, "initial_quantity": 120}))]
 pub struct RegisterStockItemRequest {
     /// The new item's id; the server makes a UUIDv7 when absent.
     #[schema(format = Uuid)]
@@ -90,6 +91,7 @@ pub struct RegisterStockItemRequest {
 /// Units received.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 30}))]
 pub struct ReceiveStockRequest {
     /// How many units arrived.
     #[schema(minimum = 1)]
@@ -102,6 +104,7 @@ pub struct ReceiveStockRequest {
 /// A correction of on hand.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"delta": -3, "reason": "Bruised in storage"}))]
 pub struct AdjustStockRequest {
     /// The signed change, not zero; on hand never goes below what is reserved.
     #[schema(minimum = -1_000_000_000_000_i64, maximum = 1_000_000_000_000_i64)]
@@ -114,6 +117,7 @@ pub struct AdjustStockRequest {
 /// A new unit price.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"unit_price_cents": 480}))]
 pub struct ChangePriceRequest {
     /// The new price of one unit, in cents.
     #[schema(minimum = 0)]
@@ -123,6 +127,7 @@ pub struct ChangePriceRequest {
 /// A quarantine.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Mould found on the crates"}))]
 pub struct QuarantineRequest {
     /// Why.
     #[schema(min_length = 1, max_length = 500)]
@@ -135,6 +140,7 @@ pub struct QuarantineRequest {
 /// The end of a quarantine.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Retested clean"}))]
 pub struct ReleaseQuarantineRequest {
     /// Why.
     #[schema(min_length = 1, max_length = 500)]
@@ -142,7 +148,8 @@ pub struct ReleaseQuarantineRequest {
 }
 
 /// Register a stock item (farmer: becomes its owner; admin: names `farmer_id`).
-#[utoipa::path(post, path = "/v1/stock-items", tag = "stock",
+#[utoipa::path(post, operation_id = "registerStockItem",
+    description = "A farmer registers its own item; an admin names the farmer. Answers 201 with the new item.", path = "/v1/stock-items", tag = "stock",
     request_body = RegisterStockItemRequest, params(CommandHeaders),
     responses((status = 201, description = "Registered", body = CommandAnswer), CommandProblems),
     security(("bearer" = [])))]
@@ -207,7 +214,8 @@ pub(crate) async fn register(
 }
 
 /// Add units that arrived (owner, admin).
-#[utoipa::path(post, path = "/v1/stock-items/{id}/receive", tag = "stock",
+#[utoipa::path(post, operation_id = "receiveStock",
+    description = "The owner or an admin.", path = "/v1/stock-items/{id}/receive", tag = "stock",
     request_body = ReceiveStockRequest,
     params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
     responses((status = 200, description = "Received", body = CommandAnswer), CommandProblems),
@@ -243,7 +251,8 @@ pub(crate) async fn receive(
 }
 
 /// Correct on hand; never below what is reserved (owner, admin).
-#[utoipa::path(post, path = "/v1/stock-items/{id}/adjust", tag = "stock",
+#[utoipa::path(post, operation_id = "adjustStock",
+    description = "The owner or an admin; on hand never goes below what is reserved.", path = "/v1/stock-items/{id}/adjust", tag = "stock",
     request_body = AdjustStockRequest,
     params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
     responses((status = 200, description = "Adjusted", body = CommandAnswer), CommandProblems),
@@ -277,7 +286,8 @@ pub(crate) async fn adjust(
 }
 
 /// Set a new unit price (owner, admin).
-#[utoipa::path(post, path = "/v1/stock-items/{id}/price", tag = "stock",
+#[utoipa::path(post, operation_id = "changePrice",
+    description = "The owner or an admin; confirmed orders keep the price they were confirmed at.", path = "/v1/stock-items/{id}/price", tag = "stock",
     request_body = ChangePriceRequest,
     params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
     responses((status = 200, description = "Price set", body = CommandAnswer), CommandProblems),
@@ -309,7 +319,8 @@ pub(crate) async fn change_price(
 }
 
 /// Block new reservations (inspector, admin).
-#[utoipa::path(post, path = "/v1/stock-items/{id}/quarantine", tag = "stock",
+#[utoipa::path(post, operation_id = "quarantineStock",
+    description = "An inspector or an admin; a quarantined item takes no new reservations.", path = "/v1/stock-items/{id}/quarantine", tag = "stock",
     request_body = QuarantineRequest,
     params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
     responses((status = 200, description = "Quarantined", body = CommandAnswer), CommandProblems),
@@ -348,7 +359,8 @@ pub(crate) async fn quarantine(
 }
 
 /// Lift a quarantine (inspector, admin).
-#[utoipa::path(post, path = "/v1/stock-items/{id}/release-quarantine", tag = "stock",
+#[utoipa::path(post, operation_id = "releaseQuarantine",
+    description = "An inspector or an admin.", path = "/v1/stock-items/{id}/release-quarantine", tag = "stock",
     request_body = ReleaseQuarantineRequest,
     params(("id" = String, Path, format = Uuid, description = "The stock item"), CommandHeaders),
     responses((status = 200, description = "Released", body = CommandAnswer), CommandProblems),

@@ -12,6 +12,7 @@ use crate::validate::Fields;
 /// A postal address in a request body.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"line1": "12 Market Street", "city": "Paris", "postal_code": "75011", "country": "FR"}))]
 pub struct AddressBody {
     /// Street and number.
     #[schema(min_length = 1, max_length = 200)]
