@@ -245,3 +245,53 @@ on_both!(
     stray_delivery,
     a_delivery_of_no_known_order_does_not_stop_the_process
 );
+
+/// An admin schedules the delivery itself before the order is ready: the process schedules no
+/// second one, and the admin's delivery carries the order to the end.
+async fn an_admins_delivery_is_the_orders_only_one(app: &App) {
+    let item = app.stock_item(FARMER, 10).await;
+    let order = app.place_order(RESTAURANT, FARMER, &[(&item, 4)]).await;
+    app.order_in(&order, "CONFIRMED").await;
+    let admins = app
+        .post(
+            "/v1/deliveries",
+            ("admin-amy", Role::Admin),
+            &json!({
+                "order_id": order,
+                "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil",
+                    "postal_code": "93100", "country": "FR"},
+                "dropoff_address": {"line1": "12 Market Street", "city": "Paris",
+                    "postal_code": "75011", "country": "FR"},
+                "window_start": "2026-05-04T08:00:00Z",
+                "window_end": "2026-05-04T10:00:00Z",
+            }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for step in ["preparing", "ready-for-pickup"] {
+        app.post(
+            &format!("/v1/orders/{order}/{step}"),
+            (FARMER, Role::Farmer),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    drive(
+        app,
+        &admins,
+        &[("assign", json!({})), ("pickup", json!({})), completed()],
+    )
+    .await;
+    app.order_in(&order, "DELIVERED").await;
+    app.settled().await;
+    let own = DeliveryProcess::delivery_id_for(order.parse().unwrap(), 1);
+    assert!(
+        app.events("delivery", &own.to_string()).await.is_empty(),
+        "the process scheduled a second delivery"
+    );
+}
+on_both!(admins_delivery, an_admins_delivery_is_the_orders_only_one);

@@ -54,6 +54,7 @@ impl DeliveryProcessInput<'_> {
         match self {
             Self::Order { order_id, .. } => Some(*order_id),
             Self::Delivery { event, .. } => match event {
+                DeliveryEvent::DeliveryScheduled(e) => Some(e.order_id),
                 DeliveryEvent::DeliveryPickedUp(e) => Some(e.order_id),
                 DeliveryEvent::DeliveryCompleted(e) => Some(e.order_id),
                 DeliveryEvent::DeliveryFailed(e) => Some(e.order_id),
@@ -81,6 +82,10 @@ pub struct DeliveryProcess {
     /// The deliveries whose completion was passed on to the order (only the one carrying
     /// it is accepted, so each is passed on).
     completed: BTreeSet<DeliveryId>,
+    /// Every delivery of the order, the process's and those an admin scheduled: all count
+    /// toward the most an order may have, and a live one needs no other.
+    #[serde(default)]
+    known: BTreeSet<DeliveryId>,
 }
 
 impl DeliveryProcess {
@@ -120,14 +125,23 @@ impl DeliveryProcess {
             OrderEvent::OrderPlaced(placed) => {
                 self.delivery_address = Some(placed.delivery_address.clone());
             }
-            OrderEvent::OrderReadyForPickup(_) if self.scheduled == 0 => {
+            // An admin may have scheduled one already: that one carries the order.
+            OrderEvent::OrderReadyForPickup(_) if self.scheduled == 0 && !self.has_live() => {
                 self.schedule_next(decision, at, order_id);
             }
             OrderEvent::OrderDeliveryFailed(failed)
                 if failed.failed_deliveries > self.failures_handled =>
             {
                 self.failures_handled = failed.failed_deliveries;
-                if failed.failed_deliveries < MAX_DELIVERIES && self.scheduled < MAX_DELIVERIES {
+                // The order no longer counts on it, even if an admin recorded the failure
+                // while the delivery itself goes on.
+                self.failed.insert(failed.delivery_id);
+                let deliveries = u32::try_from(self.known.len()).unwrap_or(u32::MAX);
+                if failed.failed_deliveries < MAX_DELIVERIES
+                    && self.scheduled < MAX_DELIVERIES
+                    && deliveries < MAX_DELIVERIES
+                    && !self.has_live()
+                {
                     self.schedule_next(decision, at, order_id);
                 }
             }
@@ -142,6 +156,9 @@ impl DeliveryProcess {
         event: &DeliveryEvent,
     ) {
         match event {
+            DeliveryEvent::DeliveryScheduled(_) => {
+                self.known.insert(delivery_id);
+            }
             DeliveryEvent::DeliveryPickedUp(e) if !self.picked_up.contains(&delivery_id) => {
                 self.picked_up.insert(delivery_id);
                 decision.order(e.order_id, OrderCommand::MarkInTransit { delivery_id });
@@ -164,6 +181,13 @@ impl DeliveryProcess {
         }
     }
 
+    /// Whether a delivery of the order is still under way (neither failed nor completed).
+    fn has_live(&self) -> bool {
+        self.known
+            .iter()
+            .any(|d| !self.failed.contains(d) && !self.completed.contains(d))
+    }
+
     /// Schedules the next delivery attempt, from `at` for a day, to the order's address; an
     /// order never seen placed has no address and gets none.
     fn schedule_next(&mut self, decision: &mut Decision, at: DateTime<Utc>, order_id: OrderId) {
@@ -172,6 +196,8 @@ impl DeliveryProcess {
         };
         self.scheduled = self.scheduled.saturating_add(1);
         let delivery_id = Self::delivery_id_for(order_id, self.scheduled);
+        // Known from now on, before its own event comes back through the log.
+        self.known.insert(delivery_id);
         let window = DeliveryWindow {
             start: at,
             end: at

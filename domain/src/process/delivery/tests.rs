@@ -417,3 +417,69 @@ fn the_process_state_survives_being_stored_as_json() {
     let back: DeliveryProcess = serde_json::from_value(stored).unwrap();
     assert_eq!(back, process);
 }
+
+fn admin_scheduled() -> DeliveryEvent {
+    DeliveryEvent::DeliveryScheduled(event_schemas::DeliveryScheduled {
+        delivery_id: delivery_id(),
+        order_id: order_id(),
+        pickup_address: Some(address()),
+        dropoff_address: address(),
+        window: DeliveryWindow {
+            start: at(),
+            end: at() + TimeDelta::hours(2),
+        },
+        scheduled_at: at(),
+    })
+}
+
+#[test]
+fn an_order_an_admin_already_gave_a_delivery_gets_no_other_when_ready() {
+    let mut process = DeliveryProcess::default();
+    assert!(process.handle(cause(1), order(&placed())).is_empty());
+    assert!(
+        process
+            .handle(cause(2), delivery(&admin_scheduled()))
+            .is_empty()
+    );
+    assert!(
+        process.handle(cause(3), order(&ready())).is_empty(),
+        "the admin's delivery carries it"
+    );
+    // Once that one fails, the process schedules the next.
+    let failed_once = OrderEvent::OrderDeliveryFailed(OrderDeliveryFailed {
+        delivery_id: delivery_id(),
+        reason: Reason::parse("closed").unwrap(),
+        failed_deliveries: 1,
+        failed_at: at(),
+    });
+    let commands = process.handle(cause(4), order(&failed_once));
+    assert!(scheduled(&commands).is_some(), "{commands:?}");
+}
+
+#[test]
+fn deliveries_an_admin_scheduled_count_toward_the_most_an_order_may_have() {
+    let mut process = scheduled_once();
+    let first = DeliveryProcess::delivery_id_for(order_id(), 1);
+    let second = DeliveryProcess::delivery_id_for(order_id(), 2);
+    let failure = |id, n| {
+        OrderEvent::OrderDeliveryFailed(OrderDeliveryFailed {
+            delivery_id: id,
+            reason: Reason::parse("closed").unwrap(),
+            failed_deliveries: n,
+            failed_at: at(),
+        })
+    };
+    assert!(scheduled(&process.handle(cause(5), order(&failure(first, 1)))).is_some());
+    // An admin adds one of its own: three deliveries in all.
+    assert!(
+        process
+            .handle(cause(6), delivery(&admin_scheduled()))
+            .is_empty()
+    );
+    assert!(
+        process
+            .handle(cause(7), order(&failure(second, 2)))
+            .is_empty(),
+        "three deliveries already"
+    );
+}
