@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use command_api::Authenticator;
 use executors::{ExecutorSettings, Executors};
 
 use crate::keys::KeySource;
@@ -469,14 +470,26 @@ async fn serve_command_api(
     };
     let executors = serve::executors(&store, &settings);
     let Some(projectors) = projectors else {
-        return serve::command_api(executors, &jwt, &service.http.listen, settings).await;
+        return serve::command_api(executors, &jwt, &service.http.listen, settings, None).await;
     };
     store
         .migrate()
         .await
         .context("cannot migrate the event store")?;
     let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
-    let served = serve::command_api(executors, &jwt, &service.http.listen, settings).await;
+    // GraphQL beside the commands, over the same read models and the same keys.
+    let graphql = query_api::router(
+        query_api::build_schema(projector::read_db(&store).await?),
+        std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
+    );
+    let served = serve::command_api(
+        executors,
+        &jwt,
+        &service.http.listen,
+        settings,
+        Some(graphql),
+    )
+    .await;
     // Requests are finished; each projector commits its batch and stops.
     runtime.stop().await;
     served

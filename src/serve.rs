@@ -37,13 +37,14 @@ pub fn executors(store: &EventStore, settings: &Settings) -> Executors {
     )
 }
 
-/// Serves the command API (and the operations endpoints) on `listen`, issuing commands
-/// through the process's `executors`.
+/// Serves the command API (and the operations endpoints, and the routes `beside` it, such as
+/// GraphQL) on `listen`, issuing commands through the process's `executors`.
 pub async fn command_api(
     executors: Executors,
     jwt: &JwtConfig,
     listen: &str,
     settings: Settings,
+    beside: Option<axum::Router>,
 ) -> anyhow::Result<()> {
     let store = executors.store().clone();
     store
@@ -55,7 +56,10 @@ pub async fn command_api(
         .with_rate_limit(settings.rate_limit)
         .with_idempotency_ttl(settings.idempotency_ttl);
     let sweeper = tokio::spawn(sweep_expired_keys(store));
-    let router = command_api::router(state, settings.request_timeout);
+    let mut router = command_api::router(state, settings.request_timeout);
+    if let Some(beside) = beside {
+        router = router.merge(beside);
+    }
     let server = Server::bind(listen, router)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?

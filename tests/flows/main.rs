@@ -6,6 +6,7 @@
 mod support;
 
 mod deliveries;
+mod graphql;
 mod inspections;
 mod metadata;
 mod orders;

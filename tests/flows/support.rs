@@ -114,9 +114,14 @@ impl App {
         let jwt = JwtConfig::new(JwtKey::Secret(SECRET.to_vec()));
         let state = AppState::with_executors(executors.clone(), Authenticator::new(&jwt).unwrap())
             .with_rate_limit(0);
+        // As `serve` mounts them: GraphQL beside the commands.
+        let graphql = query_api::router(
+            query_api::build_schema(db.clone()),
+            std::sync::Arc::new(Authenticator::new(&jwt).unwrap()),
+        );
         let server = Server::bind(
             "127.0.0.1:0",
-            router(state, command_api::DEFAULT_REQUEST_TIMEOUT),
+            router(state, command_api::DEFAULT_REQUEST_TIMEOUT).merge(graphql),
         )
         .await
         .unwrap();
@@ -187,6 +192,31 @@ impl App {
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer { status, body }
+    }
+
+    /// POSTs a GraphQL `query` to `/graphql` with `token` (if any); returns the JSON answer.
+    pub async fn graphql(&self, token: Option<&str>, query: &str) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// GETs `path`; returns the status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 
     /// Registers a stock item of `farmer` with `quantity` on hand at 450 cents a unit;

@@ -1,0 +1,55 @@
+//! Relay connections (`edges {cursor node}`, `pageInfo`, `totalCount`) over the read models'
+//! pages.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{OutputType, SimpleObject};
+use projections::query::{Page, Paged};
+
+use crate::QueryError;
+use crate::error::refused;
+
+/// The most nodes one page may ask for.
+pub const MAX_PAGE: i32 = 100;
+
+/// How many rows match in all, beside the page.
+#[derive(Debug, SimpleObject)]
+pub struct Total {
+    /// Rows matching the filter, on every page.
+    pub total_count: i64,
+}
+
+/// A page from `first` and `after`; `first` beyond [`MAX_PAGE`] or below 0 is refused.
+pub fn page(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Page> {
+    let first = match first {
+        Some(n) if !(0..=MAX_PAGE).contains(&n) => {
+            return Err(refused(QueryError::BadInput(format!(
+                "`first` must be between 0 and {MAX_PAGE}, not {n}"
+            ))));
+        }
+        Some(n) => Some(u32::try_from(n).unwrap_or(0)),
+        None => None,
+    };
+    Page::new(first, after).map_err(|e| refused(QueryError::BadInput(e.to_string())))
+}
+
+/// The connection of a page of rows, each turned into its node.
+pub fn connection<R, N: OutputType>(
+    paged: Paged<R>,
+    has_previous_page: bool,
+    node: impl Fn(R) -> N,
+) -> Connection<String, N, Total, EmptyFields> {
+    let mut connection = Connection::with_additional_fields(
+        has_previous_page,
+        paged.has_next_page,
+        Total {
+            total_count: paged.total_count,
+        },
+    );
+    connection.edges.extend(
+        paged
+            .rows
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor, node(row))),
+    );
+    connection
+}

@@ -1,0 +1,49 @@
+//! Why a query is refused, mapped once to a GraphQL error with an extension code.
+
+use async_graphql::ErrorExtensions;
+
+/// A refused or failed query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No valid token came with the request.
+    #[error("authentication required: {0}")]
+    Unauthenticated(String),
+    /// The caller's role or relation to the data forbids it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// An argument is invalid (a cursor, a filter value).
+    #[error("invalid argument: {0}")]
+    BadInput(String),
+    /// The read models could not be read.
+    #[error("the read models are unavailable; retry")]
+    Unavailable(#[source] sqlx::Error),
+}
+
+impl QueryError {
+    /// The `extensions.code` clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Unavailable(_) => "UNAVAILABLE",
+        }
+    }
+}
+
+impl ErrorExtensions for QueryError {
+    fn extend(&self) -> async_graphql::Error {
+        let code = self.code();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
+    }
+}
+
+/// A refusal as the GraphQL error clients see, with its code.
+pub(crate) fn refused(error: QueryError) -> async_graphql::Error {
+    error.extend()
+}
+
+/// A read-model failure as the GraphQL error clients see.
+pub(crate) fn unavailable(error: sqlx::Error) -> async_graphql::Error {
+    QueryError::Unavailable(error).extend()
+}

@@ -1,0 +1,274 @@
+//! The `order` and `orders` roots and the `Order` object (API.md "Query API").
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use event_schemas::values::Role;
+use projections::ReadDb;
+use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView, OrderRow};
+
+use crate::QueryError;
+use crate::connection::{Total, connection, page};
+use crate::error::{refused, unavailable};
+use crate::viewer::Viewer;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum OrderStatus {
+    /// Placed; its lines are being reserved.
+    Pending,
+    /// Every line reserved and priced.
+    Confirmed,
+    /// A line could not be reserved.
+    Rejected,
+    /// Cancelled before it left the farm.
+    Cancelled,
+    /// The farmer is preparing it.
+    Preparing,
+    /// Waiting for the driver at the farm.
+    ReadyForPickup,
+    /// On its way.
+    InTransit,
+    /// Received by the restaurant.
+    Delivered,
+}
+
+impl OrderStatus {
+    const ALL: [(Self, &'static str); 8] = [
+        (Self::Pending, "PENDING"),
+        (Self::Confirmed, "CONFIRMED"),
+        (Self::Rejected, "REJECTED"),
+        (Self::Cancelled, "CANCELLED"),
+        (Self::Preparing, "PREPARING"),
+        (Self::ReadyForPickup, "READY_FOR_PICKUP"),
+        (Self::InTransit, "IN_TRANSIT"),
+        (Self::Delivered, "DELIVERED"),
+    ];
+
+    fn stored(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("PENDING", |(_, name)| name)
+    }
+
+    fn from_stored(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+    }
+}
+
+/// Which orders to list.
+#[derive(Debug, Default, InputObject)]
+pub struct OrderFilter {
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Only this restaurant's orders.
+    pub customer_id: Option<ID>,
+    /// Only orders placed with this farmer.
+    pub farmer_id: Option<ID>,
+    /// Placed at or after this time (RFC 3339).
+    pub placed_from: Option<String>,
+    /// Placed before this time (RFC 3339).
+    pub placed_to: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, SimpleObject)]
+pub struct OrderLine {
+    /// The stock item ordered.
+    pub stock_item_id: ID,
+    /// Its product name, once reserved.
+    pub product_name: Option<String>,
+    /// How many units.
+    pub quantity: i64,
+    /// The unit price in cents, once reserved.
+    pub unit_price_cents: Option<i64>,
+}
+
+/// One status change of an order.
+#[derive(Debug, SimpleObject)]
+pub struct TimelineEntry {
+    /// The status it entered.
+    pub status: OrderStatus,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why, where the change says.
+    pub note: Option<String>,
+}
+
+/// A restaurant's order to one farmer.
+pub struct Order(OrderRow);
+
+#[Object]
+impl Order {
+    /// The order's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// Where it is in its life.
+    async fn status(&self) -> Option<OrderStatus> {
+        OrderStatus::from_stored(&self.0.status)
+    }
+
+    /// The restaurant that placed it.
+    async fn customer_id(&self) -> ID {
+        ID(self.0.customer_id.clone())
+    }
+
+    /// The farmer it is placed with.
+    async fn farmer_id(&self) -> ID {
+        ID(self.0.farmer_id.clone())
+    }
+
+    /// Its lines, priced once confirmed.
+    async fn lines(&self) -> async_graphql::Result<Vec<OrderLine>> {
+        let lines: Vec<OrderLineView> = serde_json::from_str(&self.0.lines)?;
+        Ok(lines
+            .into_iter()
+            .map(|l| OrderLine {
+                stock_item_id: ID(l.stock_item_id),
+                product_name: l.product_name,
+                quantity: l.quantity,
+                unit_price_cents: l.unit_price_cents,
+            })
+            .collect())
+    }
+
+    /// The sum of the line totals in cents, once confirmed.
+    async fn total_cents(&self) -> Option<i64> {
+        self.0.total_cents
+    }
+
+    /// Where to deliver.
+    async fn delivery_address(&self) -> async_graphql::Result<Json<serde_json::Value>> {
+        Ok(Json(serde_json::from_str(&self.0.delivery_address)?))
+    }
+
+    /// When it was placed (RFC 3339).
+    async fn placed_at(&self) -> &str {
+        &self.0.placed_at
+    }
+
+    /// When it last changed (RFC 3339).
+    async fn updated_at(&self) -> &str {
+        &self.0.updated_at
+    }
+
+    /// Every status change, oldest first.
+    async fn timeline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TimelineEntry>> {
+        let db = ctx.data::<ReadDb>()?;
+        let rows = orders::timeline(db, &self.0.id)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(TimelineEntry {
+                    status: OrderStatus::from_stored(&r.status)?,
+                    at: r.at,
+                    note: r.note,
+                })
+            })
+            .collect())
+    }
+
+    /// The delivery carrying it, if any.
+    async fn delivery_id(&self) -> Option<ID> {
+        self.0.delivery_id.clone().map(ID)
+    }
+
+    /// Its stream version.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+}
+
+/// The order roots.
+#[derive(Default)]
+pub struct OrdersQuery;
+
+/// The roles that read orders at all; each sees only its own but admins, auditors, analysts.
+const ORDER_READERS: [Role; 5] = [
+    Role::Restaurant,
+    Role::Farmer,
+    Role::Admin,
+    Role::Auditor,
+    Role::Analyst,
+];
+
+#[Object]
+impl OrdersQuery {
+    /// One order: its customer, its farmer, or an admin, auditor or analyst.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+        let actor = ctx.data::<Viewer>()?.with_role(&ORDER_READERS, "orders")?;
+        let db = ctx.data::<ReadDb>()?;
+        let Some(row) = orders::order(db, &id).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let own = match actor.role {
+            Role::Restaurant => row.customer_id == actor.sub.as_str(),
+            Role::Farmer => row.farmer_id == actor.sub.as_str(),
+            _ => Viewer::sees_all(actor),
+        };
+        if !own {
+            return Err(refused(QueryError::Forbidden(
+                "this order is another actor's".into(),
+            )));
+        }
+        Ok(Some(Order(row)))
+    }
+
+    /// Orders, newest first: a restaurant's own, a farmer's placed with it, or all for admins,
+    /// auditors and analysts.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Order, Total, EmptyFields>> {
+        let actor = ctx.data::<Viewer>()?.with_role(&ORDER_READERS, "orders")?;
+        let db = ctx.data::<ReadDb>()?;
+        let filter = filter.unwrap_or_default();
+        let mut rows = RowFilter {
+            status: filter.status.map(|s| s.stored().to_owned()),
+            customer_id: filter.customer_id.map(|id| id.0),
+            farmer_id: filter.farmer_id.map(|id| id.0),
+            placed_from: filter.placed_from.as_deref().map(time).transpose()?,
+            placed_to: filter.placed_to.as_deref().map(time).transpose()?,
+        };
+        // Each sees its own: a filter naming another actor is refused, not emptied.
+        let own = |asked: &mut Option<String>| -> async_graphql::Result<()> {
+            match asked {
+                Some(other) if other != actor.sub.as_str() => Err(refused(QueryError::Forbidden(
+                    "a filter may name only the caller itself".into(),
+                ))),
+                _ => {
+                    *asked = Some(actor.sub.as_str().to_owned());
+                    Ok(())
+                }
+            }
+        };
+        match actor.role {
+            Role::Restaurant => own(&mut rows.customer_id)?,
+            Role::Farmer => own(&mut rows.farmer_id)?,
+            _ => {}
+        }
+        let page = page(first, after.as_deref())?;
+        let paged = orders::orders(db, &rows, &page)
+            .await
+            .map_err(unavailable)?;
+        Ok(connection(paged, after.is_some(), Order))
+    }
+}
+
+/// An RFC 3339 time in the read models' stored form.
+fn time(text: &str) -> async_graphql::Result<String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| projections::time::to_text(t.with_timezone(&chrono::Utc)))
+        .map_err(|e| {
+            refused(QueryError::BadInput(format!(
+                "`{text}` is not an RFC 3339 time: {e}"
+            )))
+        })
+}

@@ -1,0 +1,29 @@
+//! The schema: every query root, with the read models' database and the caller as data.
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use projections::ReadDb;
+
+use crate::orders::OrdersQuery;
+use crate::stock::StockQuery;
+
+/// Every query root of API.md built so far.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(OrdersQuery, StockQuery);
+
+/// The query API's schema.
+pub type QuerySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// The most nested selections a query may have.
+const MAX_DEPTH: usize = 10;
+
+/// The most fields a query may select, counting each list's page size.
+const MAX_COMPLEXITY: usize = 5_000;
+
+/// The schema over the read models in `db`; each request adds its [`crate::Viewer`].
+pub fn build_schema(db: ReadDb) -> QuerySchema {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .data(db)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}

@@ -1,0 +1,172 @@
+//! The `stockItem` and `stockItems` roots and the `StockItem` object: a shared catalogue every
+//! authenticated role reads (restaurants browse it to order).
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use projections::ReadDb;
+use projections::models::stock::{self, StockItemFilter as RowFilter, StockItemRow};
+
+use crate::connection::{Total, connection, page};
+use crate::error::unavailable;
+use crate::viewer::Viewer;
+
+/// What kind of produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum Category {
+    /// Vegetables.
+    Vegetables,
+    /// Fruits.
+    Fruits,
+    /// Herbs.
+    Herbs,
+    /// Dairy.
+    Dairy,
+    /// Grains.
+    Grains,
+    /// Eggs.
+    Eggs,
+    /// Meat.
+    Meat,
+}
+
+impl Category {
+    /// The stored (and HTTP) name.
+    fn stored(self) -> &'static str {
+        match self {
+            Self::Vegetables => "vegetables",
+            Self::Fruits => "fruits",
+            Self::Herbs => "herbs",
+            Self::Dairy => "dairy",
+            Self::Grains => "grains",
+            Self::Eggs => "eggs",
+            Self::Meat => "meat",
+        }
+    }
+}
+
+/// Which stock items to list.
+#[derive(Debug, Default, InputObject)]
+pub struct StockItemFilter {
+    /// Only this farmer's items.
+    pub farmer_id: Option<ID>,
+    /// Only this category's items.
+    pub category: Option<Category>,
+    /// Only items that are (or are not) low on stock.
+    pub low_stock: Option<bool>,
+    /// Only items that are (or are not) quarantined.
+    pub quarantined: Option<bool>,
+}
+
+/// A lot of produce a farmer lists.
+pub struct StockItem(StockItemRow);
+
+#[Object]
+impl StockItem {
+    /// The item's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// Its owner.
+    async fn farmer_id(&self) -> ID {
+        ID(self.0.farmer_id.clone())
+    }
+    /// What it is called.
+    async fn product_name(&self) -> &str {
+        &self.0.product_name
+    }
+    /// What kind of produce (`vegetables`, ...).
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    /// The unit quantities count in.
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    /// The price of one unit, in cents.
+    async fn unit_price_cents(&self) -> i64 {
+        self.0.unit_price_cents
+    }
+    /// Its quality grade.
+    async fn quality_grade(&self) -> &str {
+        &self.0.quality_grade
+    }
+    /// Units held.
+    async fn on_hand(&self) -> i64 {
+        self.0.on_hand
+    }
+    /// Units held for orders.
+    async fn reserved(&self) -> i64 {
+        self.0.reserved
+    }
+    /// Units that can still be ordered.
+    async fn available(&self) -> i64 {
+        self.0.available
+    }
+    /// Available at or below this is low stock.
+    async fn low_stock_threshold(&self) -> i64 {
+        self.0.low_stock_threshold
+    }
+    /// Whether it is low on stock.
+    async fn low_stock(&self) -> bool {
+        self.0.low_stock
+    }
+    /// Whether it is quarantined (takes no new orders).
+    async fn quarantined(&self) -> bool {
+        self.0.quarantined
+    }
+    /// Its certifications.
+    async fn certifications(&self) -> async_graphql::Result<Vec<String>> {
+        Ok(serde_json::from_str(&self.0.certifications)?)
+    }
+    /// When it was harvested, if known.
+    async fn harvest_date(&self) -> Option<&str> {
+        self.0.harvest_date.as_deref()
+    }
+    /// Its stream version.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+}
+
+/// The stock roots.
+#[derive(Default)]
+pub struct StockQuery;
+
+#[Object]
+impl StockQuery {
+    /// One stock item.
+    async fn stock_item(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<StockItem>> {
+        ctx.data::<Viewer>()?.authenticated()?;
+        let db = ctx.data::<ReadDb>()?;
+        let row = stock::stock_item(db, &id).await.map_err(unavailable)?;
+        Ok(row.map(StockItem))
+    }
+
+    /// Stock items, by id.
+    async fn stock_items(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<StockItemFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, StockItem, Total, EmptyFields>> {
+        ctx.data::<Viewer>()?.authenticated()?;
+        let db = ctx.data::<ReadDb>()?;
+        let filter = filter.unwrap_or_default();
+        let rows = RowFilter {
+            farmer_id: filter.farmer_id.map(|id| id.0),
+            category: filter.category.map(|c| c.stored().to_owned()),
+            low_stock: filter.low_stock,
+            quarantined: filter.quarantined,
+        };
+        let page = page(first, after.as_deref())?;
+        let paged = stock::stock_items(db, &rows, &page)
+            .await
+            .map_err(unavailable)?;
+        Ok(connection(paged, after.is_some(), StockItem))
+    }
+}

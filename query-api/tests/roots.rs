@@ -1,0 +1,360 @@
+//! The roots built so far, through `schema.execute`, on SQLite and PostgreSQL: answers, paging
+//! to the end, and every role rule refused with its code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::time::{Duration, Instant};
+
+use async_graphql::Request;
+use chrono::Utc;
+use domain::Issued;
+use domain::order::{OrderCommand, PlaceOrder};
+use domain::stock::{RegisterStockItem, StockCommand};
+use event_schemas::OrderLine;
+use event_schemas::values::{
+    Actor, ActorId, Address, AddressParts, Category, Cents, OrderId, PositiveQuantity, ProductName,
+    QualityGrade, Quantity, Role, StockItemId, Unit,
+};
+use event_store::{CommandContext, EventStore, ScratchDatabase};
+use executors::{ExecutorSettings, Executors};
+use projections::models::orders;
+use projections::{ReadDb, Runtime, RuntimeSettings, models, processes};
+use query_api::{QuerySchema, Viewer, build_schema};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+struct Env {
+    schema: QuerySchema,
+    runtime: Runtime,
+    db: ReadDb,
+    items: Vec<String>,
+    bistro_order: String,
+    cafe_order: String,
+    _dir: Option<tempfile::TempDir>,
+    scratch: Option<ScratchDatabase>,
+}
+
+fn actor(sub: &str, role: Role) -> Actor {
+    Actor::new(ActorId::parse(sub).unwrap(), role)
+}
+
+async fn register(executors: &Executors, farmer: &str, name: &str) -> String {
+    let id = Uuid::now_v7();
+    let by = actor(farmer, Role::Farmer);
+    let command = StockCommand::RegisterStockItem(RegisterStockItem {
+        stock_item_id: StockItemId::from_uuid(id),
+        farmer_id: None,
+        product_name: ProductName::parse(name).unwrap(),
+        category: Category::Vegetables,
+        unit: Unit::Kg,
+        unit_price_cents: Cents::new(300).unwrap(),
+        quality_grade: QualityGrade::A,
+        harvest_date: None,
+        certifications: Vec::new(),
+        low_stock_threshold: Quantity::new(1).unwrap(),
+        initial_quantity: Quantity::new(50).unwrap(),
+    });
+    let context = CommandContext::new(by.clone(), "RegisterStockItem");
+    executors
+        .stock
+        .execute(
+            &id.to_string(),
+            Issued::new(by, Utc::now(), command),
+            &context,
+        )
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+async fn place(executors: &Executors, restaurant: &str, item: &str) -> String {
+    let id = Uuid::now_v7();
+    let by = actor(restaurant, Role::Restaurant);
+    let command = OrderCommand::PlaceOrder(PlaceOrder {
+        order_id: OrderId::from_uuid(id),
+        customer_id: None,
+        farmer_id: ActorId::parse("farmer-ana").unwrap(),
+        lines: vec![OrderLine {
+            stock_item_id: item.parse().unwrap(),
+            quantity: PositiveQuantity::new(2).unwrap(),
+        }],
+        delivery_address: Address::parse(AddressParts {
+            line1: "12 Market Street".into(),
+            line2: None,
+            city: "Paris".into(),
+            postal_code: "75011".into(),
+            country: "FR".into(),
+        })
+        .unwrap(),
+        requested_delivery_date: None,
+        notes: None,
+    });
+    let context = CommandContext::new(by.clone(), "PlaceOrder");
+    executors
+        .orders
+        .execute(
+            &id.to_string(),
+            Issued::new(by, Utc::now(), command),
+            &context,
+        )
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+impl Env {
+    async fn new(postgres: bool) -> Option<Self> {
+        let (url, dir, scratch) = if postgres {
+            let Ok(admin) = std::env::var("DATABASE_URL") else {
+                eprintln!("SKIPPED: DATABASE_URL is not set; this PostgreSQL test did not run");
+                return None;
+            };
+            let scratch = ScratchDatabase::create(&admin, "query_test").await.unwrap();
+            (scratch.url().to_owned(), None, Some(scratch))
+        } else {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("log.db").display());
+            (url, Some(dir), None)
+        };
+        let store = EventStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let db = ReadDb::open(&store, 4).await.unwrap();
+        let executors = Executors::new(store.clone(), ExecutorSettings::default());
+        let mut workers = models::all();
+        workers.extend(processes::all(&executors));
+        let settings = RuntimeSettings {
+            poll_interval: Duration::from_millis(20),
+            ..RuntimeSettings::default()
+        };
+        let runtime = Runtime::start(store, db.clone(), workers, settings)
+            .await
+            .unwrap();
+        let items = vec![
+            register(&executors, "farmer-ana", "Kale").await,
+            register(&executors, "farmer-ana", "Leeks").await,
+            register(&executors, "farmer-bob", "Plums").await,
+        ];
+        let bistro_order = place(&executors, "bistro", &items[0]).await;
+        let cafe_order = place(&executors, "cafe", &items[1]).await;
+        // Both orders confirmed: every projection has seen everything above.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for order in [&bistro_order, &cafe_order] {
+            while orders::order(&db, order)
+                .await
+                .unwrap()
+                .is_none_or(|row| row.status != "CONFIRMED")
+            {
+                assert!(Instant::now() < deadline, "order {order} never confirmed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Some(Self {
+            schema: build_schema(db.clone()),
+            runtime,
+            db,
+            items,
+            bistro_order,
+            cafe_order,
+            _dir: dir,
+            scratch,
+        })
+    }
+
+    async fn finish(self) {
+        self.runtime.stop().await;
+        self.db.close().await;
+        if let Some(scratch) = self.scratch {
+            scratch.drop_database().await.unwrap();
+        }
+    }
+
+    /// The answer's data, or its errors' codes.
+    async fn ask(&self, viewer: Viewer, query: &str) -> Result<Value, Vec<String>> {
+        let response = self.schema.execute(Request::new(query).data(viewer)).await;
+        if response.errors.is_empty() {
+            return Ok(response.data.into_json().unwrap());
+        }
+        Err(response
+            .errors
+            .iter()
+            .map(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .map_or("NO CODE".to_owned(), |c| {
+                        c.to_string().trim_matches('"').to_owned()
+                    })
+            })
+            .collect())
+    }
+}
+
+fn as_(sub: &str, role: Role) -> Viewer {
+    Viewer::actor(actor(sub, role))
+}
+
+async fn roots_answer_page_and_refuse(env: &Env) {
+    // The catalogue: every role reads it; paged to the end.
+    let first = env
+        .ask(
+            as_("bistro", Role::Restaurant),
+            "{ stockItems(first: 2) { totalCount pageInfo { hasNextPage endCursor } \
+               edges { node { id productName farmerId available } } } }",
+        )
+        .await
+        .unwrap();
+    assert_eq!(first["stockItems"]["totalCount"], 3);
+    assert_eq!(first["stockItems"]["pageInfo"]["hasNextPage"], true);
+    let cursor = first["stockItems"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap();
+    let rest = env
+        .ask(
+            as_("bistro", Role::Restaurant),
+            &format!(
+                "{{ stockItems(first: 2, after: \"{cursor}\") {{ pageInfo {{ hasNextPage }} \
+                   edges {{ node {{ id }} }} }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest["stockItems"]["pageInfo"]["hasNextPage"], false);
+    let mut seen: Vec<String> = first["stockItems"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["stockItems"]["edges"].as_array().unwrap())
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    seen.sort();
+    let mut items = env.items.clone();
+    items.sort();
+    assert_eq!(seen, items);
+    let kale = env
+        .ask(
+            as_("driver-dan", Role::Distributor),
+            &format!(
+                "{{ stockItem(id: \"{}\") {{ productName available reserved }} }}",
+                env.items[0]
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kale["stockItem"],
+        json!({"productName": "Kale", "available": 48, "reserved": 2})
+    );
+    let filtered = env
+        .ask(
+            as_("bistro", Role::Restaurant),
+            "{ stockItems(filter: {farmerId: \"farmer-bob\"}) { totalCount } }",
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered["stockItems"]["totalCount"], 1);
+
+    // Orders: a restaurant sees its own, a farmer those placed with it, an admin all.
+    let orders_of = |who: Viewer| {
+        let query = "{ orders { totalCount edges { node { id status customerId totalCents \
+                     lines { stockItemId quantity unitPriceCents } timeline { status } } } } }";
+        async move { env.ask(who, query).await }
+    };
+    let bistro = orders_of(as_("bistro", Role::Restaurant)).await.unwrap();
+    assert_eq!(bistro["orders"]["totalCount"], 1);
+    let node = &bistro["orders"]["edges"][0]["node"];
+    assert_eq!(node["id"], env.bistro_order.as_str());
+    assert_eq!(node["status"], "CONFIRMED");
+    assert_eq!(node["totalCents"], 600);
+    assert_eq!(node["lines"][0]["unitPriceCents"], 300);
+    assert_eq!(node["timeline"][0]["status"], "PENDING");
+    let ana = orders_of(as_("farmer-ana", Role::Farmer)).await.unwrap();
+    assert_eq!(ana["orders"]["totalCount"], 2);
+    let bob = orders_of(as_("farmer-bob", Role::Farmer)).await.unwrap();
+    assert_eq!(bob["orders"]["totalCount"], 0);
+    let admin = orders_of(as_("admin-amy", Role::Admin)).await.unwrap();
+    assert_eq!(admin["orders"]["totalCount"], 2);
+    let confirmed = env
+        .ask(
+            as_("auditor-al", Role::Auditor),
+            "{ orders(filter: {status: CONFIRMED}) { totalCount } }",
+        )
+        .await
+        .unwrap();
+    assert_eq!(confirmed["orders"]["totalCount"], 2);
+
+    // Refusals carry their code; none is an empty answer.
+    let forbidden = |errors: Result<Value, Vec<String>>| {
+        assert_eq!(errors.unwrap_err(), ["FORBIDDEN"]);
+    };
+    forbidden(
+        env.ask(
+            as_("bistro", Role::Restaurant),
+            &format!("{{ order(id: \"{}\") {{ id }} }}", env.cafe_order),
+        )
+        .await,
+    );
+    forbidden(
+        env.ask(
+            as_("bistro", Role::Restaurant),
+            "{ orders(filter: {customerId: \"cafe\"}) { totalCount } }",
+        )
+        .await,
+    );
+    forbidden(orders_of(as_("driver-dan", Role::Distributor)).await);
+    forbidden(orders_of(as_("inspector-ines", Role::Inspector)).await);
+    assert_eq!(
+        orders_of(Viewer::anonymous("no token")).await.unwrap_err(),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        env.ask(
+            Viewer::anonymous("no token"),
+            "{ stockItems { totalCount } }"
+        )
+        .await
+        .unwrap_err(),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        env.ask(
+            as_("bistro", Role::Restaurant),
+            "{ stockItems(first: 1000) { totalCount } }"
+        )
+        .await
+        .unwrap_err(),
+        ["BAD_USER_INPUT"]
+    );
+    assert_eq!(
+        env.ask(
+            as_("bistro", Role::Restaurant),
+            "{ stockItems(after: \"not a cursor\") { totalCount } }"
+        )
+        .await
+        .unwrap_err(),
+        ["BAD_USER_INPUT"]
+    );
+    let own = env
+        .ask(
+            as_("bistro", Role::Restaurant),
+            &format!("{{ order(id: \"{}\") {{ customerId }} }}", env.bistro_order),
+        )
+        .await
+        .unwrap();
+    assert_eq!(own["order"]["customerId"], "bistro");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite() {
+    let env = Env::new(false).await.unwrap();
+    roots_answer_page_and_refuse(&env).await;
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres() {
+    let Some(env) = Env::new(true).await else {
+        return;
+    };
+    roots_answer_page_and_refuse(&env).await;
+    env.finish().await;
+}
