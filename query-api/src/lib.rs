@@ -2,14 +2,17 @@
 //! `projections` crate owns: each root resolves through that crate's typed queries, and every
 //! answer passes the caller's role and ownership first.
 //!
-//! Built so far: the schema with the `order`, `orders`, `stockItem` and `stockItems` roots as
-//! Relay connections, the JWT viewer and its rules, and the HTTP route with GraphiQL. The
-//! other roots, the audit queries, the consistency wait and subscriptions follow.
+//! Built so far: the schema with the order, stock item, delivery and purchase roots as Relay
+//! connections, the JWT viewer and its rules, and the HTTP route with GraphiQL. The
+//! inspection and report roots, the audit queries, the consistency wait, subscriptions and
+//! the DataLoaders follow.
 
 mod connection;
+mod deliveries;
 mod error;
 mod http;
 mod orders;
+mod purchases;
 mod schema;
 mod stock;
 mod viewer;

@@ -4,10 +4,12 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use event_schemas::values::Role;
 use projections::ReadDb;
+use projections::models::deliveries;
 use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView, OrderRow};
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
+use crate::deliveries::Delivery;
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
 
@@ -172,9 +174,14 @@ impl Order {
             .collect())
     }
 
-    /// The delivery carrying it, if any.
-    async fn delivery_id(&self) -> Option<ID> {
-        self.0.delivery_id.clone().map(ID)
+    /// Its latest delivery, if it has one.
+    async fn delivery(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Delivery>> {
+        let Some(id) = &self.0.delivery_id else {
+            return Ok(None);
+        };
+        let db = ctx.data::<ReadDb>()?;
+        let row = deliveries::delivery(db, id).await.map_err(unavailable)?;
+        Ok(row.map(Delivery))
     }
 
     /// Its stream version.

@@ -42,3 +42,105 @@ on_both!(
     read_back,
     an_order_placed_over_http_is_read_back_over_graphql
 );
+
+/// An order's delivery through GraphQL: its driver lists it, its restaurant reads it on the
+/// order, another driver and a restaurant listing deliveries are refused.
+async fn a_delivery_is_read_by_its_driver_and_its_restaurant(app: &App) {
+    let item = app.stock_item("farmer-ada", 10).await;
+    let order = app
+        .place_order("bistro-rue", "farmer-ada", &[(&item, 3)])
+        .await;
+    app.order_in(&order, "CONFIRMED").await;
+    for step in ["preparing", "ready-for-pickup"] {
+        app.post(
+            &format!("/v1/orders/{order}/{step}"),
+            ("farmer-ada", Role::Farmer),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    let delivery =
+        domain::process::DeliveryProcess::delivery_id_for(order.parse().unwrap(), 1).to_string();
+    app.eventually("the delivery", || async {
+        projections::models::deliveries::delivery(&app.db, &delivery)
+            .await
+            .unwrap()
+    })
+    .await;
+    app.post(
+        &format!("/v1/deliveries/{delivery}/assign"),
+        ("driver-dan", Role::Distributor),
+        &serde_json::json!({}),
+    )
+    .await
+    .expect(200);
+    app.eventually("the driver on the read model", || async {
+        projections::models::deliveries::delivery(&app.db, &delivery)
+            .await
+            .unwrap()
+            .filter(|d| d.driver_id.is_some())
+    })
+    .await;
+    let driver = app.token("driver-dan", Role::Distributor);
+    let listed = app
+        .graphql(
+            Some(&driver),
+            "{ deliveries { totalCount edges { node { id status driverId } } } }",
+        )
+        .await;
+    assert_eq!(listed["data"]["deliveries"]["totalCount"], 1, "{listed}");
+    assert_eq!(
+        listed["data"]["deliveries"]["edges"][0]["node"]["status"],
+        "ASSIGNED"
+    );
+    let on_order = app
+        .graphql(
+            Some(&app.token("bistro-rue", Role::Restaurant)),
+            &format!("{{ order(id: \"{order}\") {{ delivery {{ id driverId }} }} }}"),
+        )
+        .await;
+    assert_eq!(
+        on_order["data"]["order"]["delivery"]["id"],
+        delivery.as_str(),
+        "{on_order}"
+    );
+    let other_driver = app
+        .graphql(
+            Some(&app.token("driver-eve", Role::Distributor)),
+            &format!("{{ delivery(id: \"{delivery}\") {{ id }} }}"),
+        )
+        .await;
+    assert_eq!(other_driver["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let restaurant_list = app
+        .graphql(
+            Some(&app.token("bistro-rue", Role::Restaurant)),
+            "{ deliveries { totalCount } }",
+        )
+        .await;
+    assert_eq!(
+        restaurant_list["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+    let purchases = app
+        .graphql(
+            Some(&app.token("bistro-rue", Role::Restaurant)),
+            "{ purchases { totalCount } }",
+        )
+        .await;
+    assert_eq!(purchases["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let own_purchases = app
+        .graphql(
+            Some(&app.token("farmer-ada", Role::Farmer)),
+            "{ purchases { totalCount } }",
+        )
+        .await;
+    assert_eq!(
+        own_purchases["data"]["purchases"]["totalCount"], 0,
+        "{own_purchases}"
+    );
+}
+on_both!(
+    delivery_read,
+    a_delivery_is_read_by_its_driver_and_its_restaurant
+);
