@@ -11,6 +11,7 @@ mod connection;
 mod deliveries;
 mod error;
 mod http;
+mod inspections;
 mod orders;
 mod purchases;
 mod schema;

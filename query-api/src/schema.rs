@@ -4,13 +4,20 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use projections::ReadDb;
 
 use crate::deliveries::DeliveriesQuery;
+use crate::inspections::InspectionsQuery;
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
 use crate::stock::StockQuery;
 
 /// Every query root of API.md built so far.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(OrdersQuery, StockQuery, DeliveriesQuery, PurchasesQuery);
+pub struct QueryRoot(
+    OrdersQuery,
+    StockQuery,
+    DeliveriesQuery,
+    PurchasesQuery,
+    InspectionsQuery,
+);
 
 /// The query API's schema.
 pub type QuerySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;

@@ -144,3 +144,81 @@ on_both!(
     delivery_read,
     a_delivery_is_read_by_its_driver_and_its_restaurant
 );
+
+/// A passed inspection through GraphQL: the farm's compliance for everyone, the inspection
+/// for its farm and its inspector, refused to anyone else.
+async fn an_inspection_and_a_farms_compliance(app: &App) {
+    let inspection = app
+        .post(
+            "/v1/inspections",
+            ("inspector-ines", Role::Inspector),
+            &serde_json::json!({
+                "farmer_id": "farmer-ada",
+                "inspector_id": "inspector-ines",
+                "scheduled_for": "2026-05-04T09:00:00Z",
+            }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (step, body) in [
+        ("start", serde_json::json!({})),
+        ("complete", serde_json::json!({"score": 95})),
+    ] {
+        app.post(
+            &format!("/v1/inspections/{inspection}/{step}"),
+            ("inspector-ines", Role::Inspector),
+            &body,
+        )
+        .await
+        .expect(200);
+    }
+    app.eventually("the inspection passed", || async {
+        projections::models::inspections::inspection(&app.db, &inspection)
+            .await
+            .unwrap()
+            .filter(|i| i.status == "PASSED")
+    })
+    .await;
+    let compliance = app
+        .graphql(
+            Some(&app.token("bistro-rue", Role::Restaurant)),
+            "{ farmCompliance(farmerId: \"farmer-ada\") { status lastScore openViolations { code } } }",
+        )
+        .await;
+    assert_eq!(
+        compliance["data"]["farmCompliance"]["status"], "COMPLIANT",
+        "{compliance}"
+    );
+    assert_eq!(compliance["data"]["farmCompliance"]["lastScore"], 95);
+    let listing =
+        "{ inspections { totalCount edges { node { id status score violations { code } } } } }";
+    for (sub, role) in [
+        ("farmer-ada", Role::Farmer),
+        ("inspector-ines", Role::Inspector),
+    ] {
+        let own = app.graphql(Some(&app.token(sub, role)), listing).await;
+        assert_eq!(own["data"]["inspections"]["totalCount"], 1, "{sub}: {own}");
+        assert_eq!(
+            own["data"]["inspections"]["edges"][0]["node"]["status"],
+            "PASSED"
+        );
+    }
+    let other = app
+        .graphql(
+            Some(&app.token("farmer-bob", Role::Farmer)),
+            &format!("{{ inspection(id: \"{inspection}\") {{ id }} }}"),
+        )
+        .await;
+    assert_eq!(
+        other["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{other}"
+    );
+    let restaurant = app
+        .graphql(Some(&app.token("bistro-rue", Role::Restaurant)), listing)
+        .await;
+    assert_eq!(restaurant["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}
+on_both!(inspection_read, an_inspection_and_a_farms_compliance);
