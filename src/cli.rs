@@ -479,7 +479,7 @@ async fn serve_command_api(
     let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
     // GraphQL beside the commands, over the same read models and the same keys.
     let graphql = query_api::router(
-        query_api::build_schema(projector::read_db(&store).await?),
+        query_api::build_schema(store.clone(), projector::read_db(&store).await?),
         std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
     );
     let served = serve::command_api(

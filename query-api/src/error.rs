@@ -14,9 +14,9 @@ pub enum QueryError {
     /// An argument is invalid (a cursor, a filter value).
     #[error("invalid argument: {0}")]
     BadInput(String),
-    /// The read models could not be read.
+    /// The read models (or the log) could not be read; the cause goes to the logs only.
     #[error("the read models are unavailable; retry")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable,
 }
 
 impl QueryError {
@@ -26,7 +26,7 @@ impl QueryError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::BadInput(_) => "BAD_USER_INPUT",
-            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -43,7 +43,9 @@ pub(crate) fn refused(error: QueryError) -> async_graphql::Error {
     error.extend()
 }
 
-/// A read-model failure as the GraphQL error clients see.
-pub(crate) fn unavailable(error: sqlx::Error) -> async_graphql::Error {
-    QueryError::Unavailable(error).extend()
+/// A read-model (or log) failure as the GraphQL error clients see; the cause is logged, not
+/// shown.
+pub(crate) fn unavailable(error: impl std::fmt::Display) -> async_graphql::Error {
+    tracing::warn!(%error, "a query could not read the read models");
+    QueryError::Unavailable.extend()
 }

@@ -14,6 +14,7 @@ mod http;
 mod inspections;
 mod orders;
 mod purchases;
+mod reports;
 mod schema;
 mod stock;
 mod viewer;

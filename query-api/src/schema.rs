@@ -1,12 +1,14 @@
 //! The schema: every query root, with the read models' database and the caller as data.
 
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use event_store::EventStore;
 use projections::ReadDb;
 
 use crate::deliveries::DeliveriesQuery;
 use crate::inspections::InspectionsQuery;
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
+use crate::reports::ReportsQuery;
 use crate::stock::StockQuery;
 
 /// Every query root of API.md built so far.
@@ -17,6 +19,7 @@ pub struct QueryRoot(
     DeliveriesQuery,
     PurchasesQuery,
     InspectionsQuery,
+    ReportsQuery,
 );
 
 /// The query API's schema.
@@ -28,10 +31,12 @@ const MAX_DEPTH: usize = 10;
 /// The most fields a query may select, counting each list's page size.
 const MAX_COMPLEXITY: usize = 5_000;
 
-/// The schema over the read models in `db`; each request adds its [`crate::Viewer`].
-pub fn build_schema(db: ReadDb) -> QuerySchema {
+/// The schema over the read models in `db` and the log in `store`; each request adds its
+/// [`crate::Viewer`].
+pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(db)
+        .data(store)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

@@ -126,7 +126,7 @@ impl Env {
             poll_interval: Duration::from_millis(20),
             ..RuntimeSettings::default()
         };
-        let runtime = Runtime::start(store, db.clone(), workers, settings)
+        let runtime = Runtime::start(store.clone(), db.clone(), workers, settings)
             .await
             .unwrap();
         let items = vec![
@@ -149,7 +149,7 @@ impl Env {
             }
         }
         Some(Self {
-            schema: build_schema(db.clone()),
+            schema: build_schema(store, db.clone()),
             runtime,
             db,
             items,
@@ -341,6 +341,66 @@ async fn roots_answer_page_and_refuse(env: &Env) {
         .await
         .unwrap();
     assert_eq!(own["order"]["customerId"], "bistro");
+
+    // Reports: analysts read them; a farmer its own sales only; a restaurant nothing.
+    // A day either side, so a run across midnight still holds both orders.
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let sales = format!(
+        "{{ salesReport(from: \"{from}\", to: \"{to}\", groupBy: FARMER) \
+           {{ key orders quantity revenueCents }} }}"
+    );
+    let analyst = env.ask(as_("ann", Role::Analyst), &sales).await.unwrap();
+    assert_eq!(
+        analyst["salesReport"],
+        json!([{"key": "farmer-ana", "orders": 2, "quantity": 4, "revenueCents": 1200}])
+    );
+    let bob = env
+        .ask(as_("farmer-bob", Role::Farmer), &sales)
+        .await
+        .unwrap();
+    assert_eq!(bob["salesReport"], json!([]));
+    assert_eq!(
+        env.ask(as_("bistro", Role::Restaurant), &sales)
+            .await
+            .unwrap_err(),
+        ["FORBIDDEN"]
+    );
+    let inventory = env
+        .ask(
+            as_("ann", Role::Analyst),
+            "{ inventoryReport { category items onHand reserved available } }",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        inventory["inventoryReport"],
+        json!([{"category": "vegetables", "items": 3, "onHand": 150, "reserved": 4,
+                "available": 146}])
+    );
+    let states = env
+        .ask(
+            as_("admin-amy", Role::Admin),
+            "{ projections { name status lag } }",
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = states["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"orders") && names.contains(&"order-process"),
+        "{names:?}"
+    );
+    assert_eq!(
+        env.ask(as_("farmer-ana", Role::Farmer), "{ projections { name } }")
+            .await
+            .unwrap_err(),
+        ["FORBIDDEN"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,7 +116,7 @@ impl App {
             .with_rate_limit(0);
         // As `serve` mounts them: GraphQL beside the commands.
         let graphql = query_api::router(
-            query_api::build_schema(db.clone()),
+            query_api::build_schema(store.clone(), db.clone()),
             std::sync::Arc::new(Authenticator::new(&jwt).unwrap()),
         );
         let server = Server::bind(
