@@ -13,7 +13,7 @@ use crate::settings::{
     HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, SnapshotArgs, StoreArgs,
     parse_duration,
 };
-use crate::{audit, bench, projector, schemas_export, serve, telemetry};
+use crate::{audit, bench, projector, query, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -416,7 +416,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let workers = args.projector.workers();
             projector::run(executors, &args.listen, workers, args.projector.settings()).await
         }
-        Action::QueryApi(_) => not_available("query-api"),
+        Action::QueryApi(service) => {
+            telemetry::init(service.log.log_format);
+            let (jwt, _) = service.jwt.config(&service.store)?;
+            let store = service.store.open().await?;
+            query::run(store, &jwt, &service.http.listen).await
+        }
         Action::Projections {
             command: ProjectionsCommand::Status(tool),
         } => {
@@ -493,10 +498,6 @@ async fn serve_command_api(
     // Requests are finished; each projector commits its batch and stops.
     runtime.stop().await;
     served
-}
-
-fn not_available(name: &str) -> anyhow::Result<()> {
-    bail!("`supplyline {name}` is not available yet in this build")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod keys;
 mod projector;
+mod query;
 mod schemas_export;
 mod serve;
 mod settings;

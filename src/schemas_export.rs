@@ -1,4 +1,5 @@
-//! `supplyline schemas export <dir>`: one JSON Schema file per published event version.
+//! `supplyline schemas export <dir>`: one JSON Schema file per published event version, and
+//! the GraphQL schema's SDL.
 
 use std::fs;
 use std::path::Path;
@@ -6,7 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 
 /// Writes `<dir>/<aggregate>/<EventType>.v<version>.schema.json` for every event,
-/// `<dir>/metadata.schema.json` and `<dir>/index.json`; returns how many schemas it wrote.
+/// `<dir>/metadata.schema.json`, `<dir>/index.json` and `<dir>/schema.graphql` (the query
+/// API's SDL); returns how many schemas it wrote.
 pub fn export(dir: &Path) -> anyhow::Result<usize> {
     let mut index = Vec::new();
     for (kind, schema) in event_schemas::all_schemas() {
@@ -28,7 +30,9 @@ pub fn export(dir: &Path) -> anyhow::Result<usize> {
         &dir.join("index.json"),
         &serde_json::Value::Array(index.clone()),
     )?;
-    Ok(index.len() + 1)
+    let sdl = dir.join("schema.graphql");
+    fs::write(&sdl, query_api::sdl()).with_context(|| format!("cannot write {}", sdl.display()))?;
+    Ok(index.len() + 2)
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {

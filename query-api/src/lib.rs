@@ -21,5 +21,5 @@ mod viewer;
 
 pub use error::QueryError;
 pub use http::router;
-pub use schema::{QuerySchema, build_schema};
+pub use schema::{QuerySchema, build_schema, sdl};
 pub use viewer::Viewer;

@@ -41,3 +41,10 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
 }
+
+/// The schema's SDL, for client tooling (`supplyline schemas export`).
+pub fn sdl() -> String {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

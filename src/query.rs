@@ -1,0 +1,52 @@
+//! `supplyline query-api`: the GraphQL API alone (with `/health`, `/ready` and `/metrics`),
+//! over the read models and the log of one store, for multi-process deployments.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use command_api::{Authenticator, JwtConfig, Server};
+use event_store::EventStore;
+
+use crate::projector;
+
+/// Serves GraphQL on `listen` until SIGTERM.
+pub async fn run(store: EventStore, jwt: &JwtConfig, listen: &str) -> anyhow::Result<()> {
+    let auth = Arc::new(Authenticator::new(jwt).context("invalid JWT configuration")?);
+    let db = projector::read_db(&store).await?;
+    let metrics = command_api::prometheus();
+    let ready_store = store.clone();
+    let router = query_api::router(query_api::build_schema(store, db), auth)
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/ready",
+            get(move || {
+                let store = ready_store.clone();
+                async move {
+                    match store.ready().await {
+                        Ok(()) => (StatusCode::OK, "ready".to_owned()).into_response(),
+                        Err(error) => {
+                            (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response()
+                        }
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        );
+    let server = Server::bind(listen, router)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %server.local_addr()?, "query API listening");
+    server
+        .run_until_stopped(command_api::shutdown_signal())
+        .await
+        .context("the query API failed")
+}
