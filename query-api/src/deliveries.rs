@@ -9,6 +9,7 @@ use projections::models::orders;
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
+use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
 
@@ -151,7 +152,13 @@ async fn may_see(db: &ReadDb, actor: &Actor, row: &DeliveryRow) -> async_graphql
 impl DeliveriesQuery {
     /// One delivery: its driver, its order's customer or farmer, or an admin, auditor or
     /// analyst.
-    async fn delivery(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Delivery>> {
+    async fn delivery(
+        &self,
+        ctx: &Context<'_>,
+        consistency: Option<Consistency>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Delivery>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let Some(row) = deliveries::delivery(db, &id).await.map_err(unavailable)? else {
@@ -169,10 +176,12 @@ impl DeliveriesQuery {
     async fn deliveries(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         filter: Option<DeliveryFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Delivery, Total, EmptyFields>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.with_role(
             &[Role::Distributor, Role::Admin, Role::Auditor, Role::Analyst],
             "deliveries",

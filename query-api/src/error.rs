@@ -14,6 +14,9 @@ pub enum QueryError {
     /// An argument is invalid (a cursor, a filter value).
     #[error("invalid argument: {0}")]
     BadInput(String),
+    /// The read models had not applied the position asked for within the wait.
+    #[error("the read models have not reached that position within {0:?}; retry")]
+    NotYetConsistent(std::time::Duration),
     /// The read models (or the log) could not be read; the cause goes to the logs only.
     #[error("the read models are unavailable; retry")]
     Unavailable,
@@ -26,6 +29,7 @@ impl QueryError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::NotYetConsistent(_) => "NOT_YET_CONSISTENT",
             Self::Unavailable => "UNAVAILABLE",
         }
     }

@@ -12,19 +12,31 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use command_api::Authenticator;
 
-use crate::{QuerySchema, Viewer};
+use async_graphql::ErrorExtensions;
+
+use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
+
+/// The header that makes a query wait for a position (as the `consistency` argument does).
+pub const CONSISTENCY_HEADER: &str = "x-consistency-position";
 
 #[derive(Clone)]
 struct QueryState {
     schema: QuerySchema,
     auth: Arc<Authenticator>,
+    /// The schema's checkpoint watcher (every schema [`crate::build_schema`] makes has one).
+    checkpoints: Option<Checkpoints>,
 }
 
 /// The GraphQL routes over `schema`, authenticating with `auth` (the command API's keys).
 pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
+    let checkpoints = schema.data::<Checkpoints>().cloned();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
-        .with_state(QueryState { schema, auth })
+        .with_state(QueryState {
+            schema,
+            auth,
+            checkpoints,
+        })
 }
 
 async fn graphiql() -> impl IntoResponse {
@@ -37,6 +49,21 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let viewer = viewer(&state.auth, &headers);
+    if let Some(position) = headers.get(CONSISTENCY_HEADER) {
+        let waited = match position.to_str() {
+            Ok(token) => match &state.checkpoints {
+                Some(checkpoints) => checkpoints.reach(token.trim()).await,
+                None => Err(QueryError::Unavailable),
+            },
+            Err(_) => Err(QueryError::BadInput(format!(
+                "{CONSISTENCY_HEADER} is not a position token"
+            ))),
+        };
+        if let Err(error) = waited {
+            let refusal = error.extend().into_server_error(Default::default());
+            return async_graphql::Response::from_errors(vec![refusal]).into();
+        }
+    }
     state
         .schema
         .execute(request.into_inner().data(viewer))

@@ -12,6 +12,7 @@ use projections::models::inspections::{
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
+use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
 
@@ -188,8 +189,10 @@ impl InspectionsQuery {
     async fn inspection(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         id: ID,
     ) -> async_graphql::Result<Option<Inspection>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let Some(row) = inspections::inspection(db, &id)
@@ -211,10 +214,12 @@ impl InspectionsQuery {
     async fn inspections(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         filter: Option<InspectionFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Inspection, Total, EmptyFields>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.with_role(
             &[
                 Role::Farmer,
@@ -259,8 +264,10 @@ impl InspectionsQuery {
     async fn farm_compliance(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         farmer_id: ID,
     ) -> async_graphql::Result<FarmCompliance> {
+        consistent(ctx, consistency).await?;
         ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let found = inspections::farm_compliance(db, &farmer_id)

@@ -8,6 +8,7 @@
 //! the DataLoaders follow.
 
 mod connection;
+mod consistency;
 mod deliveries;
 mod error;
 mod http;
@@ -19,6 +20,7 @@ mod schema;
 mod stock;
 mod viewer;
 
+pub use consistency::{CONSISTENCY_WAIT, Checkpoints, Consistency};
 pub use error::QueryError;
 pub use http::router;
 pub use schema::{QuerySchema, build_schema, sdl};

@@ -9,6 +9,7 @@ use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView,
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
+use crate::consistency::{Consistency, consistent};
 use crate::deliveries::Delivery;
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
@@ -206,7 +207,13 @@ const ORDER_READERS: [Role; 5] = [
 #[Object]
 impl OrdersQuery {
     /// One order: its customer, its farmer, or an admin, auditor or analyst.
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+    async fn order(
+        &self,
+        ctx: &Context<'_>,
+        consistency: Option<Consistency>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Order>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.with_role(&ORDER_READERS, "orders")?;
         let db = ctx.data::<ReadDb>()?;
         let Some(row) = orders::order(db, &id).await.map_err(unavailable)? else {
@@ -230,10 +237,12 @@ impl OrdersQuery {
     async fn orders(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         filter: Option<OrderFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Order, Total, EmptyFields>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.with_role(&ORDER_READERS, "orders")?;
         let db = ctx.data::<ReadDb>()?;
         let filter = filter.unwrap_or_default();

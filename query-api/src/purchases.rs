@@ -8,6 +8,7 @@ use projections::models::purchases::{self, PurchaseFilter as RowFilter, Purchase
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
+use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
 
@@ -127,7 +128,13 @@ const PURCHASE_READERS: [Role; 4] = [Role::Farmer, Role::Admin, Role::Auditor, R
 #[Object]
 impl PurchasesQuery {
     /// One purchase: its stock item's owner, or an admin, auditor or analyst.
-    async fn purchase(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Purchase>> {
+    async fn purchase(
+        &self,
+        ctx: &Context<'_>,
+        consistency: Option<Consistency>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Purchase>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx
             .data::<Viewer>()?
             .with_role(&PURCHASE_READERS, "purchases")?;
@@ -147,10 +154,12 @@ impl PurchasesQuery {
     async fn purchases(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         filter: Option<PurchaseFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Purchase, Total, EmptyFields>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx
             .data::<Viewer>()?
             .with_role(&PURCHASE_READERS, "purchases")?;

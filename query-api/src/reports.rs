@@ -10,6 +10,7 @@ use projections::models::stock;
 use projections::{ReadDb, runtime, status};
 
 use crate::QueryError;
+use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
 use crate::viewer::Viewer;
 
@@ -85,10 +86,12 @@ impl ReportsQuery {
     async fn sales_report(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         from: String,
         to: String,
         group_by: SalesGroupBy,
     ) -> async_graphql::Result<Vec<SalesRow>> {
+        consistent(ctx, consistency).await?;
         let actor = ctx.data::<Viewer>()?.with_role(
             &[Role::Admin, Role::Analyst, Role::Auditor, Role::Farmer],
             "the sales report",
@@ -126,7 +129,9 @@ impl ReportsQuery {
     async fn inventory_report(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
     ) -> async_graphql::Result<Vec<InventoryRow>> {
+        consistent(ctx, consistency).await?;
         ctx.data::<Viewer>()?
             .with_role(&REPORT_READERS, "the inventory report")?;
         let db = ctx.data::<ReadDb>()?;

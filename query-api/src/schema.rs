@@ -4,6 +4,7 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use event_store::EventStore;
 use projections::ReadDb;
 
+use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
 use crate::inspections::InspectionsQuery;
 use crate::orders::OrdersQuery;
@@ -32,9 +33,10 @@ const MAX_DEPTH: usize = 10;
 const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema over the read models in `db` and the log in `store`; each request adds its
-/// [`crate::Viewer`].
+/// [`crate::Viewer`]. Starts the read models' checkpoint watcher on the current runtime.
 pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .data(Checkpoints::watch(db.clone()))
         .data(db)
         .data(store)
         .limit_depth(MAX_DEPTH)

@@ -7,6 +7,7 @@ use projections::ReadDb;
 use projections::models::stock::{self, StockItemFilter as RowFilter, StockItemRow};
 
 use crate::connection::{Total, connection, page};
+use crate::consistency::{Consistency, consistent};
 use crate::error::unavailable;
 use crate::viewer::Viewer;
 
@@ -138,8 +139,10 @@ impl StockQuery {
     async fn stock_item(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         id: ID,
     ) -> async_graphql::Result<Option<StockItem>> {
+        consistent(ctx, consistency).await?;
         ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let row = stock::stock_item(db, &id).await.map_err(unavailable)?;
@@ -150,10 +153,12 @@ impl StockQuery {
     async fn stock_items(
         &self,
         ctx: &Context<'_>,
+        consistency: Option<Consistency>,
         filter: Option<StockItemFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, StockItem, Total, EmptyFields>> {
+        consistent(ctx, consistency).await?;
         ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let filter = filter.unwrap_or_default();

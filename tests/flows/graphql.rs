@@ -222,3 +222,82 @@ async fn an_inspection_and_a_farms_compliance(app: &App) {
     assert_eq!(restaurant["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }
 on_both!(inspection_read, an_inspection_and_a_farms_compliance);
+
+/// Read-your-writes: a command's position, as the header or the argument, makes the next
+/// query see its effect; a position never reached is refused after the wait, a malformed one
+/// at once.
+async fn a_commands_position_makes_the_next_query_see_it(app: &App) {
+    let farmer = ("farmer-ada", Role::Farmer);
+    let token = app.token("farmer-ada", Role::Farmer);
+    let registered = app
+        .post(
+            "/v1/stock-items",
+            farmer,
+            &serde_json::json!({
+                "product_name": "Kale", "category": "vegetables", "unit": "bunch",
+                "unit_price_cents": 300, "quality_grade": "A", "certifications": [],
+                "low_stock_threshold": 2, "initial_quantity": 10,
+            }),
+        )
+        .await
+        .expect(201);
+    let item = registered["id"].as_str().unwrap();
+    let position = registered["position"].as_str().unwrap();
+    let seen = app
+        .graphql_with(
+            Some(&token),
+            &format!("{{ stockItem(id: \"{item}\") {{ onHand }} }}"),
+            &[("x-consistency-position", position)],
+        )
+        .await;
+    assert_eq!(seen["data"]["stockItem"]["onHand"], 10, "{seen}");
+    let received = app
+        .post(
+            &format!("/v1/stock-items/{item}/receive"),
+            farmer,
+            &serde_json::json!({"quantity": 5}),
+        )
+        .await
+        .expect(200);
+    let position = received["position"].as_str().unwrap();
+    let seen = app
+        .graphql(
+            Some(&token),
+            &format!(
+                "{{ stockItem(id: \"{item}\", consistency: {{atLeast: \"{position}\"}}) \
+                   {{ onHand }} }}"
+            ),
+        )
+        .await;
+    assert_eq!(seen["data"]["stockItem"]["onHand"], 15, "{seen}");
+    let malformed = app
+        .graphql_with(
+            Some(&token),
+            "{ stockItems { totalCount } }",
+            &[("x-consistency-position", "yesterday")],
+        )
+        .await;
+    assert_eq!(
+        malformed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{malformed}"
+    );
+    // The same epoch, far ahead.
+    let beyond = format!("{}{:016x}{:016x}", &position[..8], i64::MAX, i64::MAX);
+    let started = std::time::Instant::now();
+    let never = app
+        .graphql_with(
+            Some(&token),
+            "{ stockItems { totalCount } }",
+            &[("x-consistency-position", &beyond)],
+        )
+        .await;
+    assert_eq!(
+        never["errors"][0]["extensions"]["code"], "NOT_YET_CONSISTENT",
+        "{never}"
+    );
+    assert!(started.elapsed() >= query_api::CONSISTENCY_WAIT);
+}
+on_both!(
+    read_your_writes,
+    a_commands_position_makes_the_next_query_see_it
+);

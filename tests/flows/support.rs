@@ -196,12 +196,25 @@ impl App {
 
     /// POSTs a GraphQL `query` to `/graphql` with `token` (if any); returns the JSON answer.
     pub async fn graphql(&self, token: Option<&str>, query: &str) -> Value {
+        self.graphql_with(token, query, &[]).await
+    }
+
+    /// As [`Self::graphql`], with extra headers.
+    pub async fn graphql_with(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Value {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.base))
             .json(&json!({ "query": query }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
