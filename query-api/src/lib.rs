@@ -7,6 +7,7 @@
 //! inspection and report roots, the audit queries, the consistency wait, subscriptions and
 //! the DataLoaders follow.
 
+mod audit;
 mod connection;
 mod consistency;
 mod deliveries;

@@ -4,6 +4,7 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use event_store::EventStore;
 use projections::ReadDb;
 
+use crate::audit::AuditQuery;
 use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
 use crate::inspections::InspectionsQuery;
@@ -21,6 +22,7 @@ pub struct QueryRoot(
     PurchasesQuery,
     InspectionsQuery,
     ReportsQuery,
+    AuditQuery,
 );
 
 /// The query API's schema.

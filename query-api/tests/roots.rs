@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 struct Env {
     schema: QuerySchema,
+    store: EventStore,
     runtime: Runtime,
     db: ReadDb,
     items: Vec<String>,
@@ -149,7 +150,8 @@ impl Env {
             }
         }
         Some(Self {
-            schema: build_schema(store, db.clone()),
+            schema: build_schema(store.clone(), db.clone()),
+            store,
             runtime,
             db,
             items,
@@ -400,6 +402,80 @@ async fn roots_answer_page_and_refuse(env: &Env) {
             .await
             .unwrap_err(),
         ["FORBIDDEN"]
+    );
+
+    // Audit: a stream's history, its state at a past version (equal to the aggregate's state
+    // replayed to that version), and its hash chain; for auditors and admins only.
+    let order = &env.bistro_order;
+    let history = env
+        .ask(
+            as_("auditor-al", Role::Auditor),
+            &format!(
+                "{{ aggregateHistory(type: \"order\", id: \"{order}\") \
+                   {{ sequence eventType metadata }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    let types: Vec<&str> = history["aggregateHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["OrderPlaced", "OrderConfirmed"]);
+    let at_placement = env
+        .ask(
+            as_("admin-amy", Role::Admin),
+            &format!("{{ aggregateState(type: \"order\", id: \"{order}\", atVersion: 1) }}"),
+        )
+        .await
+        .unwrap();
+    let replayed = executors::AggregateType::Order
+        .replay(&env.store, order, event_store::ReplayUntil::Version(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at_placement["aggregateState"], replayed.state);
+    let now = env
+        .ask(
+            as_("admin-amy", Role::Admin),
+            &format!("{{ aggregateState(type: \"order\", id: \"{order}\") }}"),
+        )
+        .await
+        .unwrap();
+    assert_ne!(now["aggregateState"], at_placement["aggregateState"]);
+    let verified = env
+        .ask(
+            as_("auditor-al", Role::Auditor),
+            &format!(
+                "{{ verifyStream(type: \"order\", id: \"{order}\") \
+                   {{ ok checked firstBrokenSequence }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        verified["verifyStream"],
+        json!({"ok": true, "checked": 2, "firstBrokenSequence": null})
+    );
+    assert_eq!(
+        env.ask(
+            as_("ann", Role::Analyst),
+            &format!("{{ verifyStream(type: \"order\", id: \"{order}\") {{ ok }} }}")
+        )
+        .await
+        .unwrap_err(),
+        ["FORBIDDEN"]
+    );
+    assert_eq!(
+        env.ask(
+            as_("auditor-al", Role::Auditor),
+            "{ aggregateHistory(type: \"tractor\", id: \"x\") { sequence } }"
+        )
+        .await
+        .unwrap_err(),
+        ["BAD_USER_INPUT"]
     );
 }
 
