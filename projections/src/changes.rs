@@ -331,3 +331,32 @@ where
     }
     Ok(rows)
 }
+
+/// Every row of `R`'s live table whose `column` is one of `keys` (one query per chunk of
+/// keys): what a query's batch loader reads for many parents at once.
+pub async fn load_rows_where<R>(db: &ReadDb, column: &str, keys: &[String]) -> sqlx::Result<Vec<R>>
+where
+    R: Row
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(DELETE_CHUNK) {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {column} IN (",
+            R::TABLE.column_list(),
+            R::TABLE.name
+        );
+        on_db!(db, pool => {
+            let mut query = QueryBuilder::new(sql);
+            let mut binds = query.separated(", ");
+            for key in chunk {
+                binds.push_bind(key.as_str());
+            }
+            query.push(")");
+            rows.extend(query.build_query_as::<R>().fetch_all(pool).await?);
+        });
+    }
+    Ok(rows)
+}

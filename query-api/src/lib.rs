@@ -14,6 +14,7 @@ mod deliveries;
 mod error;
 mod http;
 mod inspections;
+mod loaders;
 mod orders;
 mod purchases;
 mod reports;

@@ -1,10 +1,10 @@
 //! The `order` and `orders` roots and the `Order` object (API.md "Query API").
 
 use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use event_schemas::values::Role;
 use projections::ReadDb;
-use projections::models::deliveries;
 use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView, OrderRow};
 
 use crate::QueryError;
@@ -12,6 +12,7 @@ use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::deliveries::Delivery;
 use crate::error::{refused, unavailable};
+use crate::loaders::{Deliveries, Timelines};
 use crate::viewer::Viewer;
 
 /// Where an order is in its life.
@@ -159,10 +160,12 @@ impl Order {
 
     /// Every status change, oldest first.
     async fn timeline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TimelineEntry>> {
-        let db = ctx.data::<ReadDb>()?;
-        let rows = orders::timeline(db, &self.0.id)
+        let rows = ctx
+            .data::<DataLoader<Timelines>>()?
+            .load_one(self.0.id.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)?
+            .unwrap_or_default();
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -180,8 +183,11 @@ impl Order {
         let Some(id) = &self.0.delivery_id else {
             return Ok(None);
         };
-        let db = ctx.data::<ReadDb>()?;
-        let row = deliveries::delivery(db, id).await.map_err(unavailable)?;
+        let row = ctx
+            .data::<DataLoader<Deliveries>>()?
+            .load_one(id.clone())
+            .await
+            .map_err(unavailable)?;
         Ok(row.map(Delivery))
     }
 

@@ -1,5 +1,6 @@
 //! The schema: every query root, with the read models' database and the caller as data.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use event_store::EventStore;
 use projections::ReadDb;
@@ -8,6 +9,7 @@ use crate::audit::AuditQuery;
 use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
 use crate::inspections::InspectionsQuery;
+use crate::loaders::{Deliveries, Timelines};
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
 use crate::reports::ReportsQuery;
@@ -39,6 +41,10 @@ const MAX_COMPLEXITY: usize = 5_000;
 pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(Checkpoints::watch(db.clone()))
+        // Shared by every request: loads that arrive together batch together; nothing is
+        // cached, so no answer is older than its query.
+        .data(DataLoader::new(Timelines(db.clone()), tokio::spawn))
+        .data(DataLoader::new(Deliveries(db.clone()), tokio::spawn))
         .data(db)
         .data(store)
         .limit_depth(MAX_DEPTH)

@@ -494,3 +494,76 @@ async fn on_postgres() {
     roots_answer_page_and_refuse(&env).await;
     env.finish().await;
 }
+
+/// How many times PostgreSQL has scanned `table` (index or sequential), as its statistics
+/// say once every backend has flushed them.
+async fn scans(db: &ReadDb, table: &str) -> i64 {
+    let ReadDb::Postgres(pool) = db else {
+        unreachable!("PostgreSQL only");
+    };
+    // A backend publishes its counts when it has been idle a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0) FROM pg_stat_user_tables \
+         WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A page of 50 orders with their timelines costs the same few statements as a page of one:
+/// counted in PostgreSQL's own statistics of the tables read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_orders_with_timelines_costs_a_constant_number_of_statements() {
+    let Some(env) = Env::new(true).await else {
+        return;
+    };
+    let store = env.store.clone();
+    let executors = Executors::new(store, ExecutorSettings::default());
+    let mut placed = Vec::new();
+    for _ in 0..48 {
+        placed.push(place(&executors, "bistro", &env.items[0]).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for order in &placed {
+        while orders::order(&env.db, order)
+            .await
+            .unwrap()
+            .is_none_or(|row| row.status == "PENDING")
+        {
+            assert!(Instant::now() < deadline, "order {order} never decided");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let query = |first: usize| {
+        format!(
+            "{{ orders(first: {first}) {{ edges {{ node {{ id status \
+               lines {{ quantity }} timeline {{ status at }} delivery {{ id }} }} }} }} }}"
+        )
+    };
+    let mut costs = Vec::new();
+    for first in [1, 50] {
+        let before = scans(&env.db, "order_timeline").await;
+        let answer = env
+            .ask(as_("admin-amy", Role::Admin), &query(first))
+            .await
+            .unwrap();
+        let edges = answer["orders"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), first);
+        assert!(
+            edges
+                .iter()
+                .all(|e| e["node"]["timeline"].as_array().unwrap().len() >= 2)
+        );
+        costs.push(scans(&env.db, "order_timeline").await - before);
+    }
+    // One statement per batch: loads arriving within the loader's short delay go together,
+    // so a slow (debug) build may split a page into a few batches, never into one per order.
+    assert!(
+        costs[0] <= 3 && costs[1] <= 5,
+        "timeline scans for a page of 1 and of 50: {costs:?} (one per order would be 50)"
+    );
+    env.finish().await;
+}

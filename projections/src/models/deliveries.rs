@@ -204,6 +204,11 @@ pub struct DeliveryFilter {
 const DELIVERY_WHERE: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR driver_id = $2) \
      AND ($3 IS NULL OR order_id = $3)";
 
+/// The deliveries of `ids` that exist (one query per chunk of ids).
+pub async fn deliveries_by_id(db: &ReadDb, ids: &[String]) -> sqlx::Result<Vec<DeliveryRow>> {
+    crate::changes::load_rows::<DeliveryRow>(db, crate::table::Tables::Live, ids).await
+}
+
 /// The delivery `id`, if any.
 pub async fn delivery(db: &ReadDb, id: &str) -> sqlx::Result<Option<DeliveryRow>> {
     let sql = format!(

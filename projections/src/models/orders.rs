@@ -298,6 +298,15 @@ pub async fn timeline(db: &ReadDb, order_id: &str) -> sqlx::Result<Vec<TimelineR
     on_db!(db, pool => sqlx::query_as::<_, TimelineRow>(&sql).bind(order_id).fetch_all(pool).await)
 }
 
+/// The timelines of `order_ids`, each oldest first (rows of all the orders, in one query per
+/// chunk of ids).
+pub async fn timelines(db: &ReadDb, order_ids: &[String]) -> sqlx::Result<Vec<TimelineRow>> {
+    let mut rows: Vec<TimelineRow> =
+        crate::changes::load_rows_where(db, "order_id", order_ids).await?;
+    rows.sort_by(|a, b| (&a.order_id, a.seq).cmp(&(&b.order_id, b.seq)));
+    Ok(rows)
+}
+
 /// A page of the orders matching `filter`, newest first, and how many match in all.
 pub async fn orders(
     db: &ReadDb,
