@@ -3,7 +3,7 @@
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{OutputType, SimpleObject};
-use projections::query::{Page, Paged};
+use projections::query::{DEFAULT_PAGE, Page, Paged};
 
 use crate::QueryError;
 use crate::error::refused;
@@ -16,6 +16,18 @@ pub const MAX_PAGE: i32 = 100;
 pub struct Total {
     /// Rows matching the filter, on every page.
     pub total_count: i64,
+}
+
+/// A list root's complexity: its nodes' complexity times the page size asked (the default
+/// page when not asked), so that a large page of rich nodes counts as what it costs.
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let size: usize = match first {
+        Some(n) => usize::try_from(n.clamp(0, MAX_PAGE)).unwrap_or(0),
+        None => usize::try_from(DEFAULT_PAGE).unwrap_or(usize::MAX),
+    };
+    size.max(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
 }
 
 /// A page from `first` and `after`; `first` beyond [`MAX_PAGE`] or below 0 is refused.

@@ -173,6 +173,7 @@ impl DeliveriesQuery {
     }
 
     /// Deliveries, by id: a distributor's own, or all for admins, auditors and analysts.
+    #[graphql(complexity = "crate::connection::page_complexity(first, child_complexity)")]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,

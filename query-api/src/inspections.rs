@@ -211,6 +211,7 @@ impl InspectionsQuery {
 
     /// Inspections, by id: a farm's own, an inspector's own, or all for admins, auditors and
     /// analysts.
+    #[graphql(complexity = "crate::connection::page_complexity(first, child_complexity)")]
     async fn inspections(
         &self,
         ctx: &Context<'_>,

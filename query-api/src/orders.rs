@@ -240,6 +240,7 @@ impl OrdersQuery {
 
     /// Orders, newest first: a restaurant's own, a farmer's placed with it, or all for admins,
     /// auditors and analysts.
+    #[graphql(complexity = "crate::connection::page_complexity(first, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,

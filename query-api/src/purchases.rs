@@ -151,6 +151,7 @@ impl PurchasesQuery {
     }
 
     /// Purchases, by id: a farmer's own, or all for admins, auditors and analysts.
+    #[graphql(complexity = "crate::connection::page_complexity(first, child_complexity)")]
     async fn purchases(
         &self,
         ctx: &Context<'_>,

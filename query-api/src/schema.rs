@@ -9,6 +9,7 @@ use crate::audit::AuditQuery;
 use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
 use crate::inspections::InspectionsQuery;
+use crate::limits::AliasLimit;
 use crate::loaders::{Deliveries, Timelines};
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
@@ -49,6 +50,7 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .data(store)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(AliasLimit)
         .finish()
 }
 

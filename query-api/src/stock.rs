@@ -150,6 +150,7 @@ impl StockQuery {
     }
 
     /// Stock items, by id.
+    #[graphql(complexity = "crate::connection::page_complexity(first, child_complexity)")]
     async fn stock_items(
         &self,
         ctx: &Context<'_>,

@@ -170,6 +170,12 @@ impl Env {
         }
     }
 
+    /// The answer's error messages (none when it succeeded).
+    async fn refusals(&self, viewer: Viewer, query: &str) -> Vec<String> {
+        let response = self.schema.execute(Request::new(query).data(viewer)).await;
+        response.errors.into_iter().map(|e| e.message).collect()
+    }
+
     /// The answer's data, or its errors' codes.
     async fn ask(&self, viewer: Viewer, query: &str) -> Result<Value, Vec<String>> {
         let response = self.schema.execute(Request::new(query).data(viewer)).await;
@@ -403,6 +409,43 @@ async fn roots_answer_page_and_refuse(env: &Env) {
             .unwrap_err(),
         ["FORBIDDEN"]
     );
+
+    // Abusive queries are refused before they run, with a message saying why.
+    let admin = || as_("admin-amy", Role::Admin);
+    let mut deep = String::from("name");
+    for _ in 0..12 {
+        deep = format!("ofType {{ {deep} }}");
+    }
+    let refused = env
+        .refusals(
+            admin(),
+            &format!("{{ __schema {{ types {{ fields {{ type {{ {deep} }} }} }} }} }}"),
+        )
+        .await;
+    assert!(
+        refused.iter().any(|m| m.contains("too deep")),
+        "{refused:?}"
+    );
+    let rich = "orders(first: 100) { edges { node { id status customerId farmerId totalCents \
+                placedAt updatedAt version lines { stockItemId productName quantity \
+                unitPriceCents } timeline { status at note } } } }";
+    assert!(
+        env.refusals(admin(), &format!("{{ {rich} }}"))
+            .await
+            .is_empty()
+    );
+    let refused = env
+        .refusals(admin(), &format!("{{ a: {rich} b: {rich} c: {rich} }}"))
+        .await;
+    assert!(
+        refused.iter().any(|m| m.contains("too complex")),
+        "{refused:?}"
+    );
+    let many: String = (0..=query_api::MAX_ALIASES)
+        .map(|n| format!("a{n}: stockItems(first: 1) {{ totalCount }} "))
+        .collect();
+    let refused = env.refusals(admin(), &format!("{{ {many} }}")).await;
+    assert!(refused.iter().any(|m| m.contains("aliases")), "{refused:?}");
 
     // Audit: a stream's history, its state at a past version (equal to the aggregate's state
     // replayed to that version), and its hash chain; for auditors and admins only.
