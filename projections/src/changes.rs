@@ -303,7 +303,7 @@ pub(crate) async fn write_changes<T: WriteChanges>(
     tx.write(changes, tables).await
 }
 
-/// Loads the rows of `R`'s table in `tables` whose key is one of `keys`.
+/// The rows of `R`'s table in `tables` whose key is one of `keys` (one query per chunk).
 pub async fn load_rows<R>(db: &ReadDb, tables: Tables, keys: &[String]) -> sqlx::Result<Vec<R>>
 where
     R: KeyedRow
@@ -311,25 +311,7 @@ where
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
-    let mut rows = Vec::with_capacity(keys.len());
-    let name = tables.name(&R::TABLE);
-    for chunk in keys.chunks(DELETE_CHUNK) {
-        let sql = format!(
-            "SELECT {} FROM {name} WHERE {} IN (",
-            R::TABLE.column_list(),
-            R::TABLE.key[0]
-        );
-        on_db!(db, pool => {
-            let mut query = QueryBuilder::new(sql);
-            let mut binds = query.separated(", ");
-            for key in chunk {
-                binds.push_bind(key.as_str());
-            }
-            query.push(")");
-            rows.extend(query.build_query_as::<R>().fetch_all(pool).await?);
-        });
-    }
-    Ok(rows)
+    rows_where(db, &tables.name(&R::TABLE), R::TABLE.key[0], keys).await
 }
 
 /// Every row of `R`'s live table whose `column` is one of `keys` (one query per chunk of
@@ -341,12 +323,27 @@ where
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
-    let mut rows = Vec::new();
+    rows_where(db, R::TABLE.name, column, keys).await
+}
+
+/// The rows of table `name` whose `column` is one of `keys`, one query per chunk of keys.
+async fn rows_where<R>(
+    db: &ReadDb,
+    name: &str,
+    column: &str,
+    keys: &[String],
+) -> sqlx::Result<Vec<R>>
+where
+    R: Row
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    let mut rows = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(DELETE_CHUNK) {
         let sql = format!(
-            "SELECT {} FROM {} WHERE {column} IN (",
-            R::TABLE.column_list(),
-            R::TABLE.name
+            "SELECT {} FROM {name} WHERE {column} IN (",
+            R::TABLE.column_list()
         );
         on_db!(db, pool => {
             let mut query = QueryBuilder::new(sql);

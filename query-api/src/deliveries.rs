@@ -1,7 +1,7 @@
 //! The `delivery` and `deliveries` roots and the `Delivery` object.
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use event_schemas::values::{Actor, Role};
 use projections::ReadDb;
 use projections::models::deliveries::{self, DeliveryFilter as RowFilter, DeliveryRow};
@@ -11,41 +11,22 @@ use crate::QueryError;
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
+use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
-/// Where a delivery is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum DeliveryStatus {
-    /// Waiting for a driver.
-    Scheduled,
-    /// A driver took it.
-    Assigned,
-    /// Picked up, on its way.
-    InTransit,
-    /// Handed over.
-    Delivered,
-    /// Could not be delivered.
-    Failed,
-}
-
-impl DeliveryStatus {
-    const ALL: [(Self, &'static str); 5] = [
-        (Self::Scheduled, "SCHEDULED"),
-        (Self::Assigned, "ASSIGNED"),
-        (Self::InTransit, "IN_TRANSIT"),
-        (Self::Delivered, "DELIVERED"),
-        (Self::Failed, "FAILED"),
-    ];
-
-    fn stored(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("SCHEDULED", |(_, n)| n)
-    }
-
-    fn from_stored(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+stored_enum! {
+    /// Where a delivery is in its life.
+    pub enum DeliveryStatus {
+        /// Waiting for a driver.
+        Scheduled => "SCHEDULED",
+        /// A driver took it.
+        Assigned => "ASSIGNED",
+        /// Picked up, on its way.
+        InTransit => "IN_TRANSIT",
+        /// Handed over.
+        Delivered => "DELIVERED",
+        /// Could not be delivered.
+        Failed => "FAILED",
     }
 }
 

@@ -3,7 +3,7 @@
 //! auditors and analysts.
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use event_schemas::values::{Actor, Role};
 use projections::ReadDb;
 use projections::models::inspections::{
@@ -14,50 +14,33 @@ use crate::QueryError;
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
+use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
-/// Where an inspection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum InspectionStatus {
-    /// Planned.
-    Scheduled,
-    /// Under way.
-    InProgress,
-    /// Passed.
-    Passed,
-    /// Failed.
-    Failed,
-}
-
-impl InspectionStatus {
-    const ALL: [(Self, &'static str); 4] = [
-        (Self::Scheduled, "SCHEDULED"),
-        (Self::InProgress, "IN_PROGRESS"),
-        (Self::Passed, "PASSED"),
-        (Self::Failed, "FAILED"),
-    ];
-
-    fn stored(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("SCHEDULED", |(_, n)| n)
-    }
-
-    fn from_stored(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+stored_enum! {
+    /// Where an inspection is in its life.
+    pub enum InspectionStatus {
+        /// Planned.
+        Scheduled => "SCHEDULED",
+        /// Under way.
+        InProgress => "IN_PROGRESS",
+        /// Passed.
+        Passed => "PASSED",
+        /// Failed.
+        Failed => "FAILED",
     }
 }
 
-/// A farm's standing with its inspectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum ComplianceStatus {
-    /// Never inspected.
-    Uninspected,
-    /// Its last inspection passed and no critical violation is open.
-    Compliant,
-    /// Otherwise.
-    NonCompliant,
+stored_enum! {
+    /// A farm's standing with its inspectors.
+    pub enum ComplianceStatus {
+        /// Never inspected.
+        Uninspected => "UNINSPECTED",
+        /// Its last inspection passed and no critical violation is open.
+        Compliant => "COMPLIANT",
+        /// Otherwise.
+        NonCompliant => "NON_COMPLIANT",
+    }
 }
 
 /// Which inspections to list.
@@ -274,11 +257,8 @@ impl InspectionsQuery {
         let found = inspections::farm_compliance(db, &farmer_id)
             .await
             .map_err(unavailable)?;
-        let status = match found.status.as_str() {
-            "COMPLIANT" => ComplianceStatus::Compliant,
-            "NON_COMPLIANT" => ComplianceStatus::NonCompliant,
-            _ => ComplianceStatus::Uninspected,
-        };
+        let status =
+            ComplianceStatus::from_stored(&found.status).unwrap_or(ComplianceStatus::Uninspected);
         Ok(FarmCompliance {
             farmer_id: ID(found.farmer_id),
             status,

@@ -21,6 +21,7 @@ mod purchases;
 mod reports;
 mod schema;
 mod stock;
+mod stored_enum;
 mod viewer;
 
 pub use consistency::{CONSISTENCY_WAIT, Checkpoints, Consistency};

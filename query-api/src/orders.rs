@@ -2,7 +2,7 @@
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use event_schemas::values::Role;
 use projections::ReadDb;
 use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView, OrderRow};
@@ -13,50 +13,28 @@ use crate::consistency::{Consistency, consistent};
 use crate::deliveries::Delivery;
 use crate::error::{refused, unavailable};
 use crate::loaders::{Deliveries, Timelines};
+use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
-/// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum OrderStatus {
-    /// Placed; its lines are being reserved.
-    Pending,
-    /// Every line reserved and priced.
-    Confirmed,
-    /// A line could not be reserved.
-    Rejected,
-    /// Cancelled before it left the farm.
-    Cancelled,
-    /// The farmer is preparing it.
-    Preparing,
-    /// Waiting for the driver at the farm.
-    ReadyForPickup,
-    /// On its way.
-    InTransit,
-    /// Received by the restaurant.
-    Delivered,
-}
-
-impl OrderStatus {
-    const ALL: [(Self, &'static str); 8] = [
-        (Self::Pending, "PENDING"),
-        (Self::Confirmed, "CONFIRMED"),
-        (Self::Rejected, "REJECTED"),
-        (Self::Cancelled, "CANCELLED"),
-        (Self::Preparing, "PREPARING"),
-        (Self::ReadyForPickup, "READY_FOR_PICKUP"),
-        (Self::InTransit, "IN_TRANSIT"),
-        (Self::Delivered, "DELIVERED"),
-    ];
-
-    fn stored(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("PENDING", |(_, name)| name)
-    }
-
-    fn from_stored(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+stored_enum! {
+    /// Where an order is in its life.
+    pub enum OrderStatus {
+        /// Placed; its lines are being reserved.
+        Pending => "PENDING",
+        /// Every line reserved and priced.
+        Confirmed => "CONFIRMED",
+        /// A line could not be reserved.
+        Rejected => "REJECTED",
+        /// Cancelled before it left the farm.
+        Cancelled => "CANCELLED",
+        /// The farmer is preparing it.
+        Preparing => "PREPARING",
+        /// Waiting for the driver at the farm.
+        ReadyForPickup => "READY_FOR_PICKUP",
+        /// On its way.
+        InTransit => "IN_TRANSIT",
+        /// Received by the restaurant.
+        Delivered => "DELIVERED",
     }
 }
 

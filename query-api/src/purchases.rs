@@ -1,7 +1,7 @@
 //! The `purchase` and `purchases` roots and the `Purchase` object: restocking from suppliers.
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object};
 use event_schemas::values::Role;
 use projections::ReadDb;
 use projections::models::purchases::{self, PurchaseFilter as RowFilter, PurchaseRow};
@@ -10,41 +10,22 @@ use crate::QueryError;
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
+use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
-/// Where a purchase is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum PurchaseStatus {
-    /// Taken.
-    Received,
-    /// Ordered from the supplier.
-    OrderRequested,
-    /// A carrier is reserved.
-    ReserveDelivered,
-    /// The goods arrived.
-    Completed,
-    /// Abandoned.
-    Cancelled,
-}
-
-impl PurchaseStatus {
-    const ALL: [(Self, &'static str); 5] = [
-        (Self::Received, "RECEIVED"),
-        (Self::OrderRequested, "ORDER_REQUESTED"),
-        (Self::ReserveDelivered, "RESERVE_DELIVERED"),
-        (Self::Completed, "COMPLETED"),
-        (Self::Cancelled, "CANCELLED"),
-    ];
-
-    fn stored(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("RECEIVED", |(_, n)| n)
-    }
-
-    fn from_stored(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+stored_enum! {
+    /// Where a purchase is in its life.
+    pub enum PurchaseStatus {
+        /// Taken.
+        Received => "RECEIVED",
+        /// Ordered from the supplier.
+        OrderRequested => "ORDER_REQUESTED",
+        /// A carrier is reserved.
+        ReserveDelivered => "RESERVE_DELIVERED",
+        /// The goods arrived.
+        Completed => "COMPLETED",
+        /// Abandoned.
+        Cancelled => "CANCELLED",
     }
 }
 

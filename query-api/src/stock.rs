@@ -2,46 +2,33 @@
 //! authenticated role reads (restaurants browse it to order).
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object};
 use projections::ReadDb;
 use projections::models::stock::{self, StockItemFilter as RowFilter, StockItemRow};
 
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::unavailable;
+use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
-/// What kind of produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum Category {
-    /// Vegetables.
-    Vegetables,
-    /// Fruits.
-    Fruits,
-    /// Herbs.
-    Herbs,
-    /// Dairy.
-    Dairy,
-    /// Grains.
-    Grains,
-    /// Eggs.
-    Eggs,
-    /// Meat.
-    Meat,
-}
-
-impl Category {
-    /// The stored (and HTTP) name.
-    fn stored(self) -> &'static str {
-        match self {
-            Self::Vegetables => "vegetables",
-            Self::Fruits => "fruits",
-            Self::Herbs => "herbs",
-            Self::Dairy => "dairy",
-            Self::Grains => "grains",
-            Self::Eggs => "eggs",
-            Self::Meat => "meat",
-        }
+stored_enum! {
+    /// What kind of produce.
+    pub enum Category {
+        /// Vegetables.
+        Vegetables => "vegetables",
+        /// Fruits.
+        Fruits => "fruits",
+        /// Herbs.
+        Herbs => "herbs",
+        /// Dairy.
+        Dairy => "dairy",
+        /// Grains.
+        Grains => "grains",
+        /// Eggs.
+        Eggs => "eggs",
+        /// Meat.
+        Meat => "meat",
     }
 }
 
@@ -75,9 +62,9 @@ impl StockItem {
     async fn product_name(&self) -> &str {
         &self.0.product_name
     }
-    /// What kind of produce (`vegetables`, ...).
-    async fn category(&self) -> &str {
-        &self.0.category
+    /// What kind of produce.
+    async fn category(&self) -> Option<Category> {
+        Category::from_stored(&self.0.category)
     }
     /// The unit quantities count in.
     async fn unit(&self) -> &str {

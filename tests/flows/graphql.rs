@@ -68,25 +68,23 @@ async fn a_delivery_is_read_by_its_driver_and_its_restaurant(app: &App) {
             .unwrap()
     })
     .await;
-    app.post(
-        &format!("/v1/deliveries/{delivery}/assign"),
-        ("driver-dan", Role::Distributor),
-        &serde_json::json!({}),
-    )
-    .await
-    .expect(200);
-    app.eventually("the driver on the read model", || async {
-        projections::models::deliveries::delivery(&app.db, &delivery)
-            .await
-            .unwrap()
-            .filter(|d| d.driver_id.is_some())
-    })
-    .await;
+    let assigned = app
+        .post(
+            &format!("/v1/deliveries/{delivery}/assign"),
+            ("driver-dan", Role::Distributor),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect(200);
+    // Read-your-writes: every read model (the order's too) has applied the assignment.
+    let position = assigned["position"].as_str().unwrap();
+    let consistent = [("x-consistency-position", position)];
     let driver = app.token("driver-dan", Role::Distributor);
     let listed = app
-        .graphql(
+        .graphql_with(
             Some(&driver),
             "{ deliveries { totalCount edges { node { id status driverId } } } }",
+            &consistent,
         )
         .await;
     assert_eq!(listed["data"]["deliveries"]["totalCount"], 1, "{listed}");
@@ -95,9 +93,10 @@ async fn a_delivery_is_read_by_its_driver_and_its_restaurant(app: &App) {
         "ASSIGNED"
     );
     let on_order = app
-        .graphql(
+        .graphql_with(
             Some(&app.token("bistro-rue", Role::Restaurant)),
             &format!("{{ order(id: \"{order}\") {{ delivery {{ id driverId }} }} }}"),
+            &consistent,
         )
         .await;
     assert_eq!(
