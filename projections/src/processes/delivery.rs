@@ -10,7 +10,6 @@ use event_store::ExecuteError;
 
 use super::issue::{Causes, Issuer, Outcome};
 use super::manager::{Process, Stuck, state_row};
-use super::order::refused;
 use crate::event::{Body, Event};
 
 state_row! {
@@ -75,7 +74,7 @@ impl Process for DeliveryFlow {
                 }
                 (_, outcome) => {
                     if let Some(error) = outcome.error() {
-                        return Err(Stuck(refused(&command, &error)));
+                        return Err(Stuck::refused(&command, &error));
                     }
                 }
             }

@@ -10,7 +10,6 @@ use event_store::ExecuteError;
 
 use super::issue::{Causes, Issuer, Outcome};
 use super::manager::{Process, Stuck, state_row};
-use super::order::refused;
 use crate::event::{Body, Event};
 
 state_row! {
@@ -63,7 +62,7 @@ impl Process for InspectionFlow {
             } = &command.target
             else {
                 if let Some(error) = outcome.error() {
-                    return Err(Stuck(refused(&command, &error)));
+                    return Err(Stuck::refused(&command, &error));
                 }
                 continue;
             };
@@ -109,7 +108,7 @@ impl Process for InspectionFlow {
                 ) => {}
                 _ => {
                     if let Some(error) = outcome.error() {
-                        return Err(Stuck(refused(&command, &error)));
+                        return Err(Stuck::refused(&command, &error));
                     }
                 }
             }

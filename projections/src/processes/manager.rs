@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
+use domain::process::{ProcessCommand, Target};
 use event_store::Position;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -74,6 +75,29 @@ pub(crate) use state_row;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct Stuck(pub String);
+
+impl Stuck {
+    /// `command` was not carried out, for `error`, in a way the decision did not foresee.
+    pub fn refused(command: &ProcessCommand, error: &str) -> Self {
+        let target = match &command.target {
+            Target::Stock {
+                stock_item_id,
+                command,
+            } => format!("{} to stock/{stock_item_id}", command.name()),
+            Target::Order { order_id, command } => {
+                format!("{} to order/{order_id}", command.name())
+            }
+            Target::Delivery {
+                delivery_id,
+                command,
+            } => format!("{} to delivery/{delivery_id}", command.name()),
+        };
+        Self(format!(
+            "{target} (command {}) was not carried out: {error}",
+            command.id
+        ))
+    }
+}
 
 /// One process: its name, state, which instance an event concerns, and how it reacts.
 #[async_trait]

@@ -88,7 +88,7 @@ impl Process for OrderFlow {
                 }
                 (_, outcome) => {
                     if let Some(error) = outcome.error() {
-                        return Err(Stuck(refused(&command, &error)));
+                        return Err(Stuck::refused(&command, &error));
                     }
                 }
             }
@@ -110,23 +110,4 @@ fn input_of(event: &Event) -> Option<(OrderProcessInput<'_>, Option<OrderId>)> {
         )),
         _ => None,
     }
-}
-
-/// The message of a command refused in a way the decision did not foresee.
-pub(super) fn refused(command: &ProcessCommand, error: &str) -> String {
-    let target = match &command.target {
-        Target::Stock {
-            stock_item_id,
-            command,
-        } => format!("{} to stock/{stock_item_id}", command.name()),
-        Target::Order { order_id, command } => format!("{} to order/{order_id}", command.name()),
-        Target::Delivery {
-            delivery_id,
-            command,
-        } => format!("{} to delivery/{delivery_id}", command.name()),
-    };
-    format!(
-        "{target} (command {}) was not carried out: {error}",
-        command.id
-    )
 }

@@ -9,7 +9,6 @@ use event_store::ExecuteError;
 
 use super::issue::{Causes, Issuer, Outcome};
 use super::manager::{Process, Stuck, state_row};
-use super::order::refused;
 use crate::event::{Body, Event};
 
 state_row! {
@@ -60,7 +59,7 @@ impl Process for PurchaseFlow {
                 }
                 outcome => {
                     if let Some(error) = outcome.error() {
-                        return Err(Stuck(refused(&command, &error)));
+                        return Err(Stuck::refused(&command, &error));
                     }
                 }
             }
