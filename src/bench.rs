@@ -33,3 +33,32 @@ where
     outcome
 }
 pub use store::{StoreBenchOptions, run as run_store};
+
+/// The `q` quantile of `values` (0 for none).
+fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Latencies in milliseconds, for [`percentile`].
+fn milliseconds(latencies: &[std::time::Duration]) -> Vec<f64> {
+    latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_pick_from_the_sorted_values() {
+        let values = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(percentile(&values, 0.5), 3.0);
+        assert_eq!(percentile(&values, 1.0), 5.0);
+        assert_eq!(percentile(&[], 0.99), 0.0);
+    }
+}

@@ -2,10 +2,10 @@
 //! `projections` crate owns: each root resolves through that crate's typed queries, and every
 //! answer passes the caller's role and ownership first.
 //!
-//! Built so far: the schema with the order, stock item, delivery and purchase roots as Relay
-//! connections, the JWT viewer and its rules, and the HTTP route with GraphiQL. The
-//! inspection and report roots, the audit queries, the consistency wait, subscriptions and
-//! the DataLoaders follow.
+//! Built so far: the read roots (orders, stock items, deliveries, purchases, inspections,
+//! reports, the projections' state) as Relay connections, the audit roots, the JWT viewer and
+//! its rules, read-your-writes, batch loaders and the query limits, and the HTTP route with
+//! GraphiQL. The `events` root and subscriptions follow.
 
 mod audit;
 mod connection;

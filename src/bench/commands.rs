@@ -213,17 +213,11 @@ pub(super) async fn http_commands(
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let ms = super::milliseconds(&latencies);
     Ok(HttpRun {
         rate: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
+        p50_ms: super::percentile(&ms, 0.50),
+        p99_ms: super::percentile(&ms, 0.99),
         conflicts,
         errors,
     })

@@ -287,18 +287,12 @@ impl Load {
         }
         let placed_per_second = (total - refused) as f64 / started.elapsed().as_secs_f64();
         sending.store(false, Ordering::Relaxed);
-        let (mut latencies, unconfirmed) = watcher.await??;
-        latencies.sort_unstable();
-        let percentile = |p: f64| {
-            let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-            latencies
-                .get(index)
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
+        let (latencies, unconfirmed) = watcher.await??;
+        let ms = super::milliseconds(&latencies);
         Ok(RateRun {
             placed_per_second,
-            p50_ms: percentile(0.50),
-            p99_ms: percentile(0.99),
+            p50_ms: super::percentile(&ms, 0.50),
+            p99_ms: super::percentile(&ms, 0.99),
             missing: unconfirmed + refused,
         })
     }

@@ -28,6 +28,8 @@ use projections::{
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use super::percentile;
+
 /// What to run and how much.
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectionBenchOptions {
@@ -415,29 +417,5 @@ async fn wait_for(db: &ReadDb, position: Position) -> anyhow::Result<()> {
         }
         anyhow::ensure!(Instant::now() < deadline, "the read model never caught up");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The `q` quantile of `values` (0 for none).
-fn percentile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles_pick_from_the_sorted_values() {
-        let values = [5.0, 1.0, 3.0, 2.0, 4.0];
-        assert_eq!(percentile(&values, 0.5), 3.0);
-        assert_eq!(percentile(&values, 1.0), 5.0);
-        assert_eq!(percentile(&[], 0.99), 0.0);
     }
 }

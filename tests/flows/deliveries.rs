@@ -56,6 +56,28 @@ async fn drive(app: &App, delivery: &str, steps: &[(&str, serde_json::Value)]) {
     }
 }
 
+/// A delivery an admin schedules over HTTP for `order` (which need not exist); its id.
+async fn admin_schedules(app: &App, order: &str) -> String {
+    app.post(
+        "/v1/deliveries",
+        ("admin-amy", Role::Admin),
+        &json!({
+            "order_id": order,
+            "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil",
+                "postal_code": "93100", "country": "FR"},
+            "dropoff_address": {"line1": "12 Market Street", "city": "Paris",
+                "postal_code": "75011", "country": "FR"},
+            "window_start": "2026-05-04T08:00:00Z",
+            "window_end": "2026-05-04T10:00:00Z",
+        }),
+    )
+    .await
+    .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn completed() -> (&'static str, serde_json::Value) {
     (
         "complete",
@@ -206,25 +228,7 @@ on_both!(
 /// A delivery an admin scheduled for an order that does not exist is picked up and completed:
 /// the process notes it and goes on, and real orders are still delivered.
 async fn a_delivery_of_no_known_order_does_not_stop_the_process(app: &App) {
-    let stray = app
-        .post(
-            "/v1/deliveries",
-            ("admin-amy", Role::Admin),
-            &json!({
-                "order_id": uuid::Uuid::now_v7(),
-                "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil",
-                    "postal_code": "93100", "country": "FR"},
-                "dropoff_address": {"line1": "12 Market Street", "city": "Paris",
-                    "postal_code": "75011", "country": "FR"},
-                "window_start": "2026-05-04T08:00:00Z",
-                "window_end": "2026-05-04T10:00:00Z",
-            }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let stray = admin_schedules(app, &uuid::Uuid::now_v7().to_string()).await;
     drive(
         app,
         &stray,
@@ -252,25 +256,7 @@ async fn an_admins_delivery_is_the_orders_only_one(app: &App) {
     let item = app.stock_item(FARMER, 10).await;
     let order = app.place_order(RESTAURANT, FARMER, &[(&item, 4)]).await;
     app.order_in(&order, "CONFIRMED").await;
-    let admins = app
-        .post(
-            "/v1/deliveries",
-            ("admin-amy", Role::Admin),
-            &json!({
-                "order_id": order,
-                "pickup_address": {"line1": "1 Farm Road", "city": "Montreuil",
-                    "postal_code": "93100", "country": "FR"},
-                "dropoff_address": {"line1": "12 Market Street", "city": "Paris",
-                    "postal_code": "75011", "country": "FR"},
-                "window_start": "2026-05-04T08:00:00Z",
-                "window_end": "2026-05-04T10:00:00Z",
-            }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admins = admin_schedules(app, &order).await;
     for step in ["preparing", "ready-for-pickup"] {
         app.post(
             &format!("/v1/orders/{order}/{step}"),
