@@ -48,7 +48,7 @@ pub fn page(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Pa
 pub fn connection<R, N: OutputType>(
     paged: Paged<R>,
     has_previous_page: bool,
-    node: impl Fn(R) -> N,
+    mut node: impl FnMut(R) -> N,
 ) -> Connection<String, N, Total, EmptyFields> {
     let mut connection = Connection::with_additional_fields(
         has_previous_page,

@@ -1,11 +1,16 @@
 //! The `order` and `orders` roots and the `Order` object (API.md "Query API").
 
+use std::collections::HashMap;
+
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use event_schemas::values::Role;
 use projections::ReadDb;
-use projections::models::orders::{self, OrderFilter as RowFilter, OrderLineView, OrderRow};
+use projections::models::deliveries::DeliveryRow;
+use projections::models::orders::{
+    self, OrderFilter as RowFilter, OrderLineView, OrderRow, TimelineRow,
+};
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
@@ -78,7 +83,14 @@ pub struct TimelineEntry {
 }
 
 /// A restaurant's order to one farmer.
-pub struct Order(OrderRow);
+pub struct Order(OrderRow, Preloaded);
+
+/// What a page loaded for all its orders at once, so that no order waits on its own query.
+#[derive(Default)]
+struct Preloaded {
+    timeline: Option<Vec<TimelineRow>>,
+    delivery: Option<DeliveryRow>,
+}
 
 #[Object]
 impl Order {
@@ -138,12 +150,15 @@ impl Order {
 
     /// Every status change, oldest first.
     async fn timeline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TimelineEntry>> {
-        let rows = ctx
-            .data::<DataLoader<Timelines>>()?
-            .load_one(self.0.id.clone())
-            .await
-            .map_err(unavailable)?
-            .unwrap_or_default();
+        let rows = match &self.1.timeline {
+            Some(rows) => rows.clone(),
+            None => ctx
+                .data::<DataLoader<Timelines>>()?
+                .load_one(self.0.id.clone())
+                .await
+                .map_err(unavailable)?
+                .unwrap_or_default(),
+        };
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -161,6 +176,9 @@ impl Order {
         let Some(id) = &self.0.delivery_id else {
             return Ok(None);
         };
+        if let Some(row) = &self.1.delivery {
+            return Ok(Some(Delivery(row.clone())));
+        }
         let row = ctx
             .data::<DataLoader<Deliveries>>()?
             .load_one(id.clone())
@@ -213,7 +231,7 @@ impl OrdersQuery {
                 "this order is another actor's".into(),
             )));
         }
-        Ok(Some(Order(row)))
+        Ok(Some(Order(row, Preloaded::default())))
     }
 
     /// Orders, newest first: a restaurant's own, a farmer's placed with it, or all for admins,
@@ -259,8 +277,49 @@ impl OrdersQuery {
         let paged = orders::orders(db, &rows, &page)
             .await
             .map_err(unavailable)?;
-        Ok(connection(paged, after.is_some(), Order))
+        let mut preloaded = preload(ctx, paged.rows.iter().map(|(_, row)| row)).await?;
+        Ok(connection(paged, after.is_some(), |row| {
+            let loaded = preloaded.remove(&row.id).unwrap_or_default();
+            Order(row, loaded)
+        }))
     }
+}
+
+/// The timelines and deliveries a page's selection asks for, each kind in one batch for the
+/// whole page: left to each order, loads that miss the loader's short window (a busy or slow
+/// server) would split into several batches.
+async fn preload<'a>(
+    ctx: &Context<'_>,
+    rows: impl Iterator<Item = &'a OrderRow> + Clone,
+) -> async_graphql::Result<HashMap<String, Preloaded>> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let mut preloaded: HashMap<String, Preloaded> = HashMap::new();
+    if node.field("timeline").exists() {
+        let ids = rows.clone().map(|row| row.id.clone());
+        let timelines = ctx
+            .data::<DataLoader<Timelines>>()?
+            .load_many(ids)
+            .await
+            .map_err(unavailable)?;
+        for row in rows.clone() {
+            let timeline = timelines.get(&row.id).cloned().unwrap_or_default();
+            preloaded.entry(row.id.clone()).or_default().timeline = Some(timeline);
+        }
+    }
+    if node.field("delivery").exists() {
+        let ids = rows.clone().filter_map(|row| row.delivery_id.clone());
+        let deliveries = ctx
+            .data::<DataLoader<Deliveries>>()?
+            .load_many(ids)
+            .await
+            .map_err(unavailable)?;
+        for row in rows {
+            if let Some(delivery) = row.delivery_id.as_ref().and_then(|id| deliveries.get(id)) {
+                preloaded.entry(row.id.clone()).or_default().delivery = Some(delivery.clone());
+            }
+        }
+    }
+    Ok(preloaded)
 }
 
 /// An RFC 3339 time in the read models' stored form.

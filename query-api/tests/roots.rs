@@ -602,10 +602,10 @@ async fn a_page_of_orders_with_timelines_costs_a_constant_number_of_statements()
         );
         costs.push(scans(&env.db, "order_timeline").await - before);
     }
-    // One statement per batch: loads arriving within the loader's short delay go together,
-    // so a slow (debug) build may split a page into a few batches, never into one per order.
+    // One statement for the page's timelines, however slow the server; one more is allowed
+    // for a projector's write still settling.
     assert!(
-        costs[0] <= 3 && costs[1] <= 5,
+        costs[0] <= 2 && costs[1] <= 2,
         "timeline scans for a page of 1 and of 50: {costs:?} (one per order would be 50)"
     );
     env.finish().await;
