@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    Position, RecordedEvent, Snapshot, StoreError, StreamId,
+    LogFilter, Position, RecordedEvent, Snapshot, StoreError, StreamId,
 };
 
 /// Where the log lives, for the crates that keep their own tables beside it (read models,
@@ -150,6 +150,23 @@ pub trait Backend: Send + Sync + 'static {
         limit: u32,
         metadata: bool,
     ) -> BoxStream<'_, Result<RecordedEvent, StoreError>>;
+
+    /// Up to `limit` events of the global log after `after` that `filter` matches, in the
+    /// order of [`Self::read_all`], as stored.
+    async fn read_filtered(
+        &self,
+        filter: &LogFilter,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// How many readable events after `after` `filter` matches, counting at most `cap`.
+    async fn count_filtered(
+        &self,
+        filter: &LogFilter,
+        after: Position,
+        cap: u64,
+    ) -> Result<u64, StoreError>;
 
     /// Up to `limit` events of every stream in (type, id, sequence) order after the given
     /// stream event, for whole-log audits.

@@ -12,6 +12,8 @@
 //!   idempotent under a key; returns the new version and the [`Position`] of the last event.
 //! * [`EventStore::read_stream`], [`EventStore::read_all`]: a stream, or the global log in
 //!   batches; both upcast stored events to current versions (`event_schemas::upcast`).
+//! * [`EventStore::read_filtered`]: a page of the global log narrowed by a [`LogFilter`], for
+//!   audits.
 //! * [`EventStore::wakeups`]: changes when events may have been appended (PostgreSQL
 //!   `LISTEN/NOTIFY` across processes, an in-process signal for SQLite).
 //! * Snapshots, and [`EventStore::verify_stream`] / [`EventStore::verify_log`] for tamper
@@ -40,6 +42,7 @@ mod commit;
 mod convert;
 mod error;
 mod executor;
+mod filter;
 mod hash;
 mod idempotency;
 mod migrations;
@@ -61,6 +64,7 @@ pub use executor::{
     CommandContext, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_ATTEMPTS, DEFAULT_SNAPSHOT_EVERY,
     ExecuteError, Executed, Executor, Loaded, ReplayUntil, replay,
 };
+pub use filter::LogFilter;
 pub use hash::{canonical_json, event_hash};
 pub use idempotency::{IdempotentOutcome, KeyOutcome};
 pub use options::{DEFAULT_STATEMENT_TIMEOUT, StoreOptions};

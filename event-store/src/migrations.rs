@@ -42,6 +42,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "idempotency outcomes",
         include_str!("../migrations/postgres/0002_idempotency_outcomes.sql"),
     ),
+    (
+        3,
+        "audit indexes",
+        include_str!("../migrations/postgres/0003_audit_indexes.sql"),
+    ),
 ];
 
 /// SQLite's migrations.
@@ -55,6 +60,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         2,
         "idempotency outcomes",
         include_str!("../migrations/sqlite/0002_idempotency_outcomes.sql"),
+    ),
+    (
+        3,
+        "audit indexes",
+        include_str!("../migrations/sqlite/0003_audit_indexes.sql"),
     ),
 ];
 

@@ -11,7 +11,7 @@ use crate::postgres::PostgresBackend;
 use crate::sqlite::SqliteBackend;
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+    LogFilter, Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
 };
 
 /// The log, on whichever backend the URL names.
@@ -151,6 +151,29 @@ impl EventStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let events = self.backend.read_all(after, limit).await?;
         Ok(upcast_all(events))
+    }
+
+    /// Up to `limit` events of the global log after `after` that `filter` matches, upcast to
+    /// current versions.
+    pub async fn read_filtered(
+        &self,
+        filter: &LogFilter,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.backend.read_filtered(filter, after, limit).await?;
+        Ok(upcast_all(events))
+    }
+
+    /// How many readable events after `after` `filter` matches, counting at most `cap`.
+    pub async fn count_filtered(
+        &self,
+        filter: &LogFilter,
+        after: Position,
+        cap: u64,
+    ) -> Result<u64, StoreError> {
+        let cap = cap.min(i64::MAX.unsigned_abs());
+        self.backend.count_filtered(filter, after, cap).await
     }
 
     /// Up to `limit` events of the global log after `after`, upcast, streamed: each event is

@@ -1,58 +1,16 @@
-//! The audit roots, for auditors and admins: a stream's history, an aggregate's state as of a
+//! The audit roots, for auditors and admins (the whole log is `events`): a stream's history, an aggregate's state as of a
 //! version or a time (replayed through its domain aggregate, upcast), and the tamper check of
 //! a stream's hash chain.
 
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use event_schemas::values::Role;
-use event_store::{EventStore, RecordedEvent, ReplayUntil, StreamId};
+use event_store::{EventStore, ReplayUntil, StreamId};
 use executors::AggregateType;
 
 use crate::QueryError;
 use crate::error::{refused, unavailable};
+use crate::events::{AUDITORS, Event};
 use crate::viewer::Viewer;
-
-/// Who may audit.
-const AUDITORS: [Role; 2] = [Role::Auditor, Role::Admin];
-
-/// One event of the log.
-#[derive(Debug, SimpleObject)]
-pub struct Event {
-    /// Its global position (an opaque token).
-    pub position: String,
-    /// Its aggregate type (`stock`, `order`, ...).
-    pub aggregate_type: String,
-    /// Its aggregate's id.
-    pub aggregate_id: String,
-    /// Its place in its stream (1, 2, ...).
-    pub sequence: u64,
-    /// Its type, e.g. `OrderPlaced`.
-    pub event_type: String,
-    /// Its payload schema's version (after upcasting).
-    pub event_version: String,
-    /// Its payload.
-    pub payload: Json<serde_json::Value>,
-    /// Its metadata: ids, actor, command, hashes.
-    pub metadata: Json<serde_json::Value>,
-    /// When the database recorded it (RFC 3339).
-    pub recorded_at: DateTime<Utc>,
-}
-
-impl From<RecordedEvent> for Event {
-    fn from(e: RecordedEvent) -> Self {
-        Self {
-            position: e.position.token(),
-            aggregate_type: e.stream.aggregate_type,
-            aggregate_id: e.stream.aggregate_id,
-            sequence: e.sequence,
-            event_type: e.event_type,
-            event_version: e.event_version,
-            payload: Json(e.payload),
-            metadata: Json(e.metadata),
-            recorded_at: e.recorded_at,
-        }
-    }
-}
 
 /// The outcome of a stream's tamper check.
 #[derive(Debug, SimpleObject)]

@@ -30,18 +30,26 @@ pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
+/// The page size `first` asks for (`None`: the default); beyond [`MAX_PAGE`] or below 0 is
+/// refused.
+pub fn page_size(first: Option<i32>) -> async_graphql::Result<Option<u32>> {
+    match first {
+        None => Ok(None),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|_| n <= MAX_PAGE)
+            .map(Some)
+            .ok_or_else(|| {
+                refused(QueryError::BadInput(format!(
+                    "`first` must be between 0 and {MAX_PAGE}, not {n}"
+                )))
+            }),
+    }
+}
+
 /// A page from `first` and `after`; `first` beyond [`MAX_PAGE`] or below 0 is refused.
 pub fn page(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Page> {
-    let first = match first {
-        Some(n) if !(0..=MAX_PAGE).contains(&n) => {
-            return Err(refused(QueryError::BadInput(format!(
-                "`first` must be between 0 and {MAX_PAGE}, not {n}"
-            ))));
-        }
-        Some(n) => Some(u32::try_from(n).unwrap_or(0)),
-        None => None,
-    };
-    Page::new(first, after).map_err(|e| refused(QueryError::BadInput(e.to_string())))
+    Page::new(page_size(first)?, after).map_err(|e| refused(QueryError::BadInput(e.to_string())))
 }
 
 /// The connection of a page of rows, each turned into its node.

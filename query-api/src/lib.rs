@@ -12,6 +12,7 @@ mod connection;
 mod consistency;
 mod deliveries;
 mod error;
+mod events;
 mod http;
 mod inspections;
 mod limits;

@@ -8,6 +8,7 @@ use projections::ReadDb;
 use crate::audit::AuditQuery;
 use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
+use crate::events::EventsQuery;
 use crate::inspections::InspectionsQuery;
 use crate::limits::AliasLimit;
 use crate::loaders::{Deliveries, Timelines};
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     InspectionsQuery,
     ReportsQuery,
     AuditQuery,
+    EventsQuery,
 );
 
 /// The query API's schema.

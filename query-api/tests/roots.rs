@@ -520,6 +520,127 @@ async fn roots_answer_page_and_refuse(env: &Env) {
         .unwrap_err(),
         ["BAD_USER_INPUT"]
     );
+    the_log_pages_by_position_through_each_filter(env).await;
+}
+
+/// The `events` root: the whole log paged to the end, each filter, a start position, and the
+/// refusals.
+async fn the_log_pages_by_position_through_each_filter(env: &Env) {
+    let log = env
+        .store
+        .read_all(event_store::Position::START, 10_000)
+        .await
+        .unwrap();
+    let read = |filter: String| async move {
+        let mut read = Vec::new();
+        let mut after = String::new();
+        loop {
+            let answer = env
+                .ask(
+                    as_("auditor-al", Role::Auditor),
+                    &format!(
+                        "{{ events(filter: {{{filter}}}, first: 3{after}) {{ totalCount \
+                           pageInfo {{ hasNextPage endCursor }} \
+                           edges {{ node {{ position aggregateId eventType metadata }} }} }} }}"
+                    ),
+                )
+                .await
+                .unwrap();
+            let events = &answer["events"];
+            for edge in events["edges"].as_array().unwrap() {
+                read.push(edge["node"].clone());
+            }
+            assert!(events["edges"].as_array().unwrap().len() <= 3);
+            if events["pageInfo"]["hasNextPage"] == json!(false) {
+                assert_eq!(events["totalCount"], json!(read.len()), "{filter}");
+                return read;
+            }
+            after = format!(", after: {}", events["pageInfo"]["endCursor"]);
+        }
+    };
+    let positions = |nodes: &[Value]| -> Vec<String> {
+        nodes
+            .iter()
+            .map(|n| n["position"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = read(String::new()).await;
+    let expected: Vec<String> = log.iter().map(|e| e.position.token()).collect();
+    assert_eq!(positions(&all), expected, "the whole log, in order");
+
+    let placed = read("eventType: \"OrderPlaced\"".into()).await;
+    assert!(placed.len() >= 2);
+    assert!(placed.iter().all(|e| e["eventType"] == "OrderPlaced"));
+    let order = &env.bistro_order;
+    let stream = read(format!("aggregateId: \"{order}\"")).await;
+    let types: Vec<&str> = stream
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["OrderPlaced", "OrderConfirmed"]);
+    let bistro = read("actor: \"bistro\", aggregateType: \"order\"".into()).await;
+    let expected: Vec<String> = log
+        .iter()
+        .filter(|e| e.metadata["actor"]["sub"] == "bistro" && e.stream.aggregate_type == "order")
+        .map(|e| e.position.token())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(positions(&bistro), expected);
+    let later = read(format!("afterPosition: \"{}\"", expected[0])).await;
+    assert_eq!(
+        positions(&later),
+        positions(&all)[log
+            .iter()
+            .position(|e| e.position.token() == expected[0])
+            .unwrap()
+            + 1..]
+    );
+    let future = read(format!(
+        "from: \"{}\"",
+        Utc::now() + chrono::Duration::hours(1)
+    ))
+    .await;
+    assert!(future.is_empty());
+
+    for (viewer, query, code) in [
+        (
+            as_("bistro", Role::Restaurant),
+            "{ events { totalCount } }",
+            "FORBIDDEN",
+        ),
+        (
+            as_("ann", Role::Analyst),
+            "{ events { totalCount } }",
+            "FORBIDDEN",
+        ),
+        (
+            as_("auditor-al", Role::Auditor),
+            "{ events(filter: {eventType: \"OrderTeleported\"}) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            as_("auditor-al", Role::Auditor),
+            "{ events(filter: {afterPosition: \"zz\"}) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            as_("auditor-al", Role::Auditor),
+            "{ events(after: \"not-a-token\") { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            as_("auditor-al", Role::Auditor),
+            "{ events(first: 101) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            as_("auditor-al", Role::Auditor),
+            "{ events(filter: {aggregateType: \"tractor\"}) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        assert_eq!(env.ask(viewer, query).await.unwrap_err(), [code], "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use event_store::{EventStore, Position};
+use event_schemas::values::{Actor, ActorId, Role};
+use event_store::{EventStore, LogFilter, Position, StreamId};
 use futures_util::TryStreamExt;
 use tokio::sync::watch;
 use tokio::time::timeout;
 use uuid::Uuid;
 
-use crate::fixtures::{StreamWriter, new_stream, probes};
+use crate::fixtures::{StreamWriter, new_stream, probe_from, probes};
 use crate::support::{on_postgres, read_whole_log, wait_until_readable};
 
 conformance!(
@@ -192,6 +193,109 @@ conformance!(
                 (&body.stream, body.sequence, &body.payload, body.position),
                 (&full.stream, full.sequence, &full.payload, full.position)
             );
+        }
+    }
+);
+
+conformance!(
+    a_filtered_read_pages_through_the_matching_events_in_log_order,
+    |db| async move {
+        let store = db.store;
+        // Three kinds of stream, two actors, two event types, appended interleaved.
+        let mut writers: Vec<StreamWriter> = (0..3)
+            .map(|i| {
+                let kind = if i == 2 { "other" } else { "probe" };
+                StreamWriter::new(StreamId::new(kind, Uuid::now_v7().to_string()))
+            })
+            .collect();
+        let mut last = Position::START;
+        for round in 0..4_u64 {
+            for (i, writer) in (0_u64..).zip(&mut writers) {
+                let mut event = probe_from(i, round);
+                if (round + i) % 2 == 1 {
+                    event.event_type = "Noted".to_owned();
+                }
+                if i == 1 {
+                    event.metadata.actor =
+                        Actor::new(ActorId::parse("auditor-ann").unwrap(), Role::Auditor);
+                }
+                last = writer.append(&store, vec![event]).await.position;
+            }
+        }
+        wait_until_readable(&store, last).await;
+        let log = read_whole_log(&store, 100).await;
+        let middle = log[5].recorded_at;
+
+        let filters = [
+            LogFilter::default(),
+            LogFilter {
+                aggregate_types: vec!["other".into()],
+                ..LogFilter::default()
+            },
+            LogFilter {
+                aggregate_types: vec!["probe".into(), "other".into()],
+                aggregate_id: Some(writers[0].stream.aggregate_id.clone()),
+                ..LogFilter::default()
+            },
+            LogFilter {
+                event_type: Some("Noted".into()),
+                ..LogFilter::default()
+            },
+            LogFilter {
+                actor: Some("auditor-ann".into()),
+                event_type: Some("Probed".into()),
+                ..LogFilter::default()
+            },
+            LogFilter {
+                from: Some(middle),
+                ..LogFilter::default()
+            },
+            LogFilter {
+                to: Some(middle),
+                aggregate_types: vec!["probe".into()],
+                ..LogFilter::default()
+            },
+        ];
+        for filter in filters {
+            let expected: Vec<_> = log
+                .iter()
+                .filter(|e| {
+                    let actor = e.metadata["actor"]["sub"].as_str();
+                    (filter.aggregate_types.is_empty()
+                        || filter.aggregate_types.contains(&e.stream.aggregate_type))
+                        && filter
+                            .aggregate_id
+                            .as_ref()
+                            .is_none_or(|id| *id == e.stream.aggregate_id)
+                        && filter
+                            .event_type
+                            .as_ref()
+                            .is_none_or(|t| *t == e.event_type)
+                        && filter.actor.as_deref().is_none_or(|a| Some(a) == actor)
+                        && filter.from.is_none_or(|from| e.recorded_at >= from)
+                        && filter.to.is_none_or(|to| e.recorded_at < to)
+                })
+                .cloned()
+                .collect();
+            assert!(!expected.is_empty(), "{filter:?} matches something");
+            // Paged two at a time from each page's last position.
+            let mut read = Vec::new();
+            let mut after = Position::START;
+            loop {
+                let page = store.read_filtered(&filter, after, 2).await.unwrap();
+                assert!(page.len() <= 2);
+                let Some(end) = page.last() else { break };
+                after = end.position;
+                read.extend(page);
+            }
+            assert_eq!(read, expected, "{filter:?}");
+            let count = store.count_filtered(&filter, Position::START, 1000).await;
+            assert_eq!(count.unwrap(), expected.len() as u64, "{filter:?}");
+            let start = Position::START;
+            assert_eq!(store.count_filtered(&filter, start, 1).await.unwrap(), 1);
+            let after_first = expected[0].position;
+            let rest = store.count_filtered(&filter, after_first, 1000).await;
+            assert_eq!(rest.unwrap(), expected.len() as u64 - 1, "{filter:?}");
         }
     }
 );

@@ -1,0 +1,22 @@
+//! Which events of the global log an audit read wants: every field narrows, none reads the
+//! whole log. Each field has an index beside the log's order, so a filtered page costs the
+//! same at any depth.
+
+use chrono::{DateTime, Utc};
+
+/// A filter over the global log (every field narrows; the default matches every event).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Events of any of these aggregate types (empty: of every type).
+    pub aggregate_types: Vec<String>,
+    /// Events of aggregates with this id.
+    pub aggregate_id: Option<String>,
+    /// Events of this type, e.g. `OrderPlaced`.
+    pub event_type: Option<String>,
+    /// Events whose command was sent by this actor (the metadata's `actor.sub`).
+    pub actor: Option<String>,
+    /// Events recorded at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Events recorded before this time.
+    pub to: Option<DateTime<Utc>>,
+}
