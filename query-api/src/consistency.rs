@@ -80,6 +80,12 @@ impl Checkpoints {
         let wanted = Position::from_token(token).map_err(|_| {
             QueryError::BadInput(format!("`{token}` is not a position a command answered"))
         })?;
+        self.reach_position(wanted).await
+    }
+
+    /// Waits until every read model has applied the log up to `wanted`, at most
+    /// [`CONSISTENCY_WAIT`].
+    pub async fn reach_position(&self, wanted: Position) -> Result<(), QueryError> {
         let mut lowest = self.lowest.clone();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let reached = tokio::time::timeout(

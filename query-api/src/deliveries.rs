@@ -105,7 +105,11 @@ pub struct DeliveriesQuery;
 
 /// Whether `actor` may see `row`: its driver, the order's customer or farmer, or an admin,
 /// auditor or analyst.
-async fn may_see(db: &ReadDb, actor: &Actor, row: &DeliveryRow) -> async_graphql::Result<bool> {
+pub(crate) async fn may_see(
+    db: &ReadDb,
+    actor: &Actor,
+    row: &DeliveryRow,
+) -> async_graphql::Result<bool> {
     if Viewer::sees_all(actor) {
         return Ok(true);
     }

@@ -1,4 +1,5 @@
-//! `POST /graphql` (the JWT in `Authorization: Bearer`) and GraphiQL on `GET /graphql`.
+//! `POST /graphql` (the JWT in `Authorization: Bearer`), GraphiQL on `GET /graphql`, and the
+//! subscription socket at `/graphql/ws`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use command_api::Authenticator;
+use tokio::sync::Semaphore;
 
 use async_graphql::ErrorExtensions;
 
@@ -19,10 +21,13 @@ use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
 /// The header that makes a query wait for a position (as the `consistency` argument does).
 pub const CONSISTENCY_HEADER: &str = "x-consistency-position";
 
+/// What the GraphQL routes share.
 #[derive(Clone)]
-struct QueryState {
-    schema: QuerySchema,
-    auth: Arc<Authenticator>,
+pub(crate) struct QueryState {
+    pub(crate) schema: QuerySchema,
+    pub(crate) auth: Arc<Authenticator>,
+    /// Places for subscription sockets ([`crate::ws::MAX_SOCKETS`]).
+    pub(crate) sockets: Arc<Semaphore>,
     /// The schema's checkpoint watcher (every schema [`crate::build_schema`] makes has one).
     checkpoints: Option<Checkpoints>,
 }
@@ -32,15 +37,22 @@ pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
     let checkpoints = schema.data::<Checkpoints>().cloned();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(crate::ws::subscribe))
         .with_state(QueryState {
             schema,
             auth,
+            sockets: Arc::new(Semaphore::new(crate::ws::MAX_SOCKETS)),
             checkpoints,
         })
 }
 
 async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 async fn graphql(

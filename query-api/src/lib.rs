@@ -2,10 +2,11 @@
 //! `projections` crate owns: each root resolves through that crate's typed queries, and every
 //! answer passes the caller's role and ownership first.
 //!
-//! Built so far: the read roots (orders, stock items, deliveries, purchases, inspections,
+//! It serves the read roots (orders, stock items, deliveries, purchases, inspections,
 //! reports, the projections' state) as Relay connections, the audit roots, the JWT viewer and
 //! its rules, read-your-writes, batch loaders and the query limits, and the HTTP route with
-//! GraphiQL. The `events` root and subscriptions follow.
+//! GraphiQL, the `events` root over the log, and the subscriptions over WebSocket, fed by one
+//! follower of the log per process.
 
 mod audit;
 mod connection;
@@ -13,6 +14,7 @@ mod consistency;
 mod deliveries;
 mod error;
 mod events;
+mod feed;
 mod http;
 mod inspections;
 mod limits;
@@ -23,7 +25,9 @@ mod reports;
 mod schema;
 mod stock;
 mod stored_enum;
+mod subscriptions;
 mod viewer;
+mod ws;
 
 pub use consistency::{CONSISTENCY_WAIT, Checkpoints, Consistency};
 pub use error::QueryError;

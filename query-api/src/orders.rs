@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
-use event_schemas::values::Role;
+use event_schemas::values::{Actor, Role};
 use projections::ReadDb;
 use projections::models::deliveries::DeliveryRow;
 use projections::models::orders::{
@@ -90,6 +90,13 @@ pub struct Order(OrderRow, Preloaded);
 struct Preloaded {
     timeline: Option<Vec<TimelineRow>>,
     delivery: Option<DeliveryRow>,
+}
+
+impl Order {
+    /// The order of `row`, loading its timeline and delivery when asked.
+    pub(crate) fn new(row: OrderRow) -> Self {
+        Self(row, Preloaded::default())
+    }
 }
 
 #[Object]
@@ -197,8 +204,18 @@ impl Order {
 #[derive(Default)]
 pub struct OrdersQuery;
 
+/// Whether `actor` may read the order `row`: its customer, its farmer, or an admin, auditor or
+/// analyst.
+pub(crate) fn may_read(actor: &Actor, row: &OrderRow) -> bool {
+    match actor.role {
+        Role::Restaurant => row.customer_id == actor.sub.as_str(),
+        Role::Farmer => row.farmer_id == actor.sub.as_str(),
+        _ => Viewer::sees_all(actor),
+    }
+}
+
 /// The roles that read orders at all; each sees only its own but admins, auditors, analysts.
-const ORDER_READERS: [Role; 5] = [
+pub(crate) const ORDER_READERS: [Role; 5] = [
     Role::Restaurant,
     Role::Farmer,
     Role::Admin,
@@ -221,17 +238,12 @@ impl OrdersQuery {
         let Some(row) = orders::order(db, &id).await.map_err(unavailable)? else {
             return Ok(None);
         };
-        let own = match actor.role {
-            Role::Restaurant => row.customer_id == actor.sub.as_str(),
-            Role::Farmer => row.farmer_id == actor.sub.as_str(),
-            _ => Viewer::sees_all(actor),
-        };
-        if !own {
+        if !may_read(actor, &row) {
             return Err(refused(QueryError::Forbidden(
                 "this order is another actor's".into(),
             )));
         }
-        Ok(Some(Order(row, Preloaded::default())))
+        Ok(Some(Order::new(row)))
     }
 
     /// Orders, newest first: a restaurant's own, a farmer's placed with it, or all for admins,

@@ -1,7 +1,7 @@
 //! The schema: every query root, with the read models' database and the caller as data.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptyMutation, MergedObject, Schema};
 use event_store::EventStore;
 use projections::ReadDb;
 
@@ -9,6 +9,7 @@ use crate::audit::AuditQuery;
 use crate::consistency::Checkpoints;
 use crate::deliveries::DeliveriesQuery;
 use crate::events::EventsQuery;
+use crate::feed::LogFeed;
 use crate::inspections::InspectionsQuery;
 use crate::limits::AliasLimit;
 use crate::loaders::{Deliveries, Timelines};
@@ -16,6 +17,7 @@ use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
 use crate::reports::ReportsQuery;
 use crate::stock::StockQuery;
+use crate::subscriptions::SubscriptionRoot;
 
 /// Every query root of API.md built so far.
 #[derive(MergedObject, Default)]
@@ -31,7 +33,7 @@ pub struct QueryRoot(
 );
 
 /// The query API's schema.
-pub type QuerySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type QuerySchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 
 /// The most nested selections a query may have.
 const MAX_DEPTH: usize = 10;
@@ -40,10 +42,12 @@ const MAX_DEPTH: usize = 10;
 const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema over the read models in `db` and the log in `store`; each request adds its
-/// [`crate::Viewer`]. Starts the read models' checkpoint watcher on the current runtime.
+/// [`crate::Viewer`]. Starts the read models' checkpoint watcher and the subscriptions' feed
+/// of the log on the current runtime.
 pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot)
         .data(Checkpoints::watch(db.clone()))
+        .data(LogFeed::start(store.clone()))
         // Shared by every request: loads that arrive together batch together; nothing is
         // cached, so no answer is older than its query.
         .data(DataLoader::new(Timelines(db.clone()), tokio::spawn))
@@ -58,7 +62,7 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
 
 /// The schema's SDL, for client tooling (`supplyline schemas export`).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot)
         .finish()
         .sdl()
 }

@@ -11,3 +11,4 @@ mod inspections;
 mod metadata;
 mod orders;
 mod purchases;
+mod subscriptions;

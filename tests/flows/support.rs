@@ -150,6 +150,11 @@ impl App {
         })
     }
 
+    /// The WebSocket URL of `path` on the app.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replacen("http", "ws", 1))
+    }
+
     /// Stops everything and drops the scratch database.
     pub async fn finish(self) {
         self.stop_server.send(()).ok();

@@ -12,8 +12,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -43,10 +43,11 @@ pub async fn serve(
     };
     // hyper's own header-read timeout also runs while a kept-alive connection waits for its
     // next request, so it cannot be set apart from the idle timeout: `Activity` keeps both.
-    let connection = http1::Builder::new()
-        .header_read_timeout(None)
-        .keep_alive(true)
-        .serve_connection(io, service);
+    // Upgrades are served (the GraphQL subscription socket): once a connection is upgraded
+    // it leaves this function, and the socket's own handler bounds it.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder.http1().header_read_timeout(None).keep_alive(true);
+    let connection = builder.serve_connection_with_upgrades(io, service);
     let connection = shutdown.watch(connection);
     tokio::select! {
         served = connection => {
