@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use event_store::{EventStore, Position, RecordedEvent};
-use tokio::sync::broadcast;
+use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
 
 /// Events a listener may fall behind by before it is told it lagged (and reads the store).
@@ -23,6 +23,10 @@ const POLL: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct LogFeed {
     events: broadcast::Sender<Arc<RecordedEvent>>,
+    /// Held while the follower skips ahead for want of listeners, and while a listener joins:
+    /// so no listener joins between the follower's look at the listeners and its skip (it
+    /// would miss what was skipped).
+    gate: Arc<Mutex<()>>,
     _follower: Arc<Follower>,
 }
 
@@ -39,28 +43,35 @@ impl LogFeed {
     /// Starts following `store`'s log from its current head (on the current Tokio runtime).
     pub fn start(store: EventStore) -> Self {
         let (events, _) = broadcast::channel(BACKLOG);
-        let follower = tokio::spawn(follow(store, events.clone()));
+        let gate = Arc::new(Mutex::new(()));
+        let follower = tokio::spawn(follow(store, events.clone(), gate.clone()));
         Self {
             events,
+            gate,
             _follower: Arc::new(Follower(follower)),
         }
     }
 
     /// Every event appended from now on, in log order (or a lag notice, after which the
     /// listener catches up from the store).
-    pub fn listen(&self) -> broadcast::Receiver<Arc<RecordedEvent>> {
+    pub async fn listen(&self) -> broadcast::Receiver<Arc<RecordedEvent>> {
+        let _gate = self.gate.lock().await;
         self.events.subscribe()
     }
 }
 
 /// Reads the log after the head it started at and sends every event, for as long as the feed
 /// exists.
-async fn follow(store: EventStore, events: broadcast::Sender<Arc<RecordedEvent>>) {
+async fn follow(
+    store: EventStore,
+    events: broadcast::Sender<Arc<RecordedEvent>>,
+    gate: Arc<Mutex<()>>,
+) {
     let mut wakeups = store.wakeups();
     let mut after: Option<Position> = None;
     loop {
         wakeups.borrow_and_update();
-        match read_on(&store, &events, &mut after).await {
+        match read_on(&store, &events, &gate, &mut after).await {
             // A full batch: more may be waiting.
             Ok(true) => continue,
             Ok(false) => {}
@@ -74,15 +85,18 @@ async fn follow(store: EventStore, events: broadcast::Sender<Arc<RecordedEvent>>
 async fn read_on(
     store: &EventStore,
     events: &broadcast::Sender<Arc<RecordedEvent>>,
+    gate: &Mutex<()>,
     after: &mut Option<Position>,
 ) -> Result<bool, event_store::StoreError> {
-    let from = match *after {
+    if after.is_none() || events.receiver_count() == 0 {
         // Nobody listens: skip to the head instead of reading what no one would get.
-        Some(_) if events.receiver_count() == 0 => None,
-        from => from,
-    };
-    let Some(from) = from else {
-        *after = Some(store.head().await?.readable.unwrap_or(Position::START));
+        let _gate = gate.lock().await;
+        if after.is_none() || events.receiver_count() == 0 {
+            *after = Some(store.head().await?.readable.unwrap_or(Position::START));
+            return Ok(false);
+        }
+    }
+    let Some(from) = *after else {
         return Ok(false);
     };
     let batch = store.read_all(from, BATCH).await?;

@@ -93,7 +93,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
         let actor = ctx.data::<Viewer>()?.with_role(&ORDER_READERS, "orders")?;
         let watch = Watch::new(ctx, actor)?;
-        let mut listener = ctx.data::<LogFeed>()?.listen();
+        let mut listener = ctx.data::<LogFeed>()?.listen().await;
         let id = id.0;
         // Refused now if the order exists and is another's; one placed later is checked as
         // soon as it shows.
@@ -130,7 +130,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Delivery>> + use<>> {
         let actor = ctx.data::<Viewer>()?.authenticated()?;
         let watch = Watch::new(ctx, actor)?;
-        let mut listener = ctx.data::<LogFeed>()?.listen();
+        let mut listener = ctx.data::<LogFeed>()?.listen().await;
         let id = id.0;
         if let Some(row) = deliveries::delivery(&watch.db, &id)
             .await
@@ -173,7 +173,7 @@ impl SubscriptionRoot {
         let store = ctx.data::<EventStore>()?.clone();
         // Listen first: whatever is appended from here on reaches the listener or the
         // catch-up below.
-        let mut listener = ctx.data::<LogFeed>()?.listen();
+        let mut listener = ctx.data::<LogFeed>()?.listen().await;
         let starts_now = filter.as_ref().is_none_or(|f| f.after_position.is_none());
         let CheckedFilter { log, mut after } = filter.unwrap_or_default().check()?;
         if starts_now {
