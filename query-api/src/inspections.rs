@@ -3,17 +3,20 @@
 //! auditors and analysts.
 
 use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use event_schemas::values::{Actor, Role};
 use projections::ReadDb;
 use projections::models::inspections::{
-    self, InspectionFilter as RowFilter, InspectionRow, ViolationRow,
+    self, FarmCompliance as FarmComplianceModel, InspectionFilter as RowFilter, InspectionRow,
+    ViolationRow,
 };
 
 use crate::QueryError;
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::{refused, unavailable};
+use crate::loaders::{Violations, preload};
 use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
@@ -91,8 +94,8 @@ impl Violation {
     }
 }
 
-/// An inspection of a farm.
-pub struct Inspection(InspectionRow);
+/// An inspection of a farm, with its violations when a page loaded them for all its nodes.
+pub struct Inspection(InspectionRow, Option<Vec<ViolationRow>>);
 
 #[Object]
 impl Inspection {
@@ -126,13 +129,16 @@ impl Inspection {
     }
     /// The violations it found.
     async fn violations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Violation>> {
-        let db = ctx.data::<ReadDb>()?;
-        inspections::violations(db, &self.0.id)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(Violation::from_row)
-            .collect()
+        let rows = match &self.1 {
+            Some(rows) => rows.clone(),
+            None => ctx
+                .data::<DataLoader<Violations>>()?
+                .load_one(self.0.id.clone())
+                .await
+                .map_err(unavailable)?
+                .unwrap_or_default(),
+        };
+        rows.into_iter().map(Violation::from_row).collect()
     }
     /// Its stream version.
     async fn version(&self) -> i64 {
@@ -153,6 +159,25 @@ pub struct FarmCompliance {
     pub last_score: Option<i64>,
     /// Its violations still open.
     pub open_violations: Vec<Violation>,
+}
+
+impl FarmCompliance {
+    /// The object of the read model's compliance.
+    pub(crate) fn from_model(found: FarmComplianceModel) -> async_graphql::Result<Self> {
+        let status =
+            ComplianceStatus::from_stored(&found.status).unwrap_or(ComplianceStatus::Uninspected);
+        Ok(Self {
+            farmer_id: ID(found.farmer_id),
+            status,
+            last_inspection_at: found.last.as_ref().map(|l| l.last_inspection_at.clone()),
+            last_score: found.last.as_ref().map(|l| l.last_score),
+            open_violations: found
+                .open_violations
+                .into_iter()
+                .map(Violation::from_row)
+                .collect::<async_graphql::Result<_>>()?,
+        })
+    }
 }
 
 /// The inspection roots.
@@ -189,7 +214,7 @@ impl InspectionsQuery {
                 "this inspection is another farm's or inspector's".into(),
             )));
         }
-        Ok(Some(Inspection(row)))
+        Ok(Some(Inspection(row, None)))
     }
 
     /// Inspections, by id: a farm's own, an inspector's own, or all for admins, auditors and
@@ -241,7 +266,14 @@ impl InspectionsQuery {
         let paged = inspections::inspections(db, &rows, &page)
             .await
             .map_err(unavailable)?;
-        Ok(connection(paged, after.is_some(), Inspection))
+        let ids = paged.rows.iter().map(|(_, row)| row.id.clone());
+        let mut violations = preload::<Violations>(ctx, "violations", ids).await?;
+        Ok(connection(paged, after.is_some(), |row| {
+            let found = violations
+                .as_mut()
+                .map(|found| found.remove(&row.id).unwrap_or_default());
+            Inspection(row, found)
+        }))
     }
 
     /// A farm's compliance: a shared catalogue every role reads.
@@ -257,18 +289,6 @@ impl InspectionsQuery {
         let found = inspections::farm_compliance(db, &farmer_id)
             .await
             .map_err(unavailable)?;
-        let status =
-            ComplianceStatus::from_stored(&found.status).unwrap_or(ComplianceStatus::Uninspected);
-        Ok(FarmCompliance {
-            farmer_id: ID(found.farmer_id),
-            status,
-            last_inspection_at: found.last.as_ref().map(|l| l.last_inspection_at.clone()),
-            last_score: found.last.as_ref().map(|l| l.last_score),
-            open_violations: found
-                .open_violations
-                .into_iter()
-                .map(Violation::from_row)
-                .collect::<async_graphql::Result<_>>()?,
-        })
+        FarmCompliance::from_model(found)
     }
 }

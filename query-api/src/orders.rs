@@ -1,7 +1,5 @@
 //! The `order` and `orders` roots and the `Order` object (API.md "Query API").
 
-use std::collections::HashMap;
-
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
@@ -17,7 +15,7 @@ use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::deliveries::Delivery;
 use crate::error::{refused, unavailable};
-use crate::loaders::{Deliveries, Timelines};
+use crate::loaders::{Deliveries, Timelines, preload};
 use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
@@ -289,49 +287,24 @@ impl OrdersQuery {
         let paged = orders::orders(db, &rows, &page)
             .await
             .map_err(unavailable)?;
-        let mut preloaded = preload(ctx, paged.rows.iter().map(|(_, row)| row)).await?;
+        let rows = || paged.rows.iter().map(|(_, row)| row);
+        let timelines = preload::<Timelines>(ctx, "timeline", rows().map(|r| r.id.clone()));
+        let mut timelines = timelines.await?;
+        let deliveries = rows().filter_map(|r| r.delivery_id.clone());
+        let deliveries = preload::<Deliveries>(ctx, "delivery", deliveries).await?;
         Ok(connection(paged, after.is_some(), |row| {
-            let loaded = preloaded.remove(&row.id).unwrap_or_default();
+            let loaded = Preloaded {
+                timeline: timelines
+                    .as_mut()
+                    .map(|found| found.remove(&row.id).unwrap_or_default()),
+                delivery: deliveries
+                    .as_ref()
+                    .zip(row.delivery_id.as_ref())
+                    .and_then(|(found, id)| found.get(id).cloned()),
+            };
             Order(row, loaded)
         }))
     }
-}
-
-/// The timelines and deliveries a page's selection asks for, each kind in one batch for the
-/// whole page: left to each order, loads that miss the loader's short window (a busy or slow
-/// server) would split into several batches.
-async fn preload<'a>(
-    ctx: &Context<'_>,
-    rows: impl Iterator<Item = &'a OrderRow> + Clone,
-) -> async_graphql::Result<HashMap<String, Preloaded>> {
-    let node = ctx.look_ahead().field("edges").field("node");
-    let mut preloaded: HashMap<String, Preloaded> = HashMap::new();
-    if node.field("timeline").exists() {
-        let ids = rows.clone().map(|row| row.id.clone());
-        let timelines = ctx
-            .data::<DataLoader<Timelines>>()?
-            .load_many(ids)
-            .await
-            .map_err(unavailable)?;
-        for row in rows.clone() {
-            let timeline = timelines.get(&row.id).cloned().unwrap_or_default();
-            preloaded.entry(row.id.clone()).or_default().timeline = Some(timeline);
-        }
-    }
-    if node.field("delivery").exists() {
-        let ids = rows.clone().filter_map(|row| row.delivery_id.clone());
-        let deliveries = ctx
-            .data::<DataLoader<Deliveries>>()?
-            .load_many(ids)
-            .await
-            .map_err(unavailable)?;
-        for row in rows {
-            if let Some(delivery) = row.delivery_id.as_ref().and_then(|id| deliveries.get(id)) {
-                preloaded.entry(row.id.clone()).or_default().delivery = Some(delivery.clone());
-            }
-        }
-    }
-    Ok(preloaded)
 }
 
 /// An RFC 3339 time in the read models' stored form.

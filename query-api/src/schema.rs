@@ -12,7 +12,7 @@ use crate::events::EventsQuery;
 use crate::feed::LogFeed;
 use crate::inspections::InspectionsQuery;
 use crate::limits::AliasLimit;
-use crate::loaders::{Deliveries, Timelines};
+use crate::loaders::{Compliances, Deliveries, Timelines, Violations};
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
 use crate::reports::ReportsQuery;
@@ -52,6 +52,8 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         // cached, so no answer is older than its query.
         .data(DataLoader::new(Timelines(db.clone()), tokio::spawn))
         .data(DataLoader::new(Deliveries(db.clone()), tokio::spawn))
+        .data(DataLoader::new(Compliances(db.clone()), tokio::spawn))
+        .data(DataLoader::new(Violations(db.clone()), tokio::spawn))
         .data(db)
         .data(store)
         .limit_depth(MAX_DEPTH)

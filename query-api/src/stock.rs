@@ -2,13 +2,17 @@
 //! authenticated role reads (restaurants browse it to order).
 
 use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object};
 use projections::ReadDb;
+use projections::models::inspections::FarmCompliance as FarmComplianceModel;
 use projections::models::stock::{self, StockItemFilter as RowFilter, StockItemRow};
 
 use crate::connection::{Total, connection, page};
 use crate::consistency::{Consistency, consistent};
 use crate::error::unavailable;
+use crate::inspections::FarmCompliance;
+use crate::loaders::{Compliances, preload};
 use crate::stored_enum::stored_enum;
 use crate::viewer::Viewer;
 
@@ -46,7 +50,7 @@ pub struct StockItemFilter {
 }
 
 /// A lot of produce a farmer lists.
-pub struct StockItem(StockItemRow);
+pub struct StockItem(StockItemRow, Option<FarmComplianceModel>);
 
 #[Object]
 impl StockItem {
@@ -110,6 +114,21 @@ impl StockItem {
     async fn harvest_date(&self) -> Option<&str> {
         self.0.harvest_date.as_deref()
     }
+    /// Its farm's compliance (for a page of items, every farm's in one batch).
+    async fn farm_compliance(&self, ctx: &Context<'_>) -> async_graphql::Result<FarmCompliance> {
+        let found = match &self.1 {
+            Some(found) => Some(found.clone()),
+            None => ctx
+                .data::<DataLoader<Compliances>>()?
+                .load_one(self.0.farmer_id.clone())
+                .await
+                .map_err(unavailable)?,
+        };
+        match found {
+            Some(found) => FarmCompliance::from_model(found),
+            None => Err(unavailable("no compliance for the farm")),
+        }
+    }
     /// Its stream version.
     async fn version(&self) -> i64 {
         self.0.version
@@ -133,7 +152,7 @@ impl StockQuery {
         ctx.data::<Viewer>()?.authenticated()?;
         let db = ctx.data::<ReadDb>()?;
         let row = stock::stock_item(db, &id).await.map_err(unavailable)?;
-        Ok(row.map(StockItem))
+        Ok(row.map(|row| StockItem(row, None)))
     }
 
     /// Stock items, by id.
@@ -160,6 +179,11 @@ impl StockQuery {
         let paged = stock::stock_items(db, &rows, &page)
             .await
             .map_err(unavailable)?;
-        Ok(connection(paged, after.is_some(), StockItem))
+        let farms = paged.rows.iter().map(|(_, row)| row.farmer_id.clone());
+        let farms = preload::<Compliances>(ctx, "farmCompliance", farms).await?;
+        Ok(connection(paged, after.is_some(), |row| {
+            let farm = farms.as_ref().and_then(|f| f.get(&row.farmer_id).cloned());
+            StockItem(row, farm)
+        }))
     }
 }

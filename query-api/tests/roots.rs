@@ -677,8 +677,9 @@ async fn scans(db: &ReadDb, table: &str) -> i64 {
     .unwrap()
 }
 
-/// A page of 50 orders with their timelines costs the same few statements as a page of one:
-/// counted in PostgreSQL's own statistics of the tables read.
+/// A page of 50 orders with their timelines, or of 32 stock items with their farms'
+/// compliance, costs the same few statements as a page of one: counted in PostgreSQL's own
+/// statistics of the tables read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_orders_with_timelines_costs_a_constant_number_of_statements() {
     let Some(env) = Env::new(true).await else {
@@ -729,5 +730,50 @@ async fn a_page_of_orders_with_timelines_costs_a_constant_number_of_statements()
         costs[0] <= 2 && costs[1] <= 2,
         "timeline scans for a page of 1 and of 50: {costs:?} (one per order would be 50)"
     );
+
+    // A page of stock items of 30 farms with each farm's compliance: one statement per table.
+    let mut farms = Vec::new();
+    for n in 0..30 {
+        farms.push(register(&executors, &format!("farmer-{n}"), "Kale").await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for item in &farms {
+        while models::stock::stock_item(&env.db, item)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            assert!(Instant::now() < deadline, "item {item} never projected");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let query = |first: usize| {
+        format!(
+            "{{ stockItems(first: {first}) {{ edges {{ node {{ id \
+               farmCompliance {{ status openViolations {{ code }} }} }} }} }} }}"
+        )
+    };
+    for table in ["farm_compliance", "inspection_violations"] {
+        let mut costs = Vec::new();
+        for first in [1, 32] {
+            let before = scans(&env.db, table).await;
+            let answer = env
+                .ask(as_("bistro", Role::Restaurant), &query(first))
+                .await
+                .unwrap();
+            let edges = answer["stockItems"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), first);
+            assert!(
+                edges
+                    .iter()
+                    .all(|e| e["node"]["farmCompliance"]["status"] == "UNINSPECTED")
+            );
+            costs.push(scans(&env.db, table).await - before);
+        }
+        assert!(
+            costs[0] <= 2 && costs[1] <= 2,
+            "{table} scans for a page of 1 and of 32 items: {costs:?}"
+        );
+    }
     env.finish().await;
 }

@@ -310,16 +310,6 @@ pub async fn inspection(db: &ReadDb, id: &str) -> sqlx::Result<Option<Inspection
     on_db!(db, pool => sqlx::query_as::<_, InspectionRow>(&sql).bind(id).fetch_optional(pool).await)
 }
 
-/// The violations an inspection recorded, oldest first.
-pub async fn violations(db: &ReadDb, inspection_id: &str) -> sqlx::Result<Vec<ViolationRow>> {
-    let sql = format!(
-        "SELECT {} FROM inspection_violations WHERE inspection_id = $1 \
-         ORDER BY recorded_at, id",
-        ViolationRow::TABLE.column_list()
-    );
-    on_db!(db, pool => sqlx::query_as::<_, ViolationRow>(&sql).bind(inspection_id).fetch_all(pool).await)
-}
-
 /// A page of the inspections matching `filter`, by id, and how many match in all.
 pub async fn inspections(
     db: &ReadDb,
@@ -363,6 +353,52 @@ pub struct FarmCompliance {
     pub last: Option<ComplianceRow>,
     /// Its violations not resolved yet, oldest first.
     pub open_violations: Vec<ViolationRow>,
+}
+
+/// The violations of `inspection_ids`, each inspection's oldest first (in one query per
+/// chunk of ids).
+pub async fn violations_of(
+    db: &ReadDb,
+    inspection_ids: &[String],
+) -> sqlx::Result<Vec<ViolationRow>> {
+    let mut rows: Vec<ViolationRow> =
+        crate::changes::load_rows_where(db, "inspection_id", inspection_ids).await?;
+    rows.sort_by(|a, b| {
+        (&a.inspection_id, &a.recorded_at, &a.id).cmp(&(&b.inspection_id, &b.recorded_at, &b.id))
+    });
+    Ok(rows)
+}
+
+/// The compliance of each farm of `farmer_ids`, in that order (two queries per chunk of ids,
+/// whatever their number).
+pub async fn farm_compliances(
+    db: &ReadDb,
+    farmer_ids: &[String],
+) -> sqlx::Result<Vec<FarmCompliance>> {
+    let lasts: Vec<ComplianceRow> =
+        crate::changes::load_rows_where(db, "farmer_id", farmer_ids).await?;
+    let mut violations: Vec<ViolationRow> =
+        crate::changes::load_rows_where(db, "farmer_id", farmer_ids).await?;
+    violations.retain(|v| v.resolved_at.is_none());
+    violations.sort_by(|a, b| (&a.recorded_at, &a.id).cmp(&(&b.recorded_at, &b.id)));
+    Ok(farmer_ids
+        .iter()
+        .map(|farmer_id| {
+            let last = lasts.iter().find(|l| l.farmer_id == *farmer_id).cloned();
+            FarmCompliance {
+                farmer_id: farmer_id.clone(),
+                status: last
+                    .as_ref()
+                    .map_or_else(|| "UNINSPECTED".to_owned(), |l| l.status.clone()),
+                last,
+                open_violations: violations
+                    .iter()
+                    .filter(|v| v.farmer_id == *farmer_id)
+                    .cloned()
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 /// The compliance of `farmer_id`'s farm: `UNINSPECTED` until an inspection is completed.
