@@ -19,8 +19,9 @@ use crate::reports::ReportsQuery;
 use crate::stock::StockQuery;
 use crate::subscriptions::SubscriptionRoot;
 
-/// Every query root of API.md built so far.
+/// Every query root of API.md.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     OrdersQuery,
     StockQuery,

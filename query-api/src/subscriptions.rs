@@ -82,7 +82,7 @@ impl Watch {
     }
 }
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The order each time it changes: for its customer, its farmer, or an admin, auditor or
     /// analyst.
