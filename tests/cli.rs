@@ -4,6 +4,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::Process;
+
 fn supplyline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_supplyline"))
 }
@@ -66,16 +69,18 @@ fn query_api_serves_graphql_alone_and_refuses_a_caller_without_a_token() {
         .args(["migrate", "--database-url", &url])
         .output()
         .unwrap();
-    let mut server = supplyline()
-        .env("DATABASE_URL", &url)
-        .env(
-            "SUPPLYLINE_JWT_SECRET",
-            "cli-test-secret-of-at-least-32-bytes!!",
-        )
-        .args(["query-api", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Process(
+        supplyline()
+            .env("DATABASE_URL", &url)
+            .env(
+                "SUPPLYLINE_JWT_SECRET",
+                "cli-test-secret-of-at-least-32-bytes!!",
+            )
+            .args(["query-api", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let started = std::time::Instant::now();
     let health = loop {
         if let Some(answer) = http(
@@ -426,14 +431,16 @@ fn http(port: u16, request: &str) -> Option<String> {
 fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = supplyline()
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("SUPPLYLINE_JWT_SECRET")
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Process(
+        supplyline()
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("SUPPLYLINE_JWT_SECRET")
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let started = std::time::Instant::now();
     let health = loop {
         if let Some(answer) = http(

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod common;
+use common::Process;
+
 const SECRET: &str = "processes-test-secret-of-at-least-32-bytes";
 const FARMER: &str = "farmer-ada";
 
@@ -31,19 +34,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn supplyline(url: &str, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_supplyline"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("SUPPLYLINE_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+fn supplyline(url: &str, args: &[&str]) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_supplyline"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env("SUPPLYLINE_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
-fn projector(url: &str) -> Child {
+fn projector(url: &str) -> Process {
     let listen = format!("127.0.0.1:{}", free_port());
     supplyline(
         url,

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +13,9 @@ use projections::checksum::checksums;
 use projections::simulate::Simulator;
 use projections::{Projection, ReadDb, Unwatched, models, rebuild, status};
 use rand::Rng;
+
+mod common;
+use common::Process;
 
 /// A scratch database with a migrated log, or `None` (said loudly) without `DATABASE_URL`.
 async fn scratch() -> Option<(ScratchDatabase, EventStore, ReadDb)> {
@@ -29,22 +32,24 @@ async fn scratch() -> Option<(ScratchDatabase, EventStore, ReadDb)> {
     Some((scratch, store, db))
 }
 
-fn projector(url: &str) -> Child {
+fn projector(url: &str) -> Process {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    Command::new(env!("CARGO_BIN_EXE_supplyline"))
-        .args(["projector", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--projector-batch", "200", "--projector-poll", "20ms"])
-        // The simulator appends whole flows itself, as if the processes had run.
-        .arg("--no-process-managers")
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_supplyline"))
+            .args(["projector", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--projector-batch", "200", "--projector-poll", "20ms"])
+            // The simulator appends whole flows itself, as if the processes had run.
+            .arg("--no-process-managers")
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Appends simulated activity until `running` is cleared; returns the steps taken.
