@@ -420,7 +420,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(service.log.log_format);
             let (jwt, _) = service.jwt.config(&service.store)?;
             let store = service.store.open().await?;
-            query::run(store, &jwt, &service.http.listen).await
+            query::run(store, &jwt, &service.http).await
         }
         Action::Projections {
             command: ProjectionsCommand::Status(tool),

@@ -11,9 +11,11 @@ use command_api::{Authenticator, JwtConfig, Server};
 use event_store::EventStore;
 
 use crate::projector;
+use crate::settings::HttpArgs;
 
 /// Serves GraphQL on `listen` until SIGTERM.
-pub async fn run(store: EventStore, jwt: &JwtConfig, listen: &str) -> anyhow::Result<()> {
+pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow::Result<()> {
+    let listen = &http.listen;
     let auth = Arc::new(Authenticator::new(jwt).context("invalid JWT configuration")?);
     let db = projector::read_db(&store).await?;
     let metrics = command_api::prometheus();
@@ -41,9 +43,12 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, listen: &str) -> anyhow::Re
                 async move { metrics.render() }
             }),
         );
+    // The command API's layers: body limit, deadline, metrics, tracing.
+    let router = command_api::with_layers(router, http.request_timeout);
     let server = Server::bind(listen, router)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {listen}"))?
+        .with_limits(http.limits());
     tracing::info!(address = %server.local_addr()?, "query API listening");
     server
         .run_until_stopped(command_api::shutdown_signal())

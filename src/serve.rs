@@ -56,10 +56,10 @@ pub async fn command_api(
         .with_rate_limit(settings.rate_limit)
         .with_idempotency_ttl(settings.idempotency_ttl);
     let sweeper = tokio::spawn(sweep_expired_keys(store));
-    let mut router = command_api::router(state, settings.request_timeout);
-    if let Some(beside) = beside {
-        router = router.merge(beside);
-    }
+    let router = match beside {
+        Some(beside) => command_api::router_beside(state, settings.request_timeout, beside),
+        None => command_api::router(state, settings.request_timeout),
+    };
     let server = Server::bind(listen, router)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?

@@ -37,13 +37,24 @@ pub fn command_routes() -> Router<AppState> {
 
 /// The whole command API: `/v1/...` commands and the operations endpoints, with every layer.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    let routes = Router::new()
+    with_layers(routes(state), request_timeout)
+}
+
+/// The command API with `beside` (GraphQL) merged in, every route behind the same layers: body
+/// limit, deadline, metrics, tracing.
+pub fn router_beside(state: AppState, request_timeout: Duration, beside: Router) -> Router {
+    with_layers(routes(state).merge(beside), request_timeout)
+}
+
+/// The command API's routes without the layers, to merge others beside them (GraphQL) before
+/// [`with_layers`] wraps them all.
+pub fn routes(state: AppState) -> Router {
+    Router::new()
         .nest("/v1", command_routes())
         .merge(operations::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
-    with_layers(routes, request_timeout)
+        .with_state(state)
 }
 
 /// Wraps `routes` in the layers every request goes through.

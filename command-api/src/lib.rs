@@ -30,7 +30,9 @@ mod stock_items;
 mod validate;
 mod wire;
 
-pub use app::{DEFAULT_REQUEST_TIMEOUT, command_routes, router, with_layers};
+pub use app::{
+    DEFAULT_REQUEST_TIMEOUT, command_routes, router, router_beside, routes, with_layers,
+};
 pub use auth::{
     AuthConfigError, Authenticator, Caller, Claims, DEFAULT_JWT_LEEWAY, JwtConfig, JwtKey,
     MIN_SECRET_BYTES, is_reserved, mint_token,

@@ -109,6 +109,8 @@ pub async fn consistent(
     let Some(consistency) = consistency else {
         return Ok(());
     };
+    // Nobody waits on the server's time without a token.
+    ctx.data::<crate::Viewer>()?.authenticated()?;
     ctx.data::<Checkpoints>()?
         .reach(&consistency.at_least)
         .await

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::Router;
+use async_graphql::{ErrorExtensionValues, ServerError};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::rejection::BytesRejection;
 use axum::http::header::AUTHORIZATION;
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use command_api::Authenticator;
+use axum::{Json, Router};
+use command_api::{Authenticator, Problem};
 use tokio::sync::Semaphore;
-
-use async_graphql::ErrorExtensions;
 
 use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
 
@@ -28,6 +29,8 @@ pub(crate) struct QueryState {
     pub(crate) auth: Arc<Authenticator>,
     /// Places for subscription sockets ([`crate::ws::MAX_SOCKETS`]).
     pub(crate) sockets: Arc<Semaphore>,
+    /// Sockets open per actor ([`crate::ws::MAX_SOCKETS_PER_ACTOR`]).
+    pub(crate) actor_sockets: crate::ws::ActorSockets,
     /// The schema's checkpoint watcher (every schema [`crate::build_schema`] makes has one).
     checkpoints: Option<Checkpoints>,
 }
@@ -42,6 +45,7 @@ pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
             schema,
             auth,
             sockets: Arc::new(Semaphore::new(crate::ws::MAX_SOCKETS)),
+            actor_sockets: crate::ws::ActorSockets::default(),
             checkpoints,
         })
 }
@@ -58,10 +62,37 @@ async fn graphiql() -> impl IntoResponse {
 async fn graphql(
     State(state): State<QueryState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Read as bytes, so the server's body limit holds (413 as the command API answers it).
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let slug = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "payload-too-large"
+            } else {
+                "bad-request"
+            };
+            return Problem::new(rejection.status(), slug, rejection.body_text()).into_response();
+        }
+    };
+    // Anything but one GraphQL request object is refused as a GraphQL error with its code.
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("the body is not a GraphQL request (one JSON object): {error}"),
+            );
+        }
+    };
     let viewer = viewer(&state.auth, &headers);
-    if let Some(position) = headers.get(CONSISTENCY_HEADER) {
+    // Only an authenticated caller waits on the server's time; others are refused by the roots.
+    let position = headers
+        .get(CONSISTENCY_HEADER)
+        .filter(|_| viewer.authenticated().is_ok());
+    if let Some(position) = position {
         let waited = match position.to_str() {
             Ok(token) => match &state.checkpoints {
                 Some(checkpoints) => checkpoints.reach(token.trim()).await,
@@ -72,15 +103,20 @@ async fn graphql(
             ))),
         };
         if let Err(error) = waited {
-            let refusal = error.extend().into_server_error(Default::default());
-            return async_graphql::Response::from_errors(vec![refusal]).into();
+            return refusal(StatusCode::OK, error.code(), error.to_string());
         }
     }
-    state
-        .schema
-        .execute(request.into_inner().data(viewer))
-        .await
-        .into()
+    GraphQLResponse::from(state.schema.execute(request.data(viewer)).await).into_response()
+}
+
+/// A request refused before it runs, as a GraphQL error with its code.
+fn refusal(status: StatusCode, code: &str, message: String) -> Response {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    let body = async_graphql::Response::from_errors(vec![error]);
+    (status, Json(body)).into_response()
 }
 
 /// The caller of the request: the actor of its bearer token, or why there is none.

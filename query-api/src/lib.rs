@@ -32,6 +32,7 @@ mod ws;
 pub use consistency::{CONSISTENCY_WAIT, Checkpoints, Consistency};
 pub use error::QueryError;
 pub use http::router;
-pub use limits::MAX_ALIASES;
+pub use limits::{MAX_ALIASES, MAX_ROOT_FIELDS};
 pub use schema::{QuerySchema, build_schema, sdl};
 pub use viewer::Viewer;
+pub use ws::{MAX_SOCKETS, MAX_SOCKETS_PER_ACTOR, MAX_SUBSCRIPTIONS_PER_SOCKET};

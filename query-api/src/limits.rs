@@ -1,27 +1,38 @@
-//! What keeps an abusive query from becoming a slow answer: a cap on aliases (each alias of a
-//! root is another query in the same request), beside the schema's depth and complexity
-//! limits and the page-size cap.
+//! What keeps an abusive query from becoming a slow answer, beside the schema's depth and
+//! complexity limits and the page-size cap: caps on aliases and root fields (each one another
+//! query in the same request, repeated or not), one root field per subscription, no NUL in any
+//! text; and an `extensions.code` on every refusal, the engine's own included.
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
 
 /// The most aliased fields one request may hold.
 pub const MAX_ALIASES: usize = 30;
 
-/// Refuses a query with more than [`MAX_ALIASES`] aliases, before it runs.
-pub struct AliasLimit;
+/// The most root fields one operation may select, repeated ones included.
+pub const MAX_ROOT_FIELDS: usize = 30;
 
-impl ExtensionFactory for AliasLimit {
+/// The code of a query refused for its shape (limits, parse and validation errors).
+const REFUSED_SHAPE: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Refuses a query over the limits before it runs, and codes every error.
+pub struct QueryLimits;
+
+impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimit)
+        Arc::new(QueryLimits)
     }
 }
 
 #[async_trait::async_trait]
-impl Extension for AliasLimit {
+impl Extension for QueryLimits {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -29,38 +40,151 @@ impl Extension for AliasLimit {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        let document = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED"))?;
+        let refuse =
+            |message: String, code: &str| Err(coded(ServerError::new(message, None), code));
         let aliases: usize = document
             .operations
             .iter()
-            .map(|(_, operation)| count(&operation.node.selection_set.node))
+            .map(|(_, operation)| aliases(&operation.node.selection_set.node))
             .chain(
                 document
                     .fragments
                     .values()
-                    .map(|fragment| count(&fragment.node.selection_set.node)),
+                    .map(|fragment| aliases(&fragment.node.selection_set.node)),
             )
             .sum();
         if aliases > MAX_ALIASES {
-            return Err(ServerError::new(
+            return refuse(
                 format!("the query has {aliases} aliases; at most {MAX_ALIASES} are allowed"),
-                None,
-            ));
+                REFUSED_SHAPE,
+            );
+        }
+        for (_, operation) in document.operations.iter() {
+            let roots = operation.node.selection_set.node.items.len();
+            if roots > MAX_ROOT_FIELDS {
+                return refuse(
+                    format!(
+                        "the operation selects {roots} root fields; at most {MAX_ROOT_FIELDS} \
+                         are allowed"
+                    ),
+                    REFUSED_SHAPE,
+                );
+            }
+            if operation.node.ty == OperationType::Subscription && roots != 1 {
+                return refuse(
+                    "a subscription selects exactly one root field".into(),
+                    REFUSED_SHAPE,
+                );
+            }
+        }
+        // PostgreSQL stores no NUL in text: refused here as bad input, not failed there as an
+        // outage.
+        let with_nul = variables.values().any(has_nul)
+            || document
+                .operations
+                .iter()
+                .any(|(_, operation)| arguments_have_nul(&operation.node.selection_set.node))
+            || document
+                .fragments
+                .values()
+                .any(|fragment| arguments_have_nul(&fragment.node.selection_set.node));
+        if with_nul {
+            return refuse(
+                "invalid argument: text may not contain NUL characters".into(),
+                "BAD_USER_INPUT",
+            );
         }
         Ok(document)
     }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| coded(e, REFUSED_SHAPE))
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        // The engine's own errors while running: arguments it could not coerce.
+        for error in &mut response.errors {
+            let code = if error.message.starts_with("Failed to parse")
+                || error.message.starts_with("Invalid value")
+            {
+                "BAD_USER_INPUT"
+            } else {
+                "INTERNAL_SERVER_ERROR"
+            };
+            *error = coded(std::mem::replace(error, ServerError::new("", None)), code);
+        }
+        response
+    }
+}
+
+/// `error` with `extensions.code` set to `code` unless it has one already.
+fn coded(mut error: ServerError, code: &str) -> ServerError {
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+    error
 }
 
 /// The aliased fields of `set`, nested ones included.
-fn count(set: &SelectionSet) -> usize {
+fn aliases(set: &SelectionSet) -> usize {
     set.items
         .iter()
         .map(|item| match &item.node {
             Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + count(&field.node.selection_set.node)
+                usize::from(field.node.alias.is_some()) + aliases(&field.node.selection_set.node)
             }
-            Selection::InlineFragment(fragment) => count(&fragment.node.selection_set.node),
+            Selection::InlineFragment(fragment) => aliases(&fragment.node.selection_set.node),
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
+}
+
+/// Whether an argument anywhere in `set` holds a text with a NUL character.
+fn arguments_have_nul(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => {
+            field
+                .node
+                .arguments
+                .iter()
+                .any(|(_, value)| value.node.clone().into_const().is_some_and(|v| has_nul(&v)))
+                || arguments_have_nul(&field.node.selection_set.node)
+        }
+        Selection::InlineFragment(fragment) => {
+            arguments_have_nul(&fragment.node.selection_set.node)
+        }
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// Whether `value` holds a text with a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::List(items) => items.iter().any(has_nul),
+        Value::Object(fields) => fields.values().any(has_nul),
+        _ => false,
+    }
 }

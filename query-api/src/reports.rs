@@ -104,6 +104,11 @@ impl ReportsQuery {
             })
         };
         let (from, to) = (day(&from)?, day(&to)?);
+        if from > to {
+            return Err(refused(QueryError::BadInput(format!(
+                "`from` ({from}) is after `to` ({to})"
+            ))));
+        }
         let grouping = match group_by {
             SalesGroupBy::Day => SalesGrouping::Day,
             SalesGroupBy::Product => SalesGrouping::Product,

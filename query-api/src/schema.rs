@@ -11,7 +11,7 @@ use crate::deliveries::DeliveriesQuery;
 use crate::events::EventsQuery;
 use crate::feed::LogFeed;
 use crate::inspections::InspectionsQuery;
-use crate::limits::AliasLimit;
+use crate::limits::QueryLimits;
 use crate::loaders::{Compliances, Deliveries, Timelines, Violations};
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
@@ -59,7 +59,7 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .data(store)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(AliasLimit)
+        .extension(QueryLimits)
         .finish()
 }
 

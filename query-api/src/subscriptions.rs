@@ -9,6 +9,7 @@ use event_store::{EventStore, Position, RecordedEvent};
 use futures_util::Stream;
 use projections::ReadDb;
 use projections::models::{deliveries, orders};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -20,7 +21,7 @@ use crate::events::{AUDITORS, CheckedFilter, Event, EventFilter};
 use crate::feed::LogFeed;
 use crate::orders::{ORDER_READERS, Order, may_read};
 use crate::viewer::Viewer;
-use crate::ws::Session;
+use crate::ws::{MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionBudget};
 
 /// Events an `eventAppended` catch-up reads per round trip.
 const CATCH_UP_BATCH: u32 = 500;
@@ -29,29 +30,40 @@ const CATCH_UP_BATCH: u32 = 500;
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-/// What every subscription holds on to: the caller and what it reads through.
-#[derive(Clone)]
+/// What every subscription holds on to: the caller, what it reads through, and its place on
+/// its socket.
 struct Watch {
     actor: Actor,
-    session: Option<Session>,
+    viewer: Viewer,
     db: ReadDb,
     checkpoints: Checkpoints,
+    _place: Option<OwnedSemaphorePermit>,
 }
 
 impl Watch {
     fn new(ctx: &Context<'_>, actor: &Actor) -> async_graphql::Result<Self> {
+        let place = match ctx.data_opt::<SubscriptionBudget>() {
+            Some(budget) => Some(budget.0.clone().try_acquire_owned().map_err(|_| {
+                refused(QueryError::BadInput(format!(
+                    "a socket holds at most {MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; \
+                     end one or open another socket"
+                )))
+            })?),
+            None => None,
+        };
         Ok(Self {
             actor: actor.clone(),
-            session: ctx.data_opt::<Session>().cloned(),
+            viewer: ctx.data::<Viewer>()?.clone(),
             db: ctx.data::<ReadDb>()?.clone(),
             checkpoints: ctx.data::<Checkpoints>()?.clone(),
+            _place: place,
         })
     }
 
     /// `UNAUTHENTICATED` once the connection's token has expired: a subscription outlives
     /// no token.
     fn still_authenticated(&self) -> async_graphql::Result<()> {
-        self.session.as_ref().map_or(Ok(()), Session::check)
+        self.viewer.authenticated().map(|_| ())
     }
 
     /// The next event of `aggregate` `id`, once the read models have applied it; `None` when
@@ -188,6 +200,10 @@ impl SubscriptionRoot {
             let mut catching_up = true;
             loop {
                 if catching_up {
+                    if let Err(error) = watch.still_authenticated() {
+                        yield Err(error);
+                        break;
+                    }
                     // From the store, until a short page: then the listener holds the rest.
                     match store.read_filtered(&log, after, CATCH_UP_BATCH).await {
                         Ok(page) => {

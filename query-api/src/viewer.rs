@@ -1,6 +1,9 @@
 //! Who is asking: the actor of the request's JWT, checked with the command API's rules and
 //! keys, and what that actor may read.
 
+use std::sync::Arc;
+
+use command_api::Authenticator;
 use event_schemas::values::{Actor, Role};
 
 use crate::QueryError;
@@ -8,24 +11,69 @@ use crate::error::refused;
 
 /// The caller of a query: an authenticated actor, or nobody (every root then refuses).
 #[derive(Debug, Clone)]
-pub struct Viewer(Result<Actor, String>);
+pub struct Viewer {
+    actor: Result<Actor, String>,
+    /// For a connection that outlives its first request (a WebSocket): the token to check
+    /// again each time, so that it stops at the token's expiry.
+    session: Option<Session>,
+}
+
+/// The token a long-lived connection authenticated with.
+#[derive(Clone)]
+struct Session {
+    auth: Arc<Authenticator>,
+    token: Arc<str>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Session { .. }")
+    }
+}
 
 impl Viewer {
     /// An authenticated caller.
     pub fn actor(actor: Actor) -> Self {
-        Self(Ok(actor))
+        Self {
+            actor: Ok(actor),
+            session: None,
+        }
     }
 
     /// A caller without a valid token, and why.
     pub fn anonymous(why: impl Into<String>) -> Self {
-        Self(Err(why.into()))
+        Self {
+            actor: Err(why.into()),
+            session: None,
+        }
     }
 
-    /// The actor, or `UNAUTHENTICATED`.
+    /// The caller of a long-lived connection opened with `token`: authenticated now, and
+    /// again at every [`Self::authenticated`].
+    pub fn connection(auth: Arc<Authenticator>, token: &str) -> Self {
+        let actor = auth.authenticate(token).map_err(|e| e.to_string());
+        Self {
+            actor,
+            session: Some(Session {
+                auth,
+                token: Arc::from(token),
+            }),
+        }
+    }
+
+    /// The actor, or `UNAUTHENTICATED` (also once a connection's token has expired).
     pub fn authenticated(&self) -> async_graphql::Result<&Actor> {
-        self.0
+        let actor = self
+            .actor
             .as_ref()
-            .map_err(|why| refused(QueryError::Unauthenticated(why.clone())))
+            .map_err(|why| refused(QueryError::Unauthenticated(why.clone())))?;
+        if let Some(session) = &self.session {
+            session
+                .auth
+                .authenticate(&session.token)
+                .map_err(|e| refused(QueryError::Unauthenticated(e.to_string())))?;
+        }
+        Ok(actor)
     }
 
     /// The actor, if its role is one of `roles`; else `FORBIDDEN` (or `UNAUTHENTICATED`).

@@ -1,8 +1,9 @@
 //! Subscriptions over WebSocket at `/graphql/ws` (graphql-transport-ws): the JWT comes in the
 //! `connection_init` payload, since browsers cannot set headers on a WebSocket.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -14,33 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use command_api::{Authenticator, Problem};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
-use crate::QueryError;
-use crate::error::refused;
 use crate::http::QueryState;
 use crate::viewer::Viewer;
 
 /// How long a connection may stay open without a `connection_init` (the protocol's own
 /// default): an unauthenticated socket holds nothing for long.
 const INIT_WAIT: Duration = Duration::from_secs(10);
-
-/// The token a connection authenticated with, checked again before each answer so that a
-/// subscription ends when its token expires.
-#[derive(Clone)]
-pub(crate) struct Session {
-    auth: Arc<Authenticator>,
-    token: Arc<str>,
-}
-
-impl Session {
-    /// `UNAUTHENTICATED` once the token is no longer valid.
-    pub(crate) fn check(&self) -> async_graphql::Result<()> {
-        self.auth
-            .authenticate(&self.token)
-            .map(|_| ())
-            .map_err(|e| refused(QueryError::Unauthenticated(e.to_string())))
-    }
-}
 
 /// The most subscription sockets a process holds open: an upgraded socket leaves the HTTP
 /// server's connection limit, so this one bounds them.
@@ -71,13 +53,30 @@ pub(crate) async fn subscribe(
 
 async fn serve(socket: WebSocket, state: QueryState, protocol: GraphQLProtocol) {
     let initialised = Arc::new(AtomicBool::new(false));
+    // The actor's place among its sockets, given back when this one ends.
+    let place: Arc<Mutex<Option<ActorSocket>>> = Arc::default();
     let init = {
         let initialised = initialised.clone();
         let auth = state.auth.clone();
+        let actors = state.actor_sockets.clone();
+        let place = place.clone();
         move |payload: Value| async move {
-            let session = authenticate(auth, &payload)?;
+            let (viewer, sub) = authenticate(auth, &payload)?;
+            let taken = actors.open(&sub).ok_or_else(|| {
+                Error::new(format!(
+                    "TOO_MANY_CONNECTIONS: {sub} has {MAX_SOCKETS_PER_ACTOR} subscription                      sockets open already"
+                ))
+            })?;
+            if let Ok(mut slot) = place.lock() {
+                *slot = Some(taken);
+            }
             initialised.store(true, Ordering::Relaxed);
-            Ok(session)
+            let mut data = Data::default();
+            data.insert(viewer);
+            data.insert(SubscriptionBudget(Arc::new(Semaphore::new(
+                MAX_SUBSCRIPTIONS_PER_SOCKET,
+            ))));
+            Ok(data)
         }
     };
     let served = GraphQLWebSocket::new(socket, state.schema, protocol)
@@ -96,9 +95,12 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: GraphQLProtocol) 
     }
 }
 
-/// The connection's data from a `connection_init` payload `{"Authorization": "Bearer <jwt>"}`
-/// (or `{"token": "<jwt>"}`); a refusal closes the socket with its reason.
-fn authenticate(auth: Arc<Authenticator>, payload: &Value) -> async_graphql::Result<Data> {
+/// The caller of a `connection_init` payload `{"Authorization": "Bearer <jwt>"}` (or
+/// `{"token": "<jwt>"}`) and its `sub`; a refusal closes the socket with its reason.
+fn authenticate(
+    auth: Arc<Authenticator>,
+    payload: &Value,
+) -> async_graphql::Result<(Viewer, String)> {
     let bearer = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(key).and_then(Value::as_str))
@@ -113,14 +115,62 @@ fn authenticate(auth: Arc<Authenticator>, payload: &Value) -> async_graphql::Res
                  {\"Authorization\": \"Bearer <token>\"}",
             )
         })?;
-    let actor = auth
-        .authenticate(token)
-        .map_err(|e| Error::new(format!("UNAUTHENTICATED: {e}")))?;
-    let mut data = Data::default();
-    data.insert(Viewer::actor(actor));
-    data.insert(Session {
-        auth,
-        token: Arc::from(token),
-    });
-    Ok(data)
+    // Checked again at every operation and answer of the connection: it ends with the token.
+    let viewer = Viewer::connection(auth, token);
+    let sub = viewer
+        .authenticated()
+        .map_err(|e| Error::new(format!("UNAUTHENTICATED: {}", e.message)))?
+        .sub
+        .to_string();
+    Ok((viewer, sub))
+}
+
+/// The most subscriptions one socket may hold at once.
+pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 100;
+
+/// The most sockets one actor may hold open at once: one actor cannot take every place.
+pub const MAX_SOCKETS_PER_ACTOR: usize = 16;
+
+/// A socket's places for subscriptions ([`MAX_SUBSCRIPTIONS_PER_SOCKET`]); each running
+/// subscription holds one.
+#[derive(Clone)]
+pub(crate) struct SubscriptionBudget(pub(crate) Arc<Semaphore>);
+
+/// How many sockets each actor holds open.
+#[derive(Clone, Default)]
+pub(crate) struct ActorSockets(Arc<Mutex<HashMap<String, usize>>>);
+
+impl ActorSockets {
+    /// A place for one more socket of `sub`, or `None` at [`MAX_SOCKETS_PER_ACTOR`].
+    fn open(&self, sub: &str) -> Option<ActorSocket> {
+        let mut open = self.0.lock().ok()?;
+        let count = open.entry(sub.to_owned()).or_default();
+        if *count >= MAX_SOCKETS_PER_ACTOR {
+            return None;
+        }
+        *count += 1;
+        Some(ActorSocket {
+            sockets: self.clone(),
+            sub: sub.to_owned(),
+        })
+    }
+}
+
+/// One socket's place among its actor's, given back when dropped.
+struct ActorSocket {
+    sockets: ActorSockets,
+    sub: String,
+}
+
+impl Drop for ActorSocket {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.sockets.0.lock()
+            && let Some(count) = open.get_mut(&self.sub)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.sub);
+            }
+        }
+    }
 }

@@ -300,3 +300,59 @@ on_both!(
     read_your_writes,
     a_commands_position_makes_the_next_query_see_it
 );
+
+/// GraphQL behind the command API's layers: the body limit, a request id; and a body that is
+/// no GraphQL request refused as a GraphQL error with its code.
+async fn graphql_requests_pass_the_servers_layers(app: &App) {
+    let huge = format!(
+        r#"{{"query": "{{ __typename }}", "variables": {{"pad": "{}"}}}}"#,
+        "x".repeat(200_000)
+    );
+    let response = app.post_raw("/graphql", huge.into_bytes()).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let response = app.post_raw("/graphql", b"{not json".to_vec()).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().contains_key("x-request-id"));
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{answer}"
+    );
+    let batch = app
+        .post_raw("/graphql", br#"[{"query": "{ __typename }"}]"#.to_vec())
+        .await;
+    assert_eq!(batch.status(), 400);
+    // A consistency header without a token is not waited on: refused at once.
+    let far = format!("{:040x}", u128::MAX >> 8);
+    let started = std::time::Instant::now();
+    let anonymous = app
+        .graphql_with(
+            None,
+            "{ stockItems { totalCount } }",
+            &[("x-consistency-position", &far)],
+        )
+        .await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    // A refused wait is an error without a made-up location.
+    let waited = app
+        .graphql_with(
+            Some(&app.token("admin-amy", Role::Admin)),
+            "{ stockItems { totalCount } }",
+            &[("x-consistency-position", "not-a-position")],
+        )
+        .await;
+    assert_eq!(
+        waited["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{waited}"
+    );
+    assert!(waited["errors"][0].get("locations").is_none(), "{waited}");
+}
+on_both!(layers, graphql_requests_pass_the_servers_layers);

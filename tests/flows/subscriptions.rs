@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use uuid::Uuid;
 
 use crate::on_both;
 use crate::support::App;
@@ -306,3 +307,71 @@ on_both!(
     delivery_tracking,
     a_delivery_is_tracked_by_its_restaurant_not_by_another_driver
 );
+
+async fn a_socket_and_an_actor_hold_bounded_subscriptions(app: &App) {
+    let mut socket = Socket::as_(app, "bistro-rue", Role::Restaurant).await;
+    // One root field per subscription, as the protocol says.
+    socket
+        .subscribe(
+            "two",
+            "subscription { a: orderUpdated(id: \"x\") { id } b: orderUpdated(id: \"y\") { id } }",
+        )
+        .await;
+    assert_eq!(socket.refusal("two").await, "GRAPHQL_VALIDATION_FAILED");
+    // A socket holds at most so many subscriptions; one more is refused (whichever the server
+    // starts last), and the socket lives on.
+    let cap = query_api::MAX_SUBSCRIPTIONS_PER_SOCKET;
+    for n in 0..=cap {
+        socket
+            .subscribe(
+                &format!("s{n}"),
+                &format!(
+                    "subscription {{ orderUpdated(id: \"{}\") {{ id }} }}",
+                    Uuid::now_v7()
+                ),
+            )
+            .await;
+    }
+    let refused = socket.next().await;
+    let over = refused["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert_eq!(socket.next().await, json!({"id": over, "type": "complete"}));
+    assert!(socket.receive(Duration::from_millis(300)).await.is_none());
+    // Ending one gives its place back.
+    let ended = if over == "s0" { "s1" } else { "s0" };
+    socket.send(json!({"id": ended, "type": "complete"})).await;
+    if let Some(echo) = socket.receive(Duration::from_millis(300)).await {
+        assert_eq!(echo.unwrap(), json!({"id": ended, "type": "complete"}));
+    }
+    socket
+        .subscribe(
+            "again",
+            &format!(
+                "subscription {{ orderUpdated(id: \"{}\") {{ id }} }}",
+                Uuid::now_v7()
+            ),
+        )
+        .await;
+    assert!(socket.receive(Duration::from_millis(500)).await.is_none());
+
+    // One actor holds at most so many sockets: the next is closed with the reason.
+    let mut held = Vec::new();
+    for _ in 1..query_api::MAX_SOCKETS_PER_ACTOR {
+        held.push(Socket::as_(app, "bistro-rue", Role::Restaurant).await);
+    }
+    let token = app.token("bistro-rue", Role::Restaurant);
+    let refused = Socket::open(app, json!({"Authorization": format!("Bearer {token}")}))
+        .await
+        .err()
+        .expect("one socket too many");
+    assert!(refused.contains("TOO_MANY_CONNECTIONS"), "{refused}");
+    // Another actor is not held back, and a closed socket gives its place back.
+    drop(Socket::as_(app, "cafe-nord", Role::Restaurant).await);
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(Socket::as_(app, "bistro-rue", Role::Restaurant).await);
+}
+on_both!(bounded, a_socket_and_an_actor_hold_bounded_subscriptions);

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token, router};
+use command_api::{AppState, Authenticator, JwtConfig, JwtKey, Server, mint_token};
 use event_schemas::values::Role;
 use event_store::{EventStore, ScratchDatabase};
 use executors::{ExecutorSettings, Executors};
@@ -121,7 +121,7 @@ impl App {
         );
         let server = Server::bind(
             "127.0.0.1:0",
-            router(state, command_api::DEFAULT_REQUEST_TIMEOUT).merge(graphql),
+            command_api::router_beside(state, command_api::DEFAULT_REQUEST_TIMEOUT, graphql),
         )
         .await
         .unwrap();
@@ -224,6 +224,17 @@ impl App {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
+    }
+
+    /// POSTs raw `body` bytes to `path`; returns the response.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// GETs `path`; returns the status and body.
