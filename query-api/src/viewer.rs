@@ -94,3 +94,31 @@ impl Viewer {
         matches!(actor.role, Role::Admin | Role::Auditor | Role::Analyst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use command_api::{Authenticator, JwtConfig, JwtKey, mint_token};
+    use event_schemas::values::Role;
+
+    use super::Viewer;
+
+    /// A connection's caller is refused once its token expires, though it was let in: an open
+    /// socket keeps no access its token no longer grants.
+    #[tokio::test]
+    async fn a_connection_is_refused_once_its_token_expires() {
+        let mut jwt = JwtConfig::new(JwtKey::Secret(
+            b"a-test-secret-of-at-least-32-bytes".to_vec(),
+        ));
+        jwt.leeway = Duration::ZERO;
+        let auth = Arc::new(Authenticator::new(&jwt).expect("a valid configuration"));
+        let token = mint_token(&jwt, "bistro", Role::Restaurant, 1).expect("a token");
+        let viewer = Viewer::connection(auth, &token);
+        assert!(viewer.authenticated().is_ok());
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let refused = viewer.authenticated().expect_err("expired");
+        assert!(refused.message.contains("expired"), "{}", refused.message);
+    }
+}
