@@ -13,7 +13,7 @@ use crate::settings::{
     HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, SnapshotArgs, StoreArgs,
     parse_duration,
 };
-use crate::{audit, bench, projector, query, schemas_export, serve, telemetry};
+use crate::{audit, bench, demo, projector, query, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -58,6 +58,10 @@ struct ServeArgs {
     command: CommandServiceArgs,
     #[command(flatten)]
     projector: ProjectorArgs,
+    /// Seed a farm-to-table day (farms, restaurants, a driver, an inspector) through the API
+    /// once it listens; a database seeded before is left alone.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// What `projector` takes: the store, where to serve its health and metrics, the projectors'
@@ -401,7 +405,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Action::Serve(args) => serve_command_api(args.command, Some(args.projector)).await,
+        Action::Serve(args) => {
+            serve_command_api(args.command, Some((args.projector, args.demo))).await
+        }
         Action::CommandApi(args) => serve_command_api(args, None).await,
         Action::Projector(args) => {
             telemetry::init(args.log.log_format);
@@ -443,9 +449,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `serve` and `command-api`: the command API (and with `projectors`, every projector in the
 /// same process) until SIGTERM.
+/// Serves the command API, with the projectors, GraphQL and maybe the demo (`serve`) or alone
+/// (`command-api`).
 async fn serve_command_api(
     args: CommandServiceArgs,
-    projectors: Option<ProjectorArgs>,
+    everything: Option<(ProjectorArgs, bool)>,
 ) -> anyhow::Result<()> {
     let CommandServiceArgs {
         service,
@@ -474,8 +482,18 @@ async fn serve_command_api(
         idempotency_ttl: keys.idempotency_ttl,
     };
     let executors = serve::executors(&store, &settings);
-    let Some(projectors) = projectors else {
-        return serve::command_api(executors, &jwt, &service.http.listen, settings, None).await;
+    let database = service.store.database_url.clone();
+    let Some((projectors, demo)) = everything else {
+        let started = move |address| serve::print_addresses(address, &database, false);
+        return serve::command_api(
+            executors,
+            &jwt,
+            &service.http.listen,
+            settings,
+            None,
+            started,
+        )
+        .await;
     };
     store
         .migrate()
@@ -487,12 +505,26 @@ async fn serve_command_api(
         query_api::build_schema(store.clone(), projector::read_db(&store).await?),
         std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
     );
+    let seeding = (jwt.clone(), store.clone());
+    let started = move |address: std::net::SocketAddr| {
+        serve::print_addresses(address, &database, true);
+        if demo {
+            let (jwt, store) = seeding;
+            tokio::spawn(async move {
+                let base = format!("http://127.0.0.1:{}", address.port());
+                if let Err(error) = demo::seed(&base, &jwt, &store).await {
+                    tracing::error!("the demo could not be seeded: {error:#}");
+                }
+            });
+        }
+    };
     let served = serve::command_api(
         executors,
         &jwt,
         &service.http.listen,
         settings,
         Some(graphql),
+        started,
     )
     .await;
     // Requests are finished; each projector commits its batch and stops.

@@ -4,6 +4,7 @@
 mod audit;
 mod bench;
 mod cli;
+mod demo;
 mod keys;
 mod projector;
 mod query;

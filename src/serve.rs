@@ -1,6 +1,7 @@
 //! `supplyline serve` and `supplyline command-api`: open and migrate the store, then serve
 //! HTTP until SIGTERM.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -38,13 +39,15 @@ pub fn executors(store: &EventStore, settings: &Settings) -> Executors {
 }
 
 /// Serves the command API (and the operations endpoints, and the routes `beside` it, such as
-/// GraphQL) on `listen`, issuing commands through the process's `executors`.
+/// GraphQL) on `listen`, issuing commands through the process's `executors`; `started` is
+/// called with the address once it listens.
 pub async fn command_api(
     executors: Executors,
     jwt: &JwtConfig,
     listen: &str,
     settings: Settings,
     beside: Option<axum::Router>,
+    started: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let store = executors.store().clone();
     store
@@ -65,12 +68,29 @@ pub async fn command_api(
         .with_context(|| format!("cannot listen on {listen}"))?
         .with_limits(settings.limits);
     tracing::info!(address = %server.local_addr()?, "command API listening");
+    started(server.local_addr()?);
     let served = server
         .run_until_stopped(command_api::shutdown_signal())
         .await
         .context("the server failed");
     sweeper.abort();
     served
+}
+
+/// Tells whoever started the server where everything is, and how to get a token.
+pub fn print_addresses(address: SocketAddr, database: &str, everything: bool) {
+    let base = format!("http://{address}");
+    println!("supplyline is listening on {base} (store: {database})");
+    println!("  commands   POST {base}/v1/...   (OpenAPI 3.1: {base}/openapi.json)");
+    if everything {
+        println!("  GraphQL    POST {base}/graphql   (GraphiQL: open {base}/graphql in a browser)");
+        println!("  live       ws://{address}/graphql/ws   (graphql-transport-ws)");
+    }
+    println!("  operations {base}/health  {base}/ready  {base}/metrics");
+    println!(
+        "  a token    supplyline token --sub admin-1 --role admin   (send it as \
+         `Authorization: Bearer <token>`)"
+    );
 }
 
 /// Removes expired idempotency keys now and then (in short batches, so no transaction holds
