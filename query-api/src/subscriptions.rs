@@ -96,8 +96,9 @@ impl Watch {
 
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
-    /// The order each time it changes: for its customer, its farmer, or an admin, auditor or
-    /// analyst.
+    /// The order as it is now (once it exists), then each time it changes: for its customer,
+    /// its farmer, or an admin, auditor or analyst. The first answer also tells the client the
+    /// subscription is live.
     async fn order_updated(
         &self,
         ctx: &Context<'_>,
@@ -109,12 +110,14 @@ impl SubscriptionRoot {
         let id = id.0;
         // Refused now if the order exists and is another's; one placed later is checked as
         // soon as it shows.
-        if let Some(row) = orders::order(&watch.db, &id).await.map_err(unavailable)?
-            && !may_read(&watch.actor, &row)
-        {
+        let now = orders::order(&watch.db, &id).await.map_err(unavailable)?;
+        if now.as_ref().is_some_and(|row| !may_read(&watch.actor, row)) {
             return Err(refused(forbidden("order")));
         }
         Ok(async_stream::stream! {
+            if let Some(row) = now {
+                yield Ok(Order::new(row));
+            }
             while watch.next_change(&mut listener, "order", &id).await.is_some() {
                 if let Err(error) = watch.still_authenticated() {
                     yield Err(error);
@@ -133,8 +136,9 @@ impl SubscriptionRoot {
         })
     }
 
-    /// The delivery each time it changes (its driver's location, status and ETA): for its
-    /// driver, its order's customer or farmer, or an admin, auditor or analyst.
+    /// The delivery as it is now (once it exists), then each time it changes (its driver's
+    /// location, status and ETA): for its driver, its order's customer or farmer, or an admin,
+    /// auditor or analyst.
     async fn delivery_tracking(
         &self,
         ctx: &Context<'_>,
@@ -144,14 +148,18 @@ impl SubscriptionRoot {
         let watch = Watch::new(ctx, actor)?;
         let mut listener = ctx.data::<LogFeed>()?.listen().await;
         let id = id.0;
-        if let Some(row) = deliveries::delivery(&watch.db, &id)
+        let now = deliveries::delivery(&watch.db, &id)
             .await
-            .map_err(unavailable)?
-            && !may_see(&watch.db, &watch.actor, &row).await?
+            .map_err(unavailable)?;
+        if let Some(row) = &now
+            && !may_see(&watch.db, &watch.actor, row).await?
         {
             return Err(refused(forbidden("delivery")));
         }
         Ok(async_stream::stream! {
+            if let Some(row) = now {
+                yield Ok(Delivery(row));
+            }
             while watch.next_change(&mut listener, "delivery", &id).await.is_some() {
                 if let Err(error) = watch.still_authenticated() {
                     yield Err(error);

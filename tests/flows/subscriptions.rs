@@ -124,6 +124,13 @@ async fn a_commands_effect_arrives_on_its_owners_subscription_only(app: &App) {
             &format!("subscription {{ orderUpdated(id: \"{bistro_order}\") {{ id status }} }}"),
         )
         .await;
+    // The order as it is first: then the subscription is live.
+    let now = bistro.next().await;
+    assert_eq!(
+        now["payload"]["data"]["orderUpdated"],
+        json!({"id": bistro_order, "status": "CONFIRMED"}),
+        "{now}"
+    );
     let mut cafe = Socket::as_(app, "cafe-nord", Role::Restaurant).await;
     // Another restaurant's order is refused outright ...
     cafe.subscribe(
@@ -141,13 +148,20 @@ async fn a_commands_effect_arrives_on_its_owners_subscription_only(app: &App) {
         &format!("subscription {{ orderUpdated(id: \"{cafe_order}\") {{ id status }} }}"),
     )
     .await;
+    let now = cafe.next().await;
+    assert_eq!(
+        now["payload"]["data"]["orderUpdated"]["status"],
+        "CONFIRMED"
+    );
     let mut auditor = Socket::as_(app, "auditor-al", Role::Auditor).await;
     auditor
         .subscribe(
             "log",
             &format!(
-                "subscription {{ eventAppended(filter: {{aggregateId: \"{bistro_order}\"}}) \
-                   {{ aggregateId eventType metadata }} }}"
+                "subscription {{ eventAppended(filter: {{aggregateId: \"{bistro_order}\", \
+                   eventType: \"OrderPreparing\", afterPosition: \"{}\"}}) \
+                   {{ aggregateId eventType metadata }} }}",
+                "0".repeat(40)
             ),
         )
         .await;
@@ -170,9 +184,6 @@ async fn a_commands_effect_arrives_on_its_owners_subscription_only(app: &App) {
             "{event}"
         );
     }
-    // Let the subscriptions reach the feed before the command.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
     app.post(
         &format!("/v1/orders/{bistro_order}/preparing"),
         ("farmer-ada", Role::Farmer),
@@ -283,10 +294,14 @@ async fn a_delivery_is_tracked_by_its_restaurant_not_by_another_driver(app: &App
         format!("subscription {{ deliveryTracking(id: \"{delivery}\") {{ id status driverId }} }}");
     let mut bistro = Socket::as_(app, "bistro-rue", Role::Restaurant).await;
     bistro.subscribe("track", &tracking).await;
+    let now = bistro.next().await;
+    assert_eq!(
+        now["payload"]["data"]["deliveryTracking"]["status"], "SCHEDULED",
+        "{now}"
+    );
     let mut eve = Socket::as_(app, "driver-eve", Role::Distributor).await;
     eve.subscribe("track", &tracking).await;
     assert_eq!(eve.refusal("track").await, "FORBIDDEN");
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     app.post(
         &format!("/v1/deliveries/{delivery}/assign"),
