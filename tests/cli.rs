@@ -5,7 +5,7 @@
 use std::process::Command;
 
 mod common;
-use common::Process;
+use common::{Process, free_port};
 
 fn supplyline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_supplyline"))
@@ -409,14 +409,6 @@ fn an_unsupported_database_url_is_refused() {
 }
 
 /// A free local port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A plain HTTP request over a socket; returns the whole answer.
 fn http(port: u16, request: &str) -> Option<String> {
     use std::io::{Read, Write};
@@ -517,26 +509,8 @@ fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() 
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
-    let pid = server.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            assert!(status.success(), "serve exited with {status}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve ignored SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod common;
-use common::Process;
+use common::{Process, free_port};
 
 /// A `supplyline` command run in `dir` with no configuration.
 fn supplyline(dir: &Path) -> Command {
@@ -86,11 +86,7 @@ fn statuses(connection: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_seeds_a_day_that_graphql_answers_with_once() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let (mut server, printed) = serve_demo(dir.path(), port);
     let banner = line_starting(&printed, "supplyline is listening");
     assert!(banner.contains(&port.to_string()), "{banner}");
@@ -152,15 +148,7 @@ async fn the_demo_seeds_a_day_that_graphql_answers_with_once() {
     .await;
     assert_eq!(lettuce["events"]["totalCount"], 1);
 
-    let pid = server.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(server.wait().unwrap().success());
+    assert!(server.terminate().success());
 
     // A second start leaves the day as it was.
     let (_server, printed) = serve_demo(dir.path(), port);

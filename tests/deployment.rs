@@ -13,17 +13,9 @@ use event_store::ScratchDatabase;
 use serde_json::{Value, json};
 
 mod common;
-use common::Process;
+use common::{Process, free_port};
 
 const SECRET: &str = "deployment-test-secret-of-32-bytes-or-more";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts `supplyline <part> --listen 127.0.0.1:<port>` against `url`; its base URL.
 fn start(url: &str, part: &str, extra: &[&str]) -> (Process, String) {

@@ -21,18 +21,10 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 mod common;
-use common::Process;
+use common::{Process, free_port};
 
 const SECRET: &str = "processes-test-secret-of-at-least-32-bytes";
 const FARMER: &str = "farmer-ada";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn supplyline(url: &str, args: &[&str]) -> Process {
     Process(

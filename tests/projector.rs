@@ -15,7 +15,7 @@ use projections::{Projection, ReadDb, Unwatched, models, rebuild, status};
 use rand::Rng;
 
 mod common;
-use common::Process;
+use common::{Process, free_port};
 
 /// A scratch database with a migrated log, or `None` (said loudly) without `DATABASE_URL`.
 async fn scratch() -> Option<(ScratchDatabase, EventStore, ReadDb)> {
@@ -33,11 +33,7 @@ async fn scratch() -> Option<(ScratchDatabase, EventStore, ReadDb)> {
 }
 
 fn projector(url: &str) -> Process {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     Process(
         Command::new(env!("CARGO_BIN_EXE_supplyline"))
             .args(["projector", "--listen", &format!("127.0.0.1:{port}")])

@@ -4,7 +4,7 @@
 
 use domain::process::{DeliveryProcess, MAX_DELIVERIES};
 use event_schemas::values::Role;
-use projections::models::{deliveries, orders};
+use projections::models::orders;
 use serde_json::json;
 
 use crate::on_both;
@@ -33,15 +33,7 @@ async fn ready_order(app: &App) -> (String, String) {
 
 /// Waits for the delivery scheduled for `order` as its `attempt`-th, and returns its id.
 async fn scheduled(app: &App, order: &str, attempt: u32) -> String {
-    let id = DeliveryProcess::delivery_id_for(order.parse().unwrap(), attempt).to_string();
-    app.eventually(&format!("delivery {attempt} of {order}"), || async {
-        deliveries::delivery(&app.db, &id)
-            .await
-            .unwrap()
-            .filter(|d| d.status == "SCHEDULED" && d.order_id == order)
-    })
-    .await;
-    id
+    app.scheduled_delivery(order, attempt).await
 }
 
 async fn drive(app: &App, delivery: &str, steps: &[(&str, serde_json::Value)]) {

@@ -46,28 +46,7 @@ on_both!(
 /// An order's delivery through GraphQL: its driver lists it, its restaurant reads it on the
 /// order, another driver and a restaurant listing deliveries are refused.
 async fn a_delivery_is_read_by_its_driver_and_its_restaurant(app: &App) {
-    let item = app.stock_item("farmer-ada", 10).await;
-    let order = app
-        .place_order("bistro-rue", "farmer-ada", &[(&item, 3)])
-        .await;
-    app.order_in(&order, "CONFIRMED").await;
-    for step in ["preparing", "ready-for-pickup"] {
-        app.post(
-            &format!("/v1/orders/{order}/{step}"),
-            ("farmer-ada", Role::Farmer),
-            &serde_json::json!({}),
-        )
-        .await
-        .expect(200);
-    }
-    let delivery =
-        domain::process::DeliveryProcess::delivery_id_for(order.parse().unwrap(), 1).to_string();
-    app.eventually("the delivery", || async {
-        projections::models::deliveries::delivery(&app.db, &delivery)
-            .await
-            .unwrap()
-    })
-    .await;
+    let (order, delivery) = app.order_ready_for_pickup().await;
     let assigned = app
         .post(
             &format!("/v1/deliveries/{delivery}/assign"),

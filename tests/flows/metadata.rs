@@ -45,14 +45,7 @@ async fn one_order_is_one_chain(app: &App) {
         .await
         .expect(200);
     }
-    let delivery =
-        domain::process::DeliveryProcess::delivery_id_for(order.parse().unwrap(), 1).to_string();
-    app.eventually("the delivery", || async {
-        projections::models::deliveries::delivery(&app.db, &delivery)
-            .await
-            .unwrap()
-    })
-    .await;
+    let delivery = app.scheduled_delivery(&order, 1).await;
     for (step, body) in [
         ("assign", json!({})),
         ("pickup", json!({})),

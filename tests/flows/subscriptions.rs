@@ -268,28 +268,7 @@ on_both!(
 );
 
 async fn a_delivery_is_tracked_by_its_restaurant_not_by_another_driver(app: &App) {
-    let item = app.stock_item("farmer-ada", 10).await;
-    let order = app
-        .place_order("bistro-rue", "farmer-ada", &[(&item, 3)])
-        .await;
-    app.order_in(&order, "CONFIRMED").await;
-    for step in ["preparing", "ready-for-pickup"] {
-        app.post(
-            &format!("/v1/orders/{order}/{step}"),
-            ("farmer-ada", Role::Farmer),
-            &json!({}),
-        )
-        .await
-        .expect(200);
-    }
-    let delivery =
-        domain::process::DeliveryProcess::delivery_id_for(order.parse().unwrap(), 1).to_string();
-    app.eventually("the delivery", || async {
-        projections::models::deliveries::delivery(&app.db, &delivery)
-            .await
-            .unwrap()
-    })
-    .await;
+    let (_, delivery) = app.order_ready_for_pickup().await;
     let tracking =
         format!("subscription {{ deliveryTracking(id: \"{delivery}\") {{ id status driverId }} }}");
     let mut bistro = Socket::as_(app, "bistro-rue", Role::Restaurant).await;

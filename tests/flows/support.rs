@@ -287,6 +287,38 @@ impl App {
         answer["id"].as_str().unwrap().to_owned()
     }
 
+    /// Waits for the delivery the process scheduled for `order` as its `attempt`-th; its id.
+    pub async fn scheduled_delivery(&self, order: &str, attempt: u32) -> String {
+        let id = domain::process::DeliveryProcess::delivery_id_for(order.parse().unwrap(), attempt)
+            .to_string();
+        self.eventually(&format!("delivery {attempt} of {order}"), || async {
+            projections::models::deliveries::delivery(&self.db, &id)
+                .await
+                .unwrap()
+                .filter(|d| d.status == "SCHEDULED" && d.order_id == order)
+        })
+        .await;
+        id
+    }
+
+    /// An order of bistro-rue with farmer-ada, confirmed, prepared and ready for pickup; its
+    /// id and its scheduled delivery's.
+    pub async fn order_ready_for_pickup(&self) -> (String, String) {
+        let item = self.stock_item("farmer-ada", 10).await;
+        let order = self
+            .place_order("bistro-rue", "farmer-ada", &[(&item, 3)])
+            .await;
+        self.order_in(&order, "CONFIRMED").await;
+        for step in ["preparing", "ready-for-pickup"] {
+            let path = format!("/v1/orders/{order}/{step}");
+            self.post(&path, ("farmer-ada", Role::Farmer), &json!({}))
+                .await
+                .expect(200);
+        }
+        let delivery = self.scheduled_delivery(&order, 1).await;
+        (order, delivery)
+    }
+
     /// Waits until the orders read model shows order `id` in `status`; returns its row.
     pub async fn order_in(&self, id: &str, status: &str) -> orders::OrderRow {
         self.eventually(&format!("order {id} {status}"), || async {
