@@ -9,10 +9,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod common;
-use common::{Process, free_port};
+use common::{Process, free_port, graphql};
 
 /// A `supplyline` command run in `dir` with no configuration.
 fn supplyline(dir: &Path) -> Command {
@@ -57,18 +57,7 @@ fn line_starting(printed: &mpsc::Receiver<String>, prefix: &str) -> String {
 }
 
 async fn ask(port: u16, token: &str, query: &str) -> Value {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(answer.get("errors").is_none(), "{answer}");
-    answer["data"].clone()
+    graphql(&format!("http://127.0.0.1:{port}"), token, query).await
 }
 
 /// The statuses of a connection's nodes, sorted.

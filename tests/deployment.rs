@@ -13,7 +13,7 @@ use event_store::ScratchDatabase;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, free_port};
+use common::{Process, free_port, graphql};
 
 const SECRET: &str = "deployment-test-secret-of-32-bytes-or-more";
 
@@ -74,19 +74,8 @@ impl Users {
 
     /// Asks the query API as an admin; the `data`.
     async fn ask(&self, query: &str) -> Value {
-        let answer: Value = self
-            .http
-            .post(format!("{}/graphql", self.queries))
-            .bearer_auth(mint_token(&self.jwt, "admin-1", Role::Admin, 600).unwrap())
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(answer.get("errors").is_none(), "{answer}");
-        answer["data"].clone()
+        let token = mint_token(&self.jwt, "admin-1", Role::Admin, 600).unwrap();
+        graphql(&self.queries, &token, query).await
     }
 
     /// Waits until the query API shows order `id` in `status` (the order process, in a

@@ -6,6 +6,23 @@ use std::ops::{Deref, DerefMut};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+/// Asks the GraphQL API at `base` with `token`; the answer's `data`, which must come with no
+/// error.
+pub async fn graphql(base: &str, token: &str, query: &str) -> serde_json::Value {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    answer["data"].clone()
+}
+
 /// A local TCP port free at the time of asking.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
