@@ -501,9 +501,10 @@ async fn serve_command_api(
         .context("cannot migrate the event store")?;
     let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
     // GraphQL beside the commands, over the same read models and the same keys.
-    let graphql = query_api::router(
+    let graphql = query_api::limited_router(
         query_api::build_schema(store.clone(), projector::read_db(&store).await?),
         std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
+        command_api::RateLimit::per_actor(settings.rate_limit),
     );
     let seeding = (jwt.clone(), store.clone());
     let started = move |address: std::net::SocketAddr| {

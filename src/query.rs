@@ -20,7 +20,8 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow:
     let db = projector::read_db(&store).await?;
     let metrics = command_api::prometheus();
     let ready_store = store.clone();
-    let router = query_api::router(query_api::build_schema(store, db), auth)
+    let rate_limit = command_api::RateLimit::per_actor(http.rate_limit);
+    let router = query_api::limited_router(query_api::build_schema(store, db), auth, rate_limit)
         .route("/health", get(|| async { "ok" }))
         .route(
             "/ready",

@@ -9,12 +9,12 @@ use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use command_api::{Authenticator, Problem};
+use command_api::{Authenticator, Problem, RateLimit};
 use tokio::sync::Semaphore;
 
 use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
@@ -31,12 +31,25 @@ pub(crate) struct QueryState {
     pub(crate) sockets: Arc<Semaphore>,
     /// Sockets open per actor ([`crate::ws::MAX_SOCKETS_PER_ACTOR`]).
     pub(crate) actor_sockets: crate::ws::ActorSockets,
+    /// Requests per second per actor, the command API's limit.
+    rate_limit: RateLimit,
     /// The schema's checkpoint watcher (every schema [`crate::build_schema`] makes has one).
     checkpoints: Option<Checkpoints>,
 }
 
-/// The GraphQL routes over `schema`, authenticating with `auth` (the command API's keys).
+/// The GraphQL routes over `schema`, authenticating with `auth` (the command API's keys), with
+/// no rate limit.
 pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
+    limited_router(schema, auth, RateLimit::unlimited())
+}
+
+/// The GraphQL routes, each actor's requests limited by `rate_limit` (callers without a valid
+/// token share one bucket).
+pub fn limited_router(
+    schema: QuerySchema,
+    auth: Arc<Authenticator>,
+    rate_limit: RateLimit,
+) -> Router {
     let checkpoints = schema.data::<Checkpoints>().cloned();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -46,6 +59,7 @@ pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
             auth,
             sockets: Arc::new(Semaphore::new(crate::ws::MAX_SOCKETS)),
             actor_sockets: crate::ws::ActorSockets::default(),
+            rate_limit,
             checkpoints,
         })
 }
@@ -88,6 +102,20 @@ async fn graphql(
         }
     };
     let viewer = viewer(&state.auth, &headers);
+    let bucket = viewer
+        .authenticated()
+        .map_or("", |actor| actor.sub.as_str());
+    if state.rate_limit.check(bucket).is_err() {
+        let mut refused = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many requests from this actor; retry in a second".into(),
+        );
+        refused
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return refused;
+    }
     // Only an authenticated caller waits on the server's time; others are refused by the roots.
     let position = headers
         .get(CONSISTENCY_HEADER)

@@ -31,7 +31,7 @@ mod ws;
 
 pub use consistency::{CONSISTENCY_WAIT, Checkpoints, Consistency};
 pub use error::QueryError;
-pub use http::router;
+pub use http::{limited_router, router};
 pub use limits::{MAX_ALIASES, MAX_ROOT_FIELDS};
 pub use schema::{QuerySchema, build_schema, sdl};
 pub use viewer::Viewer;
