@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use event_store::{EventStore, ReplayUntil, StreamId};
 use executors::AggregateType;
 
+use crate::output::say;
+
 /// Checks one stream's or the whole log's hash chains; `Ok(false)` when a link is broken.
 pub async fn verify(store: &EventStore, stream: Option<(String, String)>) -> anyhow::Result<bool> {
     if let Some((aggregate_type, id)) = stream {
@@ -16,11 +18,12 @@ pub async fn verify(store: &EventStore, stream: Option<(String, String)>) -> any
             bail!("no stream {} in the log", report.stream);
         }
         match report.first_broken_sequence {
-            None => println!(
+            None => say!(
                 "ok: {} events of {} verified",
-                report.checked, report.stream
+                report.checked,
+                report.stream
             ),
-            Some(sequence) => println!(
+            Some(sequence) => say!(
                 "BROKEN: {} is altered from event #{sequence} on ({} events checked){}",
                 report.stream,
                 report.checked,
@@ -31,14 +34,14 @@ pub async fn verify(store: &EventStore, stream: Option<(String, String)>) -> any
     }
     let report = store.verify_log().await?;
     for broken in &report.broken {
-        println!(
+        say!(
             "BROKEN: {} is altered from event #{} on{}",
             broken.stream,
             broken.first_broken_sequence.unwrap_or_default(),
             witness(broken.contradicted_by.as_deref())
         );
     }
-    println!(
+    say!(
         "{}: {} events in {} streams checked, {} broken",
         if report.ok() { "ok" } else { "BROKEN" },
         report.checked,
@@ -84,6 +87,6 @@ pub async fn print_replay(
         "position": replayed.position.map(|p| p.token()),
         "state": replayed.state,
     });
-    println!("{}", serde_json::to_string_pretty(&json)?);
+    say!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }

@@ -9,6 +9,7 @@ use command_api::Authenticator;
 use executors::{ExecutorSettings, Executors};
 
 use crate::keys::KeySource;
+use crate::output::say;
 use crate::settings::{
     HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, SnapshotArgs, StoreArgs,
     parse_duration,
@@ -285,13 +286,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: SchemasCommand::Export { dir },
         } => {
             let written = schemas_export::export(&dir)?;
-            println!("wrote {written} schemas to {}", dir.display());
+            say!("wrote {written} schemas to {}", dir.display());
             Ok(())
         }
         Action::Migrate(tool) => {
             let store = tool.open().await?;
             store.migrate().await?;
-            println!("migrated the {} event store", store.backend_name());
+            say!("migrated the {} event store", store.backend_name());
             Ok(())
         }
         Action::Audit {
@@ -402,7 +403,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let (jwt, _) = jwt.config(&store)?;
             let token = command_api::mint_token(&jwt, &sub, role, ttl.as_secs())?;
-            println!("{token}");
+            say!("{token}");
             Ok(())
         }
         Action::Serve(args) => {

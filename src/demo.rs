@@ -13,6 +13,8 @@ use event_store::{EventStore, StreamId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::output::tell;
+
 /// The namespace of the demo's fixed ids.
 const NAMESPACE: Uuid = Uuid::from_u128(0x5e1d_a7a0_de30_4d1b_9c2e_0000_0000_0001);
 
@@ -29,7 +31,7 @@ pub async fn seed(base: &str, jwt: &JwtConfig, store: &EventStore) -> anyhow::Re
     let first = StreamId::new("stock", id("tomatoes"));
     let last = StreamId::new("purchase", id("egg-restock"));
     if !store.read_stream(&last, 0).await?.is_empty() {
-        println!("demo: the data is already there (seeded on an earlier start)");
+        tell!("demo: the data is already there (seeded on an earlier start)");
         return Ok(());
     }
     if !store.read_stream(&first, 0).await?.is_empty() {
@@ -41,7 +43,7 @@ pub async fn seed(base: &str, jwt: &JwtConfig, store: &EventStore) -> anyhow::Re
     let started = Instant::now();
     let demo = Client::new(base, jwt)?;
     day(&demo).await?;
-    println!(
+    tell!(
         "demo: seeded a farm-to-table day in {:.1} s: try `{{ orders {{ totalCount edges {{ node \
          {{ status timeline {{ status note }} }} }} }} }}` in GraphiQL as admin",
         started.elapsed().as_secs_f64()

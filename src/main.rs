@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod demo;
 mod keys;
+mod output;
 mod projector;
 mod query;
 mod schemas_export;

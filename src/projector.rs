@@ -20,6 +20,8 @@ use projections::{
     rebuild, status,
 };
 
+use crate::output::say;
+
 /// Connections of the read models' pool: one per projection, and a few for queries.
 const READ_DB_CONNECTIONS: u32 = 12;
 
@@ -110,27 +112,30 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
         Err(projections::ProjectionError::Database(error))
             if error.to_string().contains("projection_status") =>
         {
-            println!(
-                "no projection has run yet: start `supplyline serve` or `supplyline projector`"
-            );
+            say!("no projection has run yet: start `supplyline serve` or `supplyline projector`");
             return Ok(());
         }
         Err(error) => return Err(error.into()),
     };
     let head = store.head().await?;
     if let Some(age) = head.horizon_age_seconds.filter(|age| *age >= 1.0) {
-        println!(
+        say!(
             "the oldest open transaction in the database is {age:.1} s old: events written \
              since it began are not readable yet, so the lag below may show less"
         );
     }
-    println!(
+    say!(
         "{:<18} {:<9} {:>10} {:>10} {:>9}  {:<20}  last error",
-        "projection", "state", "position", "lag", "lag (s)", "rebuilt at"
+        "projection",
+        "state",
+        "position",
+        "lag",
+        "lag (s)",
+        "rebuilt at"
     );
     for row in rows {
         let lag = lag(store, row.checkpoint()?).await?;
-        println!(
+        say!(
             "{:<18} {:<9} {:>10} {:>10} {:>9.1}  {:<20}  {}",
             row.name,
             row.state,
@@ -143,7 +148,7 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
             row.last_error.as_deref().unwrap_or("-"),
         );
         if let (Some(event), Some(position)) = (&row.error_event, &row.error_position) {
-            println!("{:<18} fails on {event} at position {position}", "");
+            say!("{:<18} fails on {event} at position {position}", "");
         }
         if let (Some(applied), Some(started)) = (row.build_applied, &row.build_started_at) {
             let silent = row
@@ -153,12 +158,12 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
                 .map(|beat| (chrono::Utc::now() - beat).num_seconds());
             let total = row.build_total.map_or("?".to_owned(), |t| t.to_string());
             match silent {
-                Some(seconds) if seconds > 30 => println!(
+                Some(seconds) if seconds > 30 => say!(
                     "{:<18} a rebuild started {started} stopped at {applied} of {total} \
                      events ({seconds} s ago); the next rebuild starts over",
                     ""
                 ),
-                _ => println!(
+                _ => say!(
                     "{:<18} rebuilding since {started}: {applied} of {total} events",
                     ""
                 ),
@@ -197,7 +202,7 @@ pub async fn rebuild_named(store: &EventStore, name: Option<&str>) -> anyhow::Re
     )
     .await
     .context("the rebuild failed; read models not yet swapped in are unchanged")?;
-    println!(
+    say!(
         "rebuilt {} from {} events in {:.1} s ({:.0} events/s)",
         report.projections.join(", "),
         report.events,

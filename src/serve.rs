@@ -9,6 +9,8 @@ use command_api::{AppState, Authenticator, JwtConfig, Server, ServerLimits};
 use event_store::EventStore;
 use executors::{ExecutorSettings, Executors};
 
+use crate::output::tell;
+
 /// How often expired idempotency keys are removed.
 const KEY_SWEEP_EVERY: Duration = Duration::from_secs(600);
 
@@ -80,14 +82,14 @@ pub async fn command_api(
 /// Tells whoever started the server where everything is, and how to get a token.
 pub fn print_addresses(address: SocketAddr, database: &str, everything: bool) {
     let base = format!("http://{address}");
-    println!("supplyline is listening on {base} (store: {database})");
-    println!("  commands   POST {base}/v1/...   (OpenAPI 3.1: {base}/openapi.json)");
+    tell!("supplyline is listening on {base} (store: {database})");
+    tell!("  commands   POST {base}/v1/...   (OpenAPI 3.1: {base}/openapi.json)");
     if everything {
-        println!("  GraphQL    POST {base}/graphql   (GraphiQL: open {base}/graphql in a browser)");
-        println!("  live       ws://{address}/graphql/ws   (graphql-transport-ws)");
+        tell!("  GraphQL    POST {base}/graphql   (GraphiQL: open {base}/graphql in a browser)");
+        tell!("  live       ws://{address}/graphql/ws   (graphql-transport-ws)");
     }
-    println!("  operations {base}/health  {base}/ready  {base}/metrics");
-    println!(
+    tell!("  operations {base}/health  {base}/ready  {base}/metrics");
+    tell!(
         "  a token    supplyline token --sub admin-1 --role admin   (send it as \
          `Authorization: Bearer <token>`)"
     );
