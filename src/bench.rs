@@ -5,6 +5,7 @@ mod commands;
 mod hot;
 mod processes;
 mod projections;
+mod queries;
 mod served;
 mod store;
 
@@ -12,6 +13,7 @@ pub use commands::{CommandBenchOptions, run as run_commands};
 pub use hot::{HotBenchOptions, run as run_hot};
 pub use processes::{ProcessBenchOptions, run as run_processes};
 pub use projections::{ProjectionBenchOptions, run as run_projections};
+pub use queries::{QueryBenchOptions, run as run_queries};
 
 use std::future::Future;
 

@@ -236,6 +236,22 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// GraphQL over HTTP: requests/s, p50 and p99 of `orders(first: 50)` and `stockItem(id)`
+    /// over read models rebuilt from a log of `--orders` orders, next to the same rows read
+    /// by direct SQL through the same pool.
+    Queries {
+        /// Orders in the read models (each a whole simulated life in the log).
+        #[arg(long, default_value_t = 100_000)]
+        orders: u64,
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Concurrent clients, and tasks of the ceiling.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +399,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 sqlite_events,
             };
             bench::run_projections(&store.database_url, options).await
+        }
+        Action::Bench {
+            target:
+                BenchTarget::Queries {
+                    store,
+                    orders,
+                    seconds,
+                    clients,
+                },
+        } => {
+            let options = bench::QueryBenchOptions {
+                orders,
+                seconds,
+                clients,
+            };
+            bench::run_queries(&store.database_url, options).await
         }
         Action::Token {
             store,

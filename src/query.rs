@@ -2,13 +2,16 @@
 //! over the read models and the log of one store, for multi-process deployments.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use command_api::{Authenticator, JwtConfig, Server};
+use command_api::{Authenticator, JwtConfig, RateLimit, Server};
 use event_store::EventStore;
+use projections::ReadDb;
 
 use crate::projector;
 use crate::settings::HttpArgs;
@@ -18,10 +21,33 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow:
     let listen = &http.listen;
     let auth = Arc::new(Authenticator::new(jwt).context("invalid JWT configuration")?);
     let db = projector::read_db(&store).await?;
+    let rate_limit = RateLimit::per_actor(http.rate_limit);
+    let routes = router(store, db, auth, rate_limit, http.request_timeout);
+    let server = Server::bind(listen, routes)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?
+        .with_limits(http.limits());
+    tracing::info!(address = %server.local_addr()?, "query API listening");
+    server
+        .run_until_stopped(command_api::shutdown_signal())
+        .await
+        .context("the query API failed")
+}
+
+/// The routes `supplyline query-api` serves, behind the command API's layers (body limit,
+/// deadline, metrics, tracing): GraphQL over the read models in `db` and the log in `store`,
+/// with `/health`, `/ready` and `/metrics` (the query benchmark serves them too); each actor's
+/// requests limited by `rate_limit`.
+pub fn router(
+    store: EventStore,
+    db: ReadDb,
+    auth: Arc<Authenticator>,
+    rate_limit: RateLimit,
+    request_timeout: Duration,
+) -> Router {
     let metrics = command_api::prometheus();
     let ready_store = store.clone();
-    let rate_limit = command_api::RateLimit::per_actor(http.rate_limit);
-    let router = query_api::limited_router(query_api::build_schema(store, db), auth, rate_limit)
+    let routes = query_api::limited_router(query_api::build_schema(store, db), auth, rate_limit)
         .route("/health", get(|| async { "ok" }))
         .route(
             "/ready",
@@ -44,15 +70,5 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow:
                 async move { metrics.render() }
             }),
         );
-    // The command API's layers: body limit, deadline, metrics, tracing.
-    let router = command_api::with_layers(router, http.request_timeout);
-    let server = Server::bind(listen, router)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?
-        .with_limits(http.limits());
-    tracing::info!(address = %server.local_addr()?, "query API listening");
-    server
-        .run_until_stopped(command_api::shutdown_signal())
-        .await
-        .context("the query API failed")
+    command_api::with_layers(routes, request_timeout)
 }

@@ -91,7 +91,7 @@ fn encode_cursor(sort: &str, id: &str) -> String {
     text.push_str(sort);
     text.push('\u{1f}');
     text.push_str(id);
-    hex_encode(text.as_bytes())
+    hex::encode(text.as_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> Result<(String, String), InvalidCursor> {
@@ -99,17 +99,10 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), InvalidCursor> {
     if !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
         return Err(invalid());
     }
-    let bytes: Result<Vec<u8>, _> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect();
-    let text = String::from_utf8(bytes.map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let bytes = hex::decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (sort, id) = text.split_once('\u{1f}').ok_or_else(invalid)?;
     Ok((sort.to_owned(), id.to_owned()))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

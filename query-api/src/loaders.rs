@@ -79,7 +79,9 @@ impl Loader<String> for Violations {
 
 /// What `L` loads for `keys`, in one batch, when the nodes of the connection being resolved
 /// select `field`; `None` when they do not. Left to each node, loads that miss the loader's
-/// short window (a busy or slow server) would split a page into several batches.
+/// short window (a busy or slow server) would split a page into several batches. The page's
+/// keys are a whole batch already, so they load at once, not after the loader's wait for
+/// other requests' keys (a millisecond, and a task, per page).
 pub async fn preload<L>(
     ctx: &Context<'_>,
     field: &str,
@@ -97,9 +99,13 @@ where
     {
         return Ok(None);
     }
+    let mut keys: Vec<String> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
     let loaded = ctx
         .data::<DataLoader<L>>()?
-        .load_many(keys)
+        .loader()
+        .load(&keys)
         .await
         .map_err(unavailable)?;
     Ok(Some(loaded))

@@ -1,9 +1,9 @@
-//! The command API served in the benchmark's own process, on a random local port.
+//! An API served in the benchmark's own process, on a random local port.
 
 use command_api::{AppState, Server};
 use tokio::sync::oneshot;
 
-/// A command API served in this process until [`Served::stop`].
+/// An API served in this process until [`Served::stop`].
 pub(super) struct Served {
     /// Its base URL, `http://127.0.0.1:<port>`.
     pub(super) base: String,
@@ -15,10 +15,15 @@ impl Served {
     /// Serves `state`'s API; the load generator is one process hammering on purpose, so no
     /// rate limit.
     pub(super) async fn start(state: AppState) -> anyhow::Result<Self> {
-        let router = command_api::router(
+        Self::router(command_api::router(
             state.with_rate_limit(0),
             command_api::DEFAULT_REQUEST_TIMEOUT,
-        );
+        ))
+        .await
+    }
+
+    /// Serves `router` as the product's server does (its connection limits included).
+    pub(super) async fn router(router: axum::Router) -> anyhow::Result<Self> {
         let server = Server::bind("127.0.0.1:0", router).await?;
         let base = format!("http://{}", server.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,4 +1,7 @@
-//! The `orders` read model: each order with its lines, total and the timeline of its statuses.
+//! The `orders` read model: each order with its lines, total and the timeline of its statuses,
+//! and how many orders are in each status.
+
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use event_schemas::{DeliveryEvent, OrderEvent, OrderStatus};
@@ -87,13 +90,31 @@ pub struct OrderLineView {
     pub unit_price_cents: Option<i64>,
 }
 
-static TABLES: &[&Table] = &[&OrderRow::TABLE, &TimelineRow::TABLE];
+table_row! {
+    /// How many orders are in one status, or in any ([`EVERY_STATUS`]): kept as orders move,
+    /// so that a list's `totalCount` reads one row where counting would read every order.
+    pub struct OrderCountRow in "order_counts" key(status) {
+        /// The status (`CONFIRMED`, ...), or [`EVERY_STATUS`].
+        pub status: String,
+        /// How many orders.
+        pub orders: i64,
+    }
+}
 
-/// Builds `orders` and `order_timeline`.
+/// The [`OrderCountRow`] of every order, whatever its status.
+pub const EVERY_STATUS: &str = "";
+
+static TABLES: &[&Table] = &[&OrderRow::TABLE, &TimelineRow::TABLE, &OrderCountRow::TABLE];
+
+/// Builds `orders`, `order_timeline` and `order_counts`.
 #[derive(Debug, Default)]
 pub struct OrdersProjection {
     orders: RowCache<OrderRow>,
     timeline: Vec<TimelineRow>,
+    /// Every count by status (a handful of rows, so all are read at once); `None` until read.
+    counts: Option<HashMap<String, i64>>,
+    /// The statuses whose counts the batch changed.
+    recounted: HashSet<String>,
 }
 
 #[async_trait]
@@ -103,7 +124,8 @@ impl Projection for OrdersProjection {
     }
 
     fn version(&self) -> i64 {
-        1
+        // 2: `order_counts`.
+        2
     }
 
     fn tables(&self) -> &'static [&'static Table] {
@@ -123,7 +145,12 @@ impl Projection for OrdersProjection {
                 _ => {}
             }
         }
-        self.orders.load_wanted(db, tables).await
+        self.orders.load_wanted(db, tables).await?;
+        if self.counts.is_none() {
+            let rows = counts(db, tables).await?;
+            self.counts = Some(rows.into_iter().map(|r| (r.status, r.orders)).collect());
+        }
+        Ok(())
     }
 
     fn apply(&mut self, event: &Event) -> Result<(), ApplyError> {
@@ -168,7 +195,8 @@ impl Projection for OrdersProjection {
                 version: event.version(),
             });
             self.record(event, OrderStatus::Pending, e.placed_at, None);
-            return Ok(());
+            self.count(EVERY_STATUS, 1)?;
+            return self.count(&name_of(&OrderStatus::Pending), 1);
         }
         let Some(row) = self.orders.get_mut(id) else {
             return Err(ApplyError(format!("no order {id} to apply it to")));
@@ -217,10 +245,15 @@ impl Projection for OrdersProjection {
                 (OrderStatus::Delivered, e.at, None)
             }
         };
-        row.status = name_of(&status);
+        let after = name_of(&status);
+        let before = std::mem::replace(&mut row.status, after.clone());
         row.updated_at = to_text(at);
         row.version = event.version();
         self.record(event, status, at, note);
+        if before != after {
+            self.count(&before, -1)?;
+            self.count(&after, 1)?;
+        }
         Ok(())
     }
 
@@ -230,20 +263,39 @@ impl Projection for OrdersProjection {
         for row in self.timeline.drain(..) {
             changes.upsert(&row);
         }
+        if let Some(counts) = &self.counts {
+            for status in self.recounted.drain() {
+                let orders = counts.get(&status).copied().unwrap_or_default();
+                changes.upsert(&OrderCountRow { status, orders });
+            }
+        }
         changes
     }
 
     fn kept(&self) -> usize {
-        self.orders.len()
+        self.orders.len() + self.counts.as_ref().map_or(0, HashMap::len)
     }
 
     fn forget(&mut self) {
         self.orders.clear();
         self.timeline.clear();
+        self.counts = None;
+        self.recounted.clear();
     }
 }
 
 impl OrdersProjection {
+    /// Adds `n` to the count of `status`.
+    fn count(&mut self, status: &str, n: i64) -> Result<(), ApplyError> {
+        let counts = self
+            .counts
+            .as_mut()
+            .ok_or_else(|| ApplyError("the order counts were not read".into()))?;
+        *counts.entry(status.to_owned()).or_default() += n;
+        self.recounted.insert(status.to_owned());
+        Ok(())
+    }
+
     fn record(
         &mut self,
         event: &Event,
@@ -280,6 +332,16 @@ const ORDER_WHERE: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR custom
      AND ($3 IS NULL OR farmer_id = $3) AND ($4 IS NULL OR placed_at >= $4) \
      AND ($5 IS NULL OR placed_at < $5)";
 
+/// Every count row of `tables`.
+async fn counts(db: &ReadDb, tables: Tables) -> sqlx::Result<Vec<OrderCountRow>> {
+    let sql = format!(
+        "SELECT {} FROM {}",
+        OrderCountRow::TABLE.column_list(),
+        tables.name(&OrderCountRow::TABLE)
+    );
+    on_db!(db, pool => sqlx::query_as::<_, OrderCountRow>(&sql).fetch_all(pool).await)
+}
+
 /// The order `id`, if any.
 pub async fn order(db: &ReadDb, id: &str) -> sqlx::Result<Option<OrderRow>> {
     let sql = format!(
@@ -307,7 +369,9 @@ pub async fn timelines(db: &ReadDb, order_ids: &[String]) -> sqlx::Result<Vec<Ti
     Ok(rows)
 }
 
-/// A page of the orders matching `filter`, newest first, and how many match in all.
+/// A page of the orders matching `filter`, newest first, and how many match in all: for no
+/// filter but a status, that is one row of `order_counts`; for the others, a count of the
+/// matching orders over the index the filter names.
 pub async fn orders(
     db: &ReadDb,
     filter: &OrderFilter,
@@ -322,6 +386,9 @@ pub async fn orders(
     );
     let count_sql = format!("SELECT count(*) FROM orders WHERE {ORDER_WHERE}");
     on_db!(db, pool => {
+        // Both statements on one connection: each taking its own costs two more round trips
+        // (the pool checks a connection when it hands it out and when it takes it back).
+        let mut connection = pool.acquire().await?;
         let rows = sqlx::query_as::<_, OrderRow>(&sql)
             .bind(filter.status.as_deref())
             .bind(filter.customer_id.as_deref())
@@ -331,16 +398,28 @@ pub async fn orders(
             .bind(after_placed.as_deref())
             .bind(after_id.as_deref())
             .bind(page.limit_plus_one())
-            .fetch_all(pool)
+            .fetch_all(&mut *connection)
             .await?;
-        let total: i64 = sqlx::query_scalar(&count_sql)
-            .bind(filter.status.as_deref())
-            .bind(filter.customer_id.as_deref())
-            .bind(filter.farmer_id.as_deref())
-            .bind(filter.placed_from.as_deref())
-            .bind(filter.placed_to.as_deref())
-            .fetch_one(pool)
-            .await?;
+        let counted = filter.customer_id.is_none()
+            && filter.farmer_id.is_none()
+            && filter.placed_from.is_none()
+            && filter.placed_to.is_none();
+        let total: i64 = if counted {
+            sqlx::query_scalar("SELECT orders FROM order_counts WHERE status = $1")
+                .bind(filter.status.as_deref().unwrap_or(EVERY_STATUS))
+                .fetch_optional(&mut *connection)
+                .await?
+                .unwrap_or(0)
+        } else {
+            sqlx::query_scalar(&count_sql)
+                .bind(filter.status.as_deref())
+                .bind(filter.customer_id.as_deref())
+                .bind(filter.farmer_id.as_deref())
+                .bind(filter.placed_from.as_deref())
+                .bind(filter.placed_to.as_deref())
+                .fetch_one(&mut *connection)
+                .await?
+        };
         Ok(Paged::new(rows, page, total, |r| (r.placed_at.clone(), r.id.clone())))
     })
 }

@@ -55,7 +55,7 @@ async fn an_older_schema_rebuilds_on_start_and_a_newer_one_is_left_alone(env: &E
     let runtime = env.runtime().await;
     wait_until("the orders rebuild", async || {
         let row = status::one(&env.db, "orders").await.unwrap();
-        row.version == 1 && row.generation == before.generation + 1
+        row.version == before.version && row.generation == before.generation + 1
     })
     .await;
     wait_until("the refusal of a newer schema", async || {
