@@ -1,6 +1,7 @@
 //! `supplyline bench ...`: throughput figures printed next to the raw database ceiling
 //! measured in the same run, as ratios.
 
+mod all;
 mod commands;
 mod hot;
 mod processes;
@@ -9,7 +10,10 @@ mod queries;
 mod served;
 mod store;
 
+pub use all::run as run_all;
 pub use commands::{CommandBenchOptions, run as run_commands};
+
+use all::record;
 pub use hot::{HotBenchOptions, run as run_hot};
 pub use processes::{ProcessBenchOptions, run as run_processes};
 pub use projections::{ProjectionBenchOptions, run as run_projections};

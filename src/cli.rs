@@ -252,6 +252,15 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Every benchmark above in one go (store, commands, hot, projections, processes,
+    /// queries), then one table of every figure beside its ceiling and ratio.
+    All {
+        /// Each briefly, at a hundredth of the data: proves they run, not figures to quote.
+        #[arg(long)]
+        quick: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +409,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             bench::run_projections(&store.database_url, options).await
         }
+        Action::Bench {
+            target: BenchTarget::All { store, quick },
+        } => bench::run_all(&store.database_url, quick).await,
         Action::Bench {
             target:
                 BenchTarget::Queries {

@@ -129,6 +129,13 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
             raw[i],
             run.rate / raw[i]
         );
+        super::record(
+            "commands",
+            format!("HTTP commands, {count} clients"),
+            format!("{:.0}/s p99 {:.1} ms", run.rate, run.p99_ms),
+            Some(format!("{:.0} appends/s", raw[i])),
+            Some(run.rate / raw[i]),
+        );
     }
     served.stop().await?;
     Ok(())

@@ -176,6 +176,13 @@ fn print_run(label: &str, run: &HttpRun, raw: f64) {
         run.errors,
         run.rate / raw
     );
+    super::record(
+        "hot",
+        format!("one hot item, {}", label.trim()),
+        format!("{:.0}/s p99 {:.1} ms", run.rate, run.p99_ms),
+        Some(format!("{raw:.0} inserts/s")),
+        Some(run.rate / raw),
+    );
 }
 
 /// The command API of the hot item's measurements.

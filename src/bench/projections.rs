@@ -105,6 +105,13 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
         raw.as_secs_f64(),
         ours / ceiling
     );
+    super::record(
+        "projections",
+        "rebuild of every read model",
+        format!("{ours:.0} events/s"),
+        Some(format!("{ceiling:.0} events/s")),
+        Some(ours / ceiling),
+    );
     let spent = report.spent;
     println!(
         "  the rebuild's time: reading the log {:.1} s, decoding and folding {:.1} s, waiting \
@@ -139,6 +146,17 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
         percentile(&visibility, 0.5),
         percentile(&visibility, 0.99),
         percentile(&visibility, 1.0)
+    );
+    super::record(
+        "projections",
+        format!("answer to read model, {} commands/s", options.rate),
+        format!(
+            "p50 {:.1} ms p99 {:.1} ms",
+            percentile(&visibility, 0.5),
+            percentile(&visibility, 0.99)
+        ),
+        None,
+        None,
     );
     db.close().await;
     Ok(())

@@ -193,7 +193,11 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     println!("\norders(first: {PAGE}) with lines, delivery and totalCount");
     let ceiling = measure(clients, seconds, 1, orders_sql).await?;
     let graphql = measure(clients, seconds, 1, orders_graphql).await?;
-    report(&graphql, &ceiling);
+    report(
+        &format!("orders(first: {PAGE}), {clients} clients"),
+        &graphql,
+        &ceiling,
+    );
 
     let items = Arc::new(data.stock_items);
     let stock_sql = {
@@ -217,7 +221,11 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     println!("\nstockItem(id) of a random item");
     let ceiling = measure(clients, seconds, items.len(), stock_sql).await?;
     let graphql = measure(clients, seconds, items.len(), stock_graphql).await?;
-    report(&graphql, &ceiling);
+    report(
+        &format!("stockItem(id), {clients} clients"),
+        &graphql,
+        &ceiling,
+    );
 
     served.stop().await?;
     db.close().await;
@@ -465,8 +473,18 @@ where
 }
 
 /// Prints a GraphQL figure beside its ceiling, and whether it meets the targets.
-fn report(graphql: &Run, ceiling: &Run) {
+fn report(what: &str, graphql: &Run, ceiling: &Run) {
     let ratio = graphql.per_second / ceiling.per_second.max(1e-9);
+    super::record(
+        "queries",
+        what.to_owned(),
+        format!("{:.0}/s p99 {:.1} ms", graphql.per_second, graphql.p99_ms),
+        Some(format!(
+            "{:.0}/s p99 {:.1} ms",
+            ceiling.per_second, ceiling.p99_ms
+        )),
+        Some(ratio),
+    );
     println!(
         "  GraphQL over HTTP  {:>8.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
         graphql.per_second, graphql.p50_ms, graphql.p99_ms

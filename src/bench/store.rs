@@ -90,6 +90,13 @@ async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
             "  {writers:>2} writers: store {ours:>9.0}/s   raw {raw:>9.0}/s   ratio {:.2}",
             ours / raw
         );
+        super::record(
+            "store",
+            format!("appends, {writers} writers"),
+            format!("{ours:.0} events/s"),
+            Some(format!("{raw:.0} inserts/s")),
+            Some(ours / raw),
+        );
     }
 
     top_up(&pool, options.read_events, &sample).await?;
@@ -107,6 +114,14 @@ async fn run_in(url: &str, options: StoreBenchOptions) -> anyhow::Result<()> {
          {READ_BATCH})   ratio {:.2}",
         ours_rate / raw_rate
     );
+    let raw = Some(format!("{raw_rate:.0} rows/s"));
+    for (what, rate) in [
+        ("log read, streamed", streamed_rate),
+        ("log read, batches", ours_rate),
+    ] {
+        let value = format!("{rate:.0} events/s");
+        super::record("store", what, value, raw.clone(), Some(rate / raw_rate));
+    }
 
     top_up(&pool, options.memory_events, &sample).await?;
     let mut samples = Vec::new();
