@@ -81,20 +81,7 @@ fn query_api_serves_graphql_alone_and_refuses_a_caller_without_a_token() {
             .spawn()
             .unwrap(),
     );
-    let started = std::time::Instant::now();
-    let health = loop {
-        if let Some(answer) = http(
-            port,
-            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        ) {
-            break answer;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "query-api did not come up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let health = health_once_up(port, "query-api");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let body = r#"{"query":"{ stockItems { totalCount } }"}"#;
     let answer = http(
@@ -409,6 +396,21 @@ fn an_unsupported_database_url_is_refused() {
 }
 
 /// A free local port (bound, then released).
+/// The answer to `GET /health` on `port` once the server `what` listens (at most 30 s).
+fn health_once_up(port: u16, what: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(answer) = http(
+            port,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ) {
+            return answer;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{what} did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A plain HTTP request over a socket; returns the whole answer.
 fn http(port: u16, request: &str) -> Option<String> {
     use std::io::{Read, Write};
@@ -433,17 +435,7 @@ fn serve_runs_with_no_configuration_takes_a_minted_token_and_stops_on_sigterm() 
             .spawn()
             .unwrap(),
     );
-    let started = std::time::Instant::now();
-    let health = loop {
-        if let Some(answer) = http(
-            port,
-            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        ) {
-            break answer;
-        }
-        assert!(started.elapsed().as_secs() < 30, "serve did not come up");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let health = health_once_up(port, "serve");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(dir.path().join("data/supplyline.db").is_file());
     assert!(dir.path().join("data/jwt-secret").is_file());
