@@ -9,7 +9,10 @@ use std::time::Duration;
 use event_store::{Database, EventStore};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteSynchronous;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
+use sqlx::Connection;
 
 use crate::ProjectionError;
 
@@ -86,6 +89,7 @@ impl ReadDb {
                     .connect_lazy_with(options),
             )),
             Database::Sqlite { log_file } => {
+                let log_file_given = log_file.is_some();
                 let (options, max) = match log_file {
                     Some(log) => (
                         SqliteConnectOptions::new().filename(read_model_file(&log)),
@@ -101,6 +105,9 @@ impl ReadDb {
                     // re-applied from the checkpoint before it, never half-applied.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30));
+                if log_file_given {
+                    turn_to_wal(&options).await?;
+                }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max)
                     .min_connections(1)
@@ -128,6 +135,28 @@ impl ReadDb {
     }
 }
 
+/// Opens one connection to the file of `options`, which turns a fresh file to WAL.
+///
+/// SQLite turns a file to WAL under an exclusive lock, and refuses it at once ("database is
+/// locked", no busy wait) while another connection reads the fresh file: the pool opens its
+/// first connections side by side, so one connection alone does it first (the mode stays
+/// with the file), retrying while another process opening the same file does the same.
+async fn turn_to_wal(options: &SqliteConnectOptions) -> Result<(), ProjectionError> {
+    let mut tries = 0;
+    loop {
+        match SqliteConnection::connect_with(options).await {
+            Ok(connection) => return Ok(connection.close().await?),
+            Err(sqlx::Error::Database(error))
+                if error.code().as_deref() == Some("5") && tries < 100 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 /// The read models' file for a log at `log`: `data/supplyline.db` ->
 /// `data/supplyline.read-models.db`.
 pub fn read_model_file(log: &Path) -> PathBuf {
@@ -140,6 +169,33 @@ pub fn read_model_file(log: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CI once saw a fresh file refuse a pool's connection ("database is locked") while
+    /// another turned it to WAL: a race, so many fresh files are opened at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fresh_files_open_with_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = (0..48).map(|n| {
+            let log_file = Some(dir.path().join(format!("log-{n}.db")));
+            async move {
+                let db = ReadDb::open_database(Database::Sqlite { log_file }, 8).await?;
+                let ReadDb::Sqlite(pool) = &db else {
+                    unreachable!("a SQLite log gets SQLite read models")
+                };
+                let held =
+                    futures_util::future::try_join_all((0..8).map(|_| pool.acquire())).await?;
+                drop(held);
+                let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(pool)
+                    .await?;
+                db.close().await;
+                Ok::<_, ProjectionError>(mode)
+            }
+        });
+        for mode in futures_util::future::try_join_all(opened).await.unwrap() {
+            assert_eq!(mode, "wal");
+        }
+    }
 
     #[test]
     fn read_models_live_beside_the_log() {
