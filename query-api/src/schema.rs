@@ -1,7 +1,11 @@
 //! The schema: every query root, with the read models' database and the caller as data.
 
+use std::any::Any;
+use std::sync::Arc;
+
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, MergedObject, Schema};
+use async_graphql::{Data, EmptyMutation, Executor, MergedObject, Request, Response, Schema};
+use futures_util::stream::{self, BoxStream, StreamExt};
 use event_store::EventStore;
 use projections::ReadDb;
 
@@ -11,7 +15,7 @@ use crate::deliveries::DeliveriesQuery;
 use crate::events::EventsQuery;
 use crate::feed::LogFeed;
 use crate::inspections::InspectionsQuery;
-use crate::limits::QueryLimits;
+use crate::limits;
 use crate::loaders::{Compliances, Deliveries, Timelines, Violations};
 use crate::orders::OrdersQuery;
 use crate::purchases::PurchasesQuery;
@@ -33,8 +37,48 @@ pub struct QueryRoot(
     EventsQuery,
 );
 
-/// The query API's schema.
-pub type QuerySchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+/// The engine's schema, without the query limits.
+type Engine = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+
+/// The query API's schema: every request and subscription is checked against the query
+/// limits before it runs, and every error in its answers carries a code.
+#[derive(Clone)]
+pub struct QuerySchema(Engine);
+
+impl QuerySchema {
+    /// Runs a query.
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        let mut request = request.into();
+        if let Err(refused) = limits::check(&mut request) {
+            return Response::from_errors(vec![refused]);
+        }
+        limits::coded_response(self.0.execute(request).await)
+    }
+
+    /// What the schema holds of type `D` (see [`build_schema`]).
+    pub fn data<D: Any + Send + Sync>(&self) -> Option<&D> {
+        self.0.data::<D>()
+    }
+}
+
+impl Executor for QuerySchema {
+    async fn execute(&self, request: Request) -> Response {
+        QuerySchema::execute(self, request).await
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        if let Err(refused) = limits::check(&mut request) {
+            return stream::once(async move { Response::from_errors(vec![refused]) }).boxed();
+        }
+        Executor::execute_stream(&self.0, request, session_data)
+            .map(limits::coded_response)
+            .boxed()
+    }
+}
 
 /// The most nested selections a query may have.
 const MAX_DEPTH: usize = 10;
@@ -46,7 +90,7 @@ const MAX_COMPLEXITY: usize = 5_000;
 /// [`crate::Viewer`]. Starts the read models' checkpoint watcher and the subscriptions' feed
 /// of the log on the current runtime.
 pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
-    Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot)
+    let engine = Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot)
         .data(Checkpoints::watch(db.clone()))
         .data(LogFeed::start(store.clone()))
         // Shared by every request: loads that arrive together batch together; nothing is
@@ -59,8 +103,8 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .data(store)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(QueryLimits)
-        .finish()
+        .finish();
+    QuerySchema(engine)
 }
 
 /// The schema's SDL, for client tooling (`supplyline schemas export`).
