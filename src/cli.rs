@@ -547,7 +547,10 @@ async fn serve_command_api(
     let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
     // GraphQL beside the commands, over the same read models and the same keys.
     let graphql = query_api::limited_router(
-        query_api::build_schema(store.clone(), projector::read_db(&store).await?),
+        query_api::build_schema(
+            store.clone(),
+            crate::query::query_db(&store, service.http.query_connections).await?,
+        ),
         std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
         command_api::RateLimit::per_actor(settings.rate_limit),
     );

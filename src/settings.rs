@@ -175,6 +175,11 @@ pub struct HttpArgs {
         value_parser = parse_count
     )]
     pub max_connections: usize,
+    /// Database connections that GraphQL queries read the read models through [default:
+    /// twice this machine's cores]. More connections than the database has cores only queue
+    /// inside it: answers come slower and later.
+    #[arg(long, env = "SUPPLYLINE_QUERY_CONNECTIONS", value_parser = parse_count)]
+    pub query_connections: Option<usize>,
 }
 
 impl HttpArgs {

@@ -101,7 +101,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     let events = store.count_after(Position::START, u64::MAX).await?;
     let filled = filling.elapsed();
     // The pool the query API has when it is served.
-    let db = crate::projector::read_db(&store).await?;
+    let db = crate::query::query_db(&store, None).await?;
     let rebuilding = Instant::now();
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
@@ -114,6 +114,12 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     )
     .await?;
     let rebuilt = rebuilding.elapsed();
+    // Autovacuum would otherwise visit the freshly written tables, and the checkpointer write
+    // them out, in the middle of the measurements: both are done before.
+    if let ReadDb::Postgres(pool) = &db {
+        sqlx::query("VACUUM (ANALYZE)").execute(pool).await?;
+        sqlx::query("CHECKPOINT").execute(pool).await?;
+    }
     let data = Data::read(&db).await?;
     ensure!(
         data.orders >= i64::try_from(options.orders)?,
