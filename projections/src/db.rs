@@ -7,12 +7,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use event_store::{Database, EventStore};
+use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
 };
-use sqlx::Connection;
 
 use crate::ProjectionError;
 

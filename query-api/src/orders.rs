@@ -58,6 +58,7 @@ pub struct OrderFilter {
 
 /// One line of an order.
 #[derive(Debug, SimpleObject)]
+#[graphql(serial)]
 pub struct OrderLine {
     /// The stock item ordered.
     pub stock_item_id: ID,
@@ -97,7 +98,8 @@ impl Order {
     }
 }
 
-#[Object]
+// Its fields are in memory: one after the other costs less than all at once.
+#[Object(serial)]
 impl Order {
     /// The order's id.
     async fn id(&self) -> ID {

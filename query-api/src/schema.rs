@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, EmptyMutation, Executor, MergedObject, Request, Response, Schema};
-use futures_util::stream::{self, BoxStream, StreamExt};
 use event_store::EventStore;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use projections::ReadDb;
 
 use crate::audit::AuditQuery;

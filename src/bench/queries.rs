@@ -162,6 +162,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
             .pool_max_idle_per_host(options.clients)
             .build()?,
         url: format!("{}/graphql", served.base).parse()?,
+        health: format!("{}/health", served.base).parse()?,
         authorization: HeaderValue::try_from(format!(
             "Bearer {}",
             mint_token(&jwt, "bench-admin", Role::Admin, 3600)?
@@ -231,6 +232,29 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
         &format!("stockItem(id), {clients} clients"),
         &graphql,
         &ceiling,
+    );
+
+    // What HTTP alone costs here (the same client, server and layers, no GraphQL and no
+    // database): the bound on any answer over HTTP on this machine.
+    let health = {
+        let http = http.clone();
+        move |_: usize| {
+            let http = http.clone();
+            async move { http.health().await }
+        }
+    };
+    let floor = measure(clients, seconds, 1, health).await?;
+    super::record(
+        "queries",
+        format!("HTTP alone (GET /health), {clients} clients"),
+        format!("{:.0}/s p99 {:.1} ms", floor.per_second, floor.p99_ms),
+        None,
+        None,
+    );
+    println!(
+        "\nHTTP alone: GET /health through the same client, server and layers\n  \
+         {:>8.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+        floor.per_second, floor.p50_ms, floor.p99_ms
     );
 
     served.stop().await?;
@@ -314,10 +338,23 @@ async fn orders_page(db: &ReadDb, page: &Page) -> anyhow::Result<()> {
 struct Http {
     client: reqwest::Client,
     url: reqwest::Url,
+    health: reqwest::Url,
     authorization: HeaderValue,
 }
 
 impl Http {
+    /// Asks for `/health`; anything but 200 is an error.
+    async fn health(&self) -> anyhow::Result<()> {
+        let response = self.client.get(self.health.clone()).send().await?;
+        ensure!(
+            response.status().is_success(),
+            "/health answered {}",
+            response.status()
+        );
+        response.bytes().await?;
+        Ok(())
+    }
+
     /// Posts a GraphQL request body; an answer with errors is an error.
     async fn post(&self, body: Bytes) -> anyhow::Result<()> {
         let answer = self.send(body).await?;
