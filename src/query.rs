@@ -40,7 +40,7 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow:
 pub async fn query_db(store: &EventStore, connections: Option<usize>) -> anyhow::Result<ReadDb> {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let connections = connections.unwrap_or(2 * cores);
-    ReadDb::open(store, u32::try_from(connections).unwrap_or(u32::MAX))
+    ReadDb::open_for_queries(store, u32::try_from(connections).unwrap_or(u32::MAX))
         .await
         .context("cannot open the read models' database")
 }

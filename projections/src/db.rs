@@ -76,16 +76,35 @@ impl ReadDb {
         Self::open_database(store.database(), max_connections).await
     }
 
+    /// Opens the read models' database for queries alone: a PostgreSQL connection is not
+    /// pinged each time the pool hands it out (a round trip per query otherwise); one the
+    /// server closed fails its query once, as a read the client may retry, and is dropped.
+    pub async fn open_for_queries(
+        store: &EventStore,
+        max_connections: u32,
+    ) -> Result<Self, ProjectionError> {
+        Self::open_with(store.database(), max_connections, false).await
+    }
+
     /// Opens the read models' database for a log at `database`.
     pub async fn open_database(
         database: Database,
         max_connections: u32,
+    ) -> Result<Self, ProjectionError> {
+        Self::open_with(database, max_connections, true).await
+    }
+
+    async fn open_with(
+        database: Database,
+        max_connections: u32,
+        ping_before_use: bool,
     ) -> Result<Self, ProjectionError> {
         match database {
             Database::Postgres(options) => Ok(Self::Postgres(
                 PgPoolOptions::new()
                     .max_connections(max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(ping_before_use)
                     .connect_lazy_with(options),
             )),
             Database::Sqlite { log_file } => {
