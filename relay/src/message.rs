@@ -1,0 +1,176 @@
+//! An event of the log as other services receive it: its subject, headers and JSON body.
+
+use event_store::RecordedEvent;
+use serde_json::{Value, json};
+
+/// The first token of every subject.
+pub const SUBJECT_PREFIX: &str = "supplyline";
+
+/// The prefix of the headers that name the event.
+pub const HEADER_PREFIX: &str = "Supplyline-";
+
+/// JetStream drops a message whose id it has seen within its duplicate window.
+const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// An event the relay cannot turn into a message: it stops there rather than skip it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{event}: {message}")]
+pub struct Unpublishable {
+    /// The event, as `type/id #sequence`.
+    pub event: String,
+    /// Why.
+    pub message: String,
+}
+
+/// One event of the log, ready for any broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationMessage {
+    /// `supplyline.<aggregate_type>.<event_type>`.
+    pub subject: String,
+    /// The event's id, also the broker's deduplication id.
+    pub event_id: String,
+    /// Header names and values, the deduplication id first.
+    pub headers: Vec<(String, String)>,
+    /// The event as JSON: payload, metadata, position, stream and sequence.
+    pub body: Vec<u8>,
+}
+
+impl IntegrationMessage {
+    /// The message of `event`.
+    pub fn of(event: &RecordedEvent) -> Result<Self, Unpublishable> {
+        let fail = |message: String| Unpublishable {
+            event: format!("{} #{}", event.stream, event.sequence),
+            message,
+        };
+        let aggregate_type = subject_token(&event.stream.aggregate_type).map_err(&fail)?;
+        let event_type = subject_token(&event.event_type).map_err(&fail)?;
+        let text = |key: &str| {
+            event
+                .metadata
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| fail(format!("its metadata has no `{key}`")))
+        };
+        let event_id = text("event_id")?;
+        let correlation_id = text("correlation_id")?;
+        let position = event.position.token();
+        let body = json!({
+            "event_id": event_id,
+            "event_type": event.event_type,
+            "event_version": event.event_version,
+            "position": position,
+            "stream": {
+                "aggregate_type": event.stream.aggregate_type,
+                "aggregate_id": event.stream.aggregate_id,
+            },
+            "sequence": event.sequence,
+            "recorded_at": event.recorded_at,
+            "payload": event.payload,
+            "metadata": event.metadata,
+        });
+        let header = |name: &str, value: &str| (format!("{HEADER_PREFIX}{name}"), value.to_owned());
+        Ok(Self {
+            subject: format!("{SUBJECT_PREFIX}.{aggregate_type}.{event_type}"),
+            headers: vec![
+                (MESSAGE_ID_HEADER.to_owned(), event_id.clone()),
+                header("Event-Id", &event_id),
+                header("Event-Type", &event.event_type),
+                header("Event-Version", &event.event_version),
+                header("Position", &position),
+                header("Correlation-Id", &correlation_id),
+            ],
+            event_id,
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
+/// `text` as one token of a subject: not empty, and no `.`, wildcard or white space, which
+/// would put the event under another subject than its own.
+fn subject_token(text: &str) -> Result<&str, String> {
+    let bad = text.is_empty()
+        || text
+            .chars()
+            .any(|c| c == '.' || c == '*' || c == '>' || c.is_whitespace() || c.is_control());
+    if bad {
+        Err(format!("`{text}` cannot be a token of a subject"))
+    } else {
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use event_store::{Position, StreamId};
+
+    use super::*;
+
+    fn recorded(aggregate_type: &str, event_type: &str) -> RecordedEvent {
+        RecordedEvent {
+            stream: StreamId::new(aggregate_type, "order-1"),
+            sequence: 3,
+            event_type: event_type.to_owned(),
+            event_version: "1".to_owned(),
+            payload: json!({ event_type: { "reason": "x" } }),
+            metadata: json!({
+                "event_id": "0190d6c2-0000-7000-8000-000000000001",
+                "correlation_id": "0190d6c2-0000-7000-8000-0000000000aa",
+            }),
+            position: Position::new(0, 42, 7),
+            recorded_at: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_event_gets_its_subject_headers_and_body() {
+        let message = IntegrationMessage::of(&recorded("order", "OrderCancelled")).unwrap();
+        assert_eq!(message.subject, "supplyline.order.OrderCancelled");
+        assert_eq!(message.event_id, "0190d6c2-0000-7000-8000-000000000001");
+        let header = |name: &str| {
+            message
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("Nats-Msg-Id"), Some(message.event_id.as_str()));
+        assert_eq!(header("Supplyline-Event-Type"), Some("OrderCancelled"));
+        assert_eq!(header("Supplyline-Event-Version"), Some("1"));
+        assert_eq!(
+            header("Supplyline-Position"),
+            Some(Position::new(0, 42, 7).token().as_str())
+        );
+        assert_eq!(
+            header("Supplyline-Correlation-Id"),
+            Some("0190d6c2-0000-7000-8000-0000000000aa")
+        );
+        let body: Value = serde_json::from_slice(&message.body).unwrap();
+        assert_eq!(body["stream"]["aggregate_id"], "order-1");
+        assert_eq!(body["sequence"], 3);
+        assert_eq!(body["payload"]["OrderCancelled"]["reason"], "x");
+        assert_eq!(body["position"], Position::new(0, 42, 7).token());
+    }
+
+    #[test]
+    fn a_type_that_would_change_the_subject_is_refused() {
+        for (aggregate_type, event_type) in [
+            ("order.x", "OrderPlaced"),
+            ("order", "Order*"),
+            ("order", "Order>"),
+            ("order", "Order Placed"),
+            ("", "OrderPlaced"),
+        ] {
+            assert!(IntegrationMessage::of(&recorded(aggregate_type, event_type)).is_err());
+        }
+    }
+
+    #[test]
+    fn an_event_without_its_ids_is_refused() {
+        let mut event = recorded("order", "OrderPlaced");
+        event.metadata = json!({ "event_id": "e" });
+        let refused = IntegrationMessage::of(&event).unwrap_err();
+        assert!(refused.message.contains("correlation_id"), "{refused}");
+    }
+}
