@@ -5,8 +5,9 @@
 //! What a consumer receives is [`IntegrationMessage`]: a subject
 //! `supplyline.<aggregate_type>.<event_type>`, headers naming the event, and the event as
 //! JSON. Which broker carries it is behind [`Publisher`]: publish a batch in order, many
-//! messages in flight, and answer once the broker has acknowledged every one. Under way (issue
-//! 13): the NATS JetStream publisher and the worker that checkpoints after acknowledgement.
+//! messages in flight, and answer once the broker has acknowledged every one. [`JetStream`]
+//! is the NATS JetStream publisher. Under way (issue 13): the worker that reads the log and
+//! checkpoints after acknowledgement, under the projectors' lease.
 //!
 //! A Kafka or RabbitMQ publisher would be another implementation of [`Publisher`], and nothing
 //! else would change. Kafka: the subject's aggregate type names the topic (or one topic with
@@ -17,8 +18,10 @@
 //! `*` as they filter with `>` and `*` here), publisher confirms as the acknowledgement, and
 //! the event id as `message_id` for consumers to drop what a crash made the relay send twice.
 
+mod jetstream;
 mod message;
 mod publisher;
 
+pub use jetstream::{JetStream, JetStreamSettings, LastPublished};
 pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
 pub use publisher::{PublishError, Publisher};

@@ -3,14 +3,14 @@
 use event_store::RecordedEvent;
 use serde_json::{Value, json};
 
-/// The first token of every subject.
+/// The first token of every subject (a deployment may choose another).
 pub const SUBJECT_PREFIX: &str = "supplyline";
 
 /// The prefix of the headers that name the event.
 pub const HEADER_PREFIX: &str = "Supplyline-";
 
 /// JetStream drops a message whose id it has seen within its duplicate window.
-const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
+pub(crate) const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
 
 /// An event the relay cannot turn into a message: it stops there rather than skip it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,7 +25,8 @@ pub struct Unpublishable {
 /// One event of the log, ready for any broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationMessage {
-    /// `supplyline.<aggregate_type>.<event_type>`.
+    /// `<prefix>.<aggregate_type>.<event_type>`, the prefix [`SUBJECT_PREFIX`] unless
+    /// configured.
     pub subject: String,
     /// The event's id, also the broker's deduplication id.
     pub event_id: String,
@@ -36,8 +37,8 @@ pub struct IntegrationMessage {
 }
 
 impl IntegrationMessage {
-    /// The message of `event`.
-    pub fn of(event: &RecordedEvent) -> Result<Self, Unpublishable> {
+    /// The message of `event`, under subjects that begin with `prefix`.
+    pub fn of(event: &RecordedEvent, prefix: &str) -> Result<Self, Unpublishable> {
         let fail = |message: String| Unpublishable {
             event: format!("{} #{}", event.stream, event.sequence),
             message,
@@ -71,7 +72,7 @@ impl IntegrationMessage {
         });
         let header = |name: &str, value: &str| (format!("{HEADER_PREFIX}{name}"), value.to_owned());
         Ok(Self {
-            subject: format!("{SUBJECT_PREFIX}.{aggregate_type}.{event_type}"),
+            subject: format!("{prefix}.{aggregate_type}.{event_type}"),
             headers: vec![
                 (MESSAGE_ID_HEADER.to_owned(), event_id.clone()),
                 header("Event-Id", &event_id),
@@ -125,7 +126,8 @@ mod tests {
 
     #[test]
     fn an_event_gets_its_subject_headers_and_body() {
-        let message = IntegrationMessage::of(&recorded("order", "OrderCancelled")).unwrap();
+        let message =
+            IntegrationMessage::of(&recorded("order", "OrderCancelled"), SUBJECT_PREFIX).unwrap();
         assert_eq!(message.subject, "supplyline.order.OrderCancelled");
         assert_eq!(message.event_id, "0190d6c2-0000-7000-8000-000000000001");
         let header = |name: &str| {
@@ -162,7 +164,10 @@ mod tests {
             ("order", "Order Placed"),
             ("", "OrderPlaced"),
         ] {
-            assert!(IntegrationMessage::of(&recorded(aggregate_type, event_type)).is_err());
+            assert!(
+                IntegrationMessage::of(&recorded(aggregate_type, event_type), SUBJECT_PREFIX)
+                    .is_err()
+            );
         }
     }
 
@@ -170,7 +175,7 @@ mod tests {
     fn an_event_without_its_ids_is_refused() {
         let mut event = recorded("order", "OrderPlaced");
         event.metadata = json!({ "event_id": "e" });
-        let refused = IntegrationMessage::of(&event).unwrap_err();
+        let refused = IntegrationMessage::of(&event, SUBJECT_PREFIX).unwrap_err();
         assert!(refused.message.contains("correlation_id"), "{refused}");
     }
 }

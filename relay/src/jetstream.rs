@@ -1,0 +1,239 @@
+//! The NATS JetStream publisher: one stream holds every subject, JetStream's duplicate window
+//! drops what a crash made the relay send again, and each message names the one before it,
+//! so that none is stored out of order.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
+use bytes::Bytes;
+
+use crate::message::MESSAGE_ID_HEADER;
+use crate::{IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX};
+
+/// JetStream refuses a message whose predecessor is not the stream's last (checked after
+/// duplicates: a message sent again is still answered as a duplicate). When the connection
+/// drops, messages in its write buffer are lost while later ones may still go out: this
+/// keeps a later one from being stored before them.
+const EXPECTED_LAST_HEADER: &str = "Nats-Expected-Last-Msg-Id";
+
+/// Where and how the relay publishes.
+#[derive(Debug, Clone)]
+pub struct JetStreamSettings {
+    /// The server, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// The stream's name.
+    pub stream: String,
+    /// The first token of every subject; the stream takes `<prefix>.>`.
+    pub subject_prefix: String,
+    /// How long JetStream remembers a message id to drop it when sent again.
+    pub duplicate_window: Duration,
+    /// How long the stream keeps a message (zero: for ever).
+    pub max_age: Duration,
+    /// How long a publish waits for the broker's acknowledgement.
+    pub ack_wait: Duration,
+}
+
+impl JetStreamSettings {
+    /// The defaults for the server at `url`: stream `SUPPLYLINE`, subjects `supplyline.>`, a
+    /// two-minute duplicate window, messages kept for ever.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            stream: "SUPPLYLINE".into(),
+            subject_prefix: SUBJECT_PREFIX.into(),
+            duplicate_window: Duration::from_secs(120),
+            max_age: Duration::ZERO,
+            ack_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The last message a stream holds: its event id and log position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastPublished {
+    /// Its event id.
+    pub event_id: String,
+    /// Its position token (`Supplyline-Position`).
+    pub position: Option<String>,
+}
+
+/// Publishes to one JetStream stream over one connection (a second connection could send a
+/// first one's queued messages after its own, out of order).
+pub struct JetStream {
+    context: Context,
+    settings: JetStreamSettings,
+    /// The id of the stream's last message, as far as this publisher knows; `None` once a
+    /// publish failed, until it is read from the stream again.
+    last: Mutex<Option<Option<String>>>,
+}
+
+impl JetStream {
+    /// Connects to the server (retrying in the background while it is unreachable) and makes
+    /// the stream if it is missing.
+    pub async fn connect(settings: JetStreamSettings) -> Result<Self, PublishError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("supplyline-relay")
+            .retry_on_initial_connect()
+            // A connection that went silent is found in about three intervals.
+            .ping_interval(Duration::from_secs(5))
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(50 << attempts.min(4)).min(Duration::from_secs(1))
+            })
+            .connect(settings.url.as_str())
+            .await
+            .map_err(unavailable)?;
+        let context = jetstream::ContextBuilder::new()
+            .timeout(settings.ack_wait)
+            // Acknowledgements a failed batch left behind free their places by then.
+            .ack_timeout(settings.ack_wait)
+            .build(client);
+        let publisher = Self {
+            context,
+            settings,
+            last: Mutex::new(None),
+        };
+        publisher.ensure_stream().await?;
+        Ok(publisher)
+    }
+
+    /// Makes the stream if it is missing, with its subjects, limits retention and duplicate
+    /// window; brings an existing stream's subjects and window to the settings.
+    pub async fn ensure_stream(&self) -> Result<(), PublishError> {
+        let wanted = stream::Config {
+            name: self.settings.stream.clone(),
+            subjects: vec![format!("{}.>", self.settings.subject_prefix)],
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: self.settings.duplicate_window,
+            max_age: self.settings.max_age,
+            ..Default::default()
+        };
+        let existing = self
+            .context
+            .get_or_create_stream(wanted.clone())
+            .await
+            .map_err(unavailable)?;
+        let config = &existing.cached_info().config;
+        if config.subjects != wanted.subjects
+            || config.duplicate_window != wanted.duplicate_window
+            || config.max_age != wanted.max_age
+        {
+            tracing::info!(stream = %wanted.name, "bringing the stream's settings up to date");
+            self.context
+                .update_stream(&wanted)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// The stream's last message, if it holds any.
+    pub async fn last_published(&self) -> Result<Option<LastPublished>, PublishError> {
+        let mut stream = self
+            .context
+            .get_stream(&self.settings.stream)
+            .await
+            .map_err(unavailable)?;
+        let last = stream
+            .info()
+            .await
+            .map_err(unavailable)?
+            .state
+            .last_sequence;
+        if last == 0 {
+            return Ok(None);
+        }
+        let message = stream.get_raw_message(last).await.map_err(unavailable)?;
+        let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned());
+        Ok(header(MESSAGE_ID_HEADER).map(|event_id| LastPublished {
+            event_id,
+            position: header("Supplyline-Position"),
+        }))
+    }
+
+    /// The id the next message must name as its predecessor: known after a success, read
+    /// from the stream after a failure or at first.
+    async fn predecessor(&self) -> Result<Option<String>, PublishError> {
+        if let Ok(last) = self.last.lock()
+            && let Some(known) = last.as_ref()
+        {
+            return Ok(known.clone());
+        }
+        let read = self.last_published().await?.map(|last| last.event_id);
+        self.remember(Some(read.clone()));
+        Ok(read)
+    }
+
+    fn remember(&self, last: Option<Option<String>>) {
+        if let Ok(mut slot) = self.last.lock() {
+            *slot = last;
+        }
+    }
+}
+
+impl Publisher for JetStream {
+    async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+        let result = self.publish_in_order(messages).await;
+        if result.is_err() {
+            // What the stream holds now is unknown: read it again before the next batch.
+            self.remember(None);
+        }
+        result
+    }
+}
+
+impl JetStream {
+    async fn publish_in_order(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+        let mut previous = self.predecessor().await?;
+        let mut pending = VecDeque::with_capacity(messages.len());
+        for message in messages {
+            let mut headers = HeaderMap::new();
+            for (name, value) in &message.headers {
+                headers.insert(name.as_str(), value.as_str());
+            }
+            if let Some(previous) = &previous {
+                headers.insert(EXPECTED_LAST_HEADER, previous.as_str());
+            }
+            let acknowledged = self
+                .context
+                .publish_with_headers(
+                    message.subject.clone(),
+                    headers,
+                    Bytes::from(message.body.clone()),
+                )
+                .await
+                .map_err(|e| refused_or_unavailable(message, e))?;
+            pending.push_back((message, acknowledged));
+            previous = Some(message.event_id.clone());
+        }
+        // Every message is on its way; their acknowledgements come back in order.
+        for (message, acknowledged) in pending {
+            acknowledged
+                .await
+                .map_err(|e| refused_or_unavailable(message, e))?;
+            self.remember(Some(Some(message.event_id.clone())));
+        }
+        Ok(())
+    }
+}
+
+/// A passing failure: the server unreachable, slow or restarting.
+fn unavailable(error: impl std::fmt::Display) -> PublishError {
+    PublishError::Unavailable(error.to_string())
+}
+
+/// A publish error: refused for good when the message itself is at fault, else passing.
+fn refused_or_unavailable(
+    message: &IntegrationMessage,
+    error: async_nats::jetstream::context::PublishError,
+) -> PublishError {
+    match error.kind() {
+        PublishErrorKind::MaxPayloadExceeded => PublishError::Refused {
+            event_id: message.event_id.clone(),
+            message: error.to_string(),
+        },
+        _ => unavailable(format!("{}: {error}", message.event_id)),
+    }
+}

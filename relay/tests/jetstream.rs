@@ -1,0 +1,127 @@
+//! The JetStream publisher against the local NATS server (`NATS_URL`): messages arrive in
+//! order with their subjects, headers and bodies, a batch sent again is dropped as duplicates,
+//! and a consumer filtering with a wildcard sees only its subjects.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use chrono::Utc;
+use event_store::{Position, RecordedEvent, StreamId};
+use futures_util::StreamExt;
+use relay::{IntegrationMessage, JetStream, JetStreamSettings, Publisher};
+use serde_json::{Value, json};
+
+/// A stream and subjects of the test's own, on the shared server.
+fn settings() -> Option<JetStreamSettings> {
+    let Ok(url) = std::env::var("NATS_URL") else {
+        eprintln!("SKIPPED: NATS_URL is not set; this NATS test did not run");
+        return None;
+    };
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut settings = JetStreamSettings::new(url);
+    settings.stream = format!("RELAY_TEST_{tag}");
+    settings.subject_prefix = format!("relaytest{tag}");
+    settings.ack_wait = Duration::from_secs(2);
+    Some(settings)
+}
+
+/// The `n`th event of a scripted log: orders and stock items by turns.
+fn event(n: u64) -> RecordedEvent {
+    let (aggregate_type, event_type) = if n.is_multiple_of(2) {
+        ("order", "OrderPlaced")
+    } else {
+        ("stock_item", "StockReceived")
+    };
+    RecordedEvent {
+        stream: StreamId::new(aggregate_type, format!("{aggregate_type}-{}", n % 5)),
+        sequence: n / 5 + 1,
+        event_type: event_type.to_owned(),
+        event_version: "1".to_owned(),
+        payload: json!({ event_type: { "n": n } }),
+        metadata: json!({
+            "event_id": uuid::Uuid::now_v7().to_string(),
+            "correlation_id": uuid::Uuid::now_v7().to_string(),
+        }),
+        position: Position::new(0, n + 1, 0),
+        recorded_at: Utc::now(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
+    let Some(settings) = settings() else {
+        return;
+    };
+    let prefix = settings.subject_prefix.clone();
+    let name = settings.stream.clone();
+    let publisher = JetStream::connect(settings.clone()).await.unwrap();
+    let messages: Vec<IntegrationMessage> = (0..60)
+        .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
+        .collect();
+    publisher.publish(&messages[..25]).await.unwrap();
+    publisher.publish(&messages[25..40]).await.unwrap();
+    // A crash between the acknowledgement and the checkpoint sends a batch again.
+    publisher.publish(&messages[25..40]).await.unwrap();
+    // So does a new process, which knows nothing of what it sent.
+    let restarted = JetStream::connect(settings).await.unwrap();
+    restarted.publish(&messages[30..60]).await.unwrap();
+
+    let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(&name).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 60);
+    for (n, sent) in messages.iter().enumerate() {
+        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        assert_eq!(stored.subject.as_str(), sent.subject);
+        assert_eq!(stored.payload.as_ref(), sent.body.as_slice());
+        for (header, value) in &sent.headers {
+            assert_eq!(
+                stored.headers.get(header.as_str()).map(|v| v.as_str()),
+                Some(value.as_str()),
+                "header {header} of message {n}"
+            );
+        }
+        let body: Value = serde_json::from_slice(&stored.payload).unwrap();
+        assert_eq!(body["position"], Position::new(0, n as u64 + 1, 0).token());
+    }
+    assert_eq!(
+        restarted
+            .last_published()
+            .await
+            .unwrap()
+            .map(|l| l.event_id),
+        Some(messages[59].event_id.clone())
+    );
+
+    // A consumer of orders only.
+    let orders = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: format!("{prefix}.order.>"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut received = orders.messages().await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 30 {
+        let message = tokio::time::timeout(Duration::from_secs(5), received.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(message.subject.to_string());
+    }
+    assert!(
+        seen.iter()
+            .all(|s| s == &format!("{prefix}.order.OrderPlaced"))
+    );
+    let pending = tokio::time::timeout(Duration::from_millis(300), received.next()).await;
+    assert!(
+        pending.is_err(),
+        "a consumer of orders got more than the orders"
+    );
+
+    js.delete_stream(&name).await.unwrap();
+}
