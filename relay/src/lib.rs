@@ -18,10 +18,17 @@
 //! `*` as they filter with `>` and `*` here), publisher confirms as the acknowledgement, and
 //! the event id as `message_id` for consumers to drop what a crash made the relay send twice.
 
+mod checkpoint;
 mod jetstream;
 mod message;
 mod publisher;
+mod worker;
 
 pub use jetstream::{JetStream, JetStreamSettings, LastPublished};
 pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
 pub use publisher::{PublishError, Publisher};
+pub use worker::{Relay, RelayError, RelaySettings};
+
+/// The relay `name`'s checkpoint: the position after which it publishes next, and how many
+/// events it has published.
+pub use checkpoint::load as checkpoint;

@@ -1,0 +1,97 @@
+//! The relay over a simulated log on SQLite, into a stream of the test's own on the local
+//! NATS server (`NATS_URL`): every event arrives once, in log order, and the checkpoint
+//! follows the acknowledgements; a second relay stands by.
+
+use std::time::{Duration, Instant};
+
+use event_store::{EventStore, Position};
+use projections::ReadDb;
+use projections::simulate::Simulator;
+use relay::{JetStream, JetStreamSettings, Relay, RelaySettings};
+use tokio::sync::watch;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_arrives_once_in_order_and_the_checkpoint_follows() {
+    let Ok(url) = std::env::var("NATS_URL") else {
+        eprintln!("SKIPPED: NATS_URL is not set; this NATS test did not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let db = ReadDb::open(&store, 4).await.unwrap();
+    let mut simulator = Simulator::new(store.clone(), 7).unwrap();
+    for _ in 0..20 {
+        simulator.step().await.unwrap();
+    }
+
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut nats = JetStreamSettings::new(url.clone());
+    nats.stream = format!("RELAY_TEST_{tag}");
+    nats.subject_prefix = format!("relaytest{tag}");
+    nats.ack_wait = Duration::from_secs(2);
+    let settings = RelaySettings {
+        subject_prefix: nats.subject_prefix.clone(),
+        batch: 37,
+        poll_interval: Duration::from_millis(100),
+        ..RelaySettings::default()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let mut relays = Vec::new();
+    for _ in 0..2 {
+        let relay = Relay::new(
+            store.clone(),
+            db.clone(),
+            JetStream::connect(nats.clone()).await.unwrap(),
+            settings.clone(),
+        );
+        let stopped = stopped.clone();
+        relays.push(tokio::spawn(async move { relay.run(stopped).await }));
+    }
+    // Events keep coming while it relays.
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+    let head = store.head().await.unwrap().readable.unwrap();
+    let started = Instant::now();
+    loop {
+        let (at, _) = relay::checkpoint(&db, &settings.name).await.unwrap();
+        if at >= head {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the relay stalled at {at}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send_replace(true);
+    for relay in relays {
+        relay.await.unwrap().unwrap();
+    }
+
+    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
+    let (_, published) = relay::checkpoint(&db, &settings.name).await.unwrap();
+    assert_eq!(published, log.len() as i64);
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+    let mut stream = js.get_stream(&nats.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        log.len() as u64
+    );
+    for (n, event) in log.iter().enumerate() {
+        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        let header = |name: &str| stored.headers.get(name).map(|v| v.as_str().to_owned());
+        assert_eq!(header("Supplyline-Position"), Some(event.position.token()));
+        assert_eq!(
+            stored.subject.as_str(),
+            format!(
+                "{}.{}.{}",
+                nats.subject_prefix, event.stream.aggregate_type, event.event_type
+            )
+        );
+    }
+    js.delete_stream(&nats.stream).await.unwrap();
+}
