@@ -11,10 +11,10 @@ use executors::{ExecutorSettings, Executors};
 use crate::keys::KeySource;
 use crate::output::say;
 use crate::settings::{
-    HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, SnapshotArgs, StoreArgs,
+    HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, RelayArgs, SnapshotArgs, StoreArgs,
     parse_duration,
 };
-use crate::{audit, bench, demo, projector, query, schemas_export, serve, telemetry};
+use crate::{audit, bench, demo, projector, query, relaying, schemas_export, serve, telemetry};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -59,6 +59,8 @@ struct ServeArgs {
     command: CommandServiceArgs,
     #[command(flatten)]
     projector: ProjectorArgs,
+    #[command(flatten)]
+    relay: RelayArgs,
     /// Seed a farm-to-table day (farms, restaurants, a driver, an inspector) through the API
     /// once it listens; a database seeded before is left alone.
     #[arg(long)]
@@ -78,6 +80,17 @@ struct ProjectorServiceArgs {
     projector: ProjectorArgs,
     #[command(flatten)]
     snapshots: SnapshotArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// What `relay` takes: the store, the broker, and how to log.
+#[derive(Debug, Args)]
+struct RelayServiceArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    relay: RelayArgs,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -110,6 +123,9 @@ enum Action {
     Projector(ProjectorServiceArgs),
     /// Run the GraphQL query API alone.
     QueryApi(ServiceArgs),
+    /// Relay every event of the log, in log order, to NATS JetStream (one live relay across
+    /// processes; others stand by).
+    Relay(RelayServiceArgs),
     /// Print a JWT signed with the configured key, for development and scripts.
     Token {
         /// The actor id (`sub` claim).
@@ -451,7 +467,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Action::Serve(args) => {
-            serve_command_api(args.command, Some((args.projector, args.demo))).await
+            let everything = Everything {
+                projectors: args.projector,
+                relay: args.relay.jetstream(),
+                demo: args.demo,
+            };
+            serve_command_api(args.command, Some(everything)).await
+        }
+        Action::Relay(args) => {
+            telemetry::init(args.log.log_format);
+            let Some(nats) = args.relay.jetstream() else {
+                bail!("the relay needs a NATS server: set --nats-url or SUPPLYLINE_NATS_URL");
+            };
+            let store = args.store.open().await?;
+            relaying::run(store, nats).await
         }
         Action::CommandApi(args) => serve_command_api(args, None).await,
         Action::Projector(args) => {
@@ -492,13 +521,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// What `serve` runs beside the command API.
+struct Everything {
+    projectors: ProjectorArgs,
+    /// Where to relay the log, if anywhere.
+    relay: Option<relay::JetStreamSettings>,
+    demo: bool,
+}
+
 /// `serve` and `command-api`: the command API (and with `projectors`, every projector in the
 /// same process) until SIGTERM.
 /// Serves the command API, with the projectors, GraphQL and maybe the demo (`serve`) or alone
 /// (`command-api`).
 async fn serve_command_api(
     args: CommandServiceArgs,
-    everything: Option<(ProjectorArgs, bool)>,
+    everything: Option<Everything>,
 ) -> anyhow::Result<()> {
     let CommandServiceArgs {
         service,
@@ -528,7 +565,12 @@ async fn serve_command_api(
     };
     let executors = serve::executors(&store, &settings);
     let database = service.store.database_url.clone();
-    let Some((projectors, demo)) = everything else {
+    let Some(Everything {
+        projectors,
+        relay: nats,
+        demo,
+    }) = everything
+    else {
         let started = move |address| serve::print_addresses(address, &database, false);
         return serve::command_api(
             executors,
@@ -545,6 +587,13 @@ async fn serve_command_api(
         .await
         .context("cannot migrate the event store")?;
     let runtime = projector::start(&executors, projectors.workers(), projectors.settings()).await?;
+    let relaying = match nats {
+        Some(nats) => {
+            let db = projector::read_db(&store).await?;
+            Some(relaying::start(store.clone(), db, nats).await?)
+        }
+        None => None,
+    };
     // GraphQL beside the commands, over the same read models and the same keys.
     let graphql = query_api::limited_router(
         query_api::build_schema(
@@ -578,6 +627,9 @@ async fn serve_command_api(
     .await;
     // Requests are finished; each projector commits its batch and stops.
     runtime.stop().await;
+    if let Some(relaying) = relaying {
+        relaying.stop().await?;
+    }
     served
 }
 

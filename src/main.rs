@@ -9,6 +9,7 @@ mod keys;
 mod output;
 mod projector;
 mod query;
+mod relaying;
 mod schemas_export;
 mod serve;
 mod settings;

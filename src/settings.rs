@@ -193,6 +193,48 @@ impl HttpArgs {
     }
 }
 
+/// Where the relay publishes the log's events (NATS JetStream).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Relay")]
+pub struct RelayArgs {
+    /// The NATS server to relay every event of the log to, e.g. `nats://127.0.0.1:4222`
+    /// (`serve` relays only when it is set).
+    #[arg(long, env = "SUPPLYLINE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream, made if it is missing.
+    #[arg(long, env = "SUPPLYLINE_NATS_STREAM", default_value = "SUPPLYLINE")]
+    pub nats_stream: String,
+    /// The first token of every subject (`<prefix>.<aggregate_type>.<event_type>`).
+    #[arg(long, env = "SUPPLYLINE_NATS_SUBJECT_PREFIX", default_value = relay::SUBJECT_PREFIX)]
+    pub nats_subject_prefix: String,
+    /// How long JetStream remembers an event id to drop the event when sent again, e.g. `2m`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_NATS_DUPLICATE_WINDOW",
+        default_value = "2m",
+        value_parser = parse_duration
+    )]
+    pub nats_duplicate_window: Duration,
+    /// How long the stream keeps an event, e.g. `30d` [default: for ever].
+    #[arg(long, env = "SUPPLYLINE_NATS_MAX_AGE", value_parser = parse_duration)]
+    pub nats_max_age: Option<Duration>,
+}
+
+impl RelayArgs {
+    /// The publisher's settings, when a server is named.
+    pub fn jetstream(&self) -> Option<relay::JetStreamSettings> {
+        let url = self.nats_url.as_deref()?;
+        let mut settings = relay::JetStreamSettings::new(url);
+        settings.stream.clone_from(&self.nats_stream);
+        settings
+            .subject_prefix
+            .clone_from(&self.nats_subject_prefix);
+        settings.duplicate_window = self.nats_duplicate_window;
+        settings.max_age = self.nats_max_age.unwrap_or(Duration::ZERO);
+        Some(settings)
+    }
+}
+
 /// Which tokens are accepted.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "JWT")]

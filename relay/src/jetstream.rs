@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -68,11 +69,13 @@ pub struct JetStream {
     /// The id of the stream's last message, as far as this publisher knows; `None` once a
     /// publish failed, until it is read from the stream again.
     last: Mutex<Option<Option<String>>>,
+    /// Whether the stream is known to exist with the settings' subjects and window.
+    stream_ready: AtomicBool,
 }
 
 impl JetStream {
-    /// Connects to the server (retrying in the background while it is unreachable) and makes
-    /// the stream if it is missing.
+    /// Connects to the server, retrying in the background while it is unreachable; the
+    /// stream is made (if missing) before the first publish.
     pub async fn connect(settings: JetStreamSettings) -> Result<Self, PublishError> {
         let client = async_nats::ConnectOptions::new()
             .name("supplyline-relay")
@@ -90,13 +93,12 @@ impl JetStream {
             // Acknowledgements a failed batch left behind free their places by then.
             .ack_timeout(settings.ack_wait)
             .build(client);
-        let publisher = Self {
+        Ok(Self {
             context,
             settings,
             last: Mutex::new(None),
-        };
-        publisher.ensure_stream().await?;
-        Ok(publisher)
+            stream_ready: AtomicBool::new(false),
+        })
     }
 
     /// Makes the stream if it is missing, with its subjects, limits retention and duplicate
@@ -126,6 +128,7 @@ impl JetStream {
                 .await
                 .map_err(unavailable)?;
         }
+        self.stream_ready.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -177,8 +180,10 @@ impl Publisher for JetStream {
     async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
         let result = self.publish_in_order(messages).await;
         if result.is_err() {
-            // What the stream holds now is unknown: read it again before the next batch.
+            // What the stream holds now is unknown (it may even be gone): look again before
+            // the next batch.
             self.remember(None);
+            self.stream_ready.store(false, Ordering::Relaxed);
         }
         result
     }
@@ -186,6 +191,9 @@ impl Publisher for JetStream {
 
 impl JetStream {
     async fn publish_in_order(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+        if !self.stream_ready.load(Ordering::Relaxed) {
+            self.ensure_stream().await?;
+        }
         let mut previous = self.predecessor().await?;
         let mut pending = VecDeque::with_capacity(messages.len());
         for message in messages {

@@ -14,7 +14,8 @@ use crate::{IntegrationMessage, Publisher, SUBJECT_PREFIX, checkpoint};
 /// How the relay runs.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
-    /// Its name: its lease and checkpoint (two relays to two brokers have two names).
+    /// Its name: its lease (beside the projectors', so never a projection's name) and its
+    /// checkpoint; two relays to two brokers have two names.
     pub name: String,
     /// The first token of every subject.
     pub subject_prefix: String,
@@ -88,12 +89,11 @@ impl<P: Publisher> Relay<P> {
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), RelayError> {
         checkpoint::set_up(&self.db).await?;
         let leases = Leases::new(&self.db);
-        let lease_name = format!("relay-{}", self.settings.name);
         loop {
             if *stop.borrow() {
                 return Ok(());
             }
-            let mut lease = match leases.try_take(&lease_name).await {
+            let mut lease = match leases.try_take(&self.settings.name).await {
                 Ok(Some(lease)) => lease,
                 Ok(None) => {
                     pause(&mut stop, self.settings.standby_retry).await;

@@ -55,6 +55,7 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
     let prefix = settings.subject_prefix.clone();
     let name = settings.stream.clone();
     let publisher = JetStream::connect(settings.clone()).await.unwrap();
+    publisher.ensure_stream().await.unwrap();
     let messages: Vec<IntegrationMessage> = (0..60)
         .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
         .collect();
