@@ -139,15 +139,12 @@ impl JetStream {
             .get_stream(&self.settings.stream)
             .await
             .map_err(unavailable)?;
-        let last = stream
-            .info()
-            .await
-            .map_err(unavailable)?
-            .state
-            .last_sequence;
-        if last == 0 {
+        let state = &stream.info().await.map_err(unavailable)?.state;
+        // Messages past the stream's age are gone, while its last sequence stays.
+        if state.messages == 0 {
             return Ok(None);
         }
+        let last = state.last_sequence;
         let message = stream.get_raw_message(last).await.map_err(unavailable)?;
         let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned());
         Ok(header(MESSAGE_ID_HEADER).map(|event_id| LastPublished {

@@ -6,8 +6,8 @@
 //! `supplyline.<aggregate_type>.<event_type>`, headers naming the event, and the event as
 //! JSON. Which broker carries it is behind [`Publisher`]: publish a batch in order, many
 //! messages in flight, and answer once the broker has acknowledged every one. [`JetStream`]
-//! is the NATS JetStream publisher. Under way (issue 13): the worker that reads the log and
-//! checkpoints after acknowledgement, under the projectors' lease.
+//! is the NATS JetStream publisher, and [`Relay`] the worker that reads the log, publishes it
+//! and checkpoints after acknowledgement, under the projectors' lease.
 //!
 //! A Kafka or RabbitMQ publisher would be another implementation of [`Publisher`], and nothing
 //! else would change. Kafka: the subject's aggregate type names the topic (or one topic with

@@ -126,3 +126,33 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
 
     js.delete_stream(&name).await.unwrap();
 }
+
+/// Once every message has aged out of the stream, a new publisher has no predecessor to name
+/// (the stream's last sequence stays, its message is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_messages_aged_out_takes_new_ones() {
+    let Some(mut settings) = settings() else {
+        return;
+    };
+    settings.max_age = Duration::from_secs(1);
+    settings.duplicate_window = Duration::from_secs(1);
+    let prefix = settings.subject_prefix.clone();
+    let messages: Vec<IntegrationMessage> = (0..6)
+        .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
+        .collect();
+    let publisher = JetStream::connect(settings.clone()).await.unwrap();
+    publisher.publish(&messages[..3]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let restarted = JetStream::connect(settings.clone()).await.unwrap();
+    assert_eq!(restarted.last_published().await.unwrap(), None);
+    restarted.publish(&messages[3..]).await.unwrap();
+
+    let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(&settings.stream).await.unwrap();
+    // (The new ones age out in their turn: only the sequence is sure to say they went in.)
+    assert_eq!(stream.info().await.unwrap().state.last_sequence, 6);
+    js.delete_stream(&settings.stream).await.unwrap();
+}
