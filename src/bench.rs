@@ -24,6 +24,24 @@ use std::future::Future;
 use anyhow::Context;
 use event_store::ScratchDatabase;
 
+/// Rebuilds every read model from the log, with the default settings and no progress shown.
+async fn rebuild_every_model(
+    store: &event_store::EventStore,
+    db: &::projections::ReadDb,
+) -> Result<::projections::RebuildReport, ::projections::ProjectionError> {
+    let mut all = ::projections::models::all();
+    let mut refs: Vec<&mut dyn ::projections::Projection> =
+        all.iter_mut().map(|p| p.as_mut()).collect();
+    ::projections::rebuild(
+        store,
+        db,
+        &mut refs,
+        &::projections::Unwatched,
+        ::projections::rebuild::RebuildSettings::default(),
+    )
+    .await
+}
+
 /// Runs `bench` on a fresh database on the PostgreSQL server `admin_url` names, and drops the
 /// database afterwards.
 async fn on_scratch_database<F, Fut>(admin_url: &str, bench: F) -> anyhow::Result<()>

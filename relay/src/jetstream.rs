@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
-use bytes::Bytes;
 
 use crate::message::MESSAGE_ID_HEADER;
 use crate::{IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX};
@@ -203,11 +202,7 @@ impl JetStream {
             }
             let acknowledged = self
                 .context
-                .publish_with_headers(
-                    message.subject.clone(),
-                    headers,
-                    Bytes::from(message.body.clone()),
-                )
+                .publish_with_headers(message.subject.clone(), headers, message.body.clone())
                 .await
                 .map_err(|e| refused_or_unavailable(message, e))?;
             pending.push_back((message, acknowledged));

@@ -1,5 +1,6 @@
 //! An event of the log as other services receive it: its subject, headers and JSON body.
 
+use bytes::Bytes;
 use event_store::RecordedEvent;
 use serde_json::{Value, json};
 
@@ -32,8 +33,9 @@ pub struct IntegrationMessage {
     pub event_id: String,
     /// Header names and values, the deduplication id first.
     pub headers: Vec<(String, String)>,
-    /// The event as JSON: payload, metadata, position, stream and sequence.
-    pub body: Vec<u8>,
+    /// The event as JSON: payload, metadata, position, stream and sequence (shared, so a
+    /// batch sent again is not copied again).
+    pub body: Bytes,
 }
 
 impl IntegrationMessage {
@@ -82,7 +84,7 @@ impl IntegrationMessage {
                 header("Correlation-Id", &correlation_id),
             ],
             event_id,
-            body: body.to_string().into_bytes(),
+            body: Bytes::from(body.to_string()),
         })
     }
 }

@@ -11,6 +11,9 @@ use tokio::sync::watch;
 
 use crate::{IntegrationMessage, Publisher, SUBJECT_PREFIX, checkpoint};
 
+/// The pause after a first failure; each further one doubles it, up to the settings' most.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+
 /// How the relay runs.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -125,7 +128,7 @@ impl<P: Publisher> Relay<P> {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), ProjectionError> {
         let mut wakeups = self.store.wakeups();
-        let mut backoff = self.settings.max_backoff.min(Duration::from_millis(100));
+        let mut backoff = FIRST_PAUSE.min(self.settings.max_backoff);
         let (mut position, mut published) = loop {
             match checkpoint::load(&self.db, &self.settings.name).await {
                 Ok(found) => break found,
@@ -144,11 +147,11 @@ impl<P: Publisher> Relay<P> {
             }
             match self.batch(lease, position, published).await {
                 Ok(None) => {
-                    backoff = Duration::from_millis(100);
+                    backoff = FIRST_PAUSE;
                     wait_for_events(&mut wakeups, stop, self.settings.poll_interval).await;
                 }
                 Ok(Some((next, count))) => {
-                    backoff = Duration::from_millis(100);
+                    backoff = FIRST_PAUSE;
                     position = next;
                     published = count;
                 }

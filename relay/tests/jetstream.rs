@@ -76,7 +76,7 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
     for (n, sent) in messages.iter().enumerate() {
         let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
         assert_eq!(stored.subject.as_str(), sent.subject);
-        assert_eq!(stored.payload.as_ref(), sent.body.as_slice());
+        assert_eq!(stored.payload, sent.body);
         for (header, value) in &sent.headers {
             assert_eq!(
                 stored.headers.get(header.as_str()).map(|v| v.as_str()),

@@ -192,18 +192,7 @@ async fn on_sqlite(options: ProjectionBenchOptions) -> anyhow::Result<()> {
     let rebuilding = {
         let store = store.clone();
         let db = db.clone();
-        tokio::spawn(async move {
-            let mut all = models::all();
-            let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-            rebuild(
-                &store,
-                &db,
-                &mut refs,
-                &Unwatched,
-                RebuildSettings::default(),
-            )
-            .await
-        })
+        tokio::spawn(async move { super::rebuild_every_model(&store, &db).await })
     };
     let busy = paced_commands(
         &executors,

@@ -24,12 +24,11 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use command_api::{Authenticator, JwtConfig, JwtKey, mint_token};
 use event_schemas::values::Role;
 use event_store::{EventStore, Position, StoreOptions};
+use projections::ReadDb;
 use projections::models::orders::OrderFilter;
 use projections::models::{deliveries, orders, stock};
 use projections::query::Page;
-use projections::rebuild::RebuildSettings;
 use projections::simulate::Simulator;
-use projections::{Projection, ReadDb, Unwatched, models, rebuild};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -103,16 +102,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     // The pool the query API has when it is served.
     let db = crate::query::query_db(&store, None).await?;
     let rebuilding = Instant::now();
-    let mut all = models::all();
-    let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
-    rebuild(
-        &store,
-        &db,
-        &mut refs,
-        &Unwatched,
-        RebuildSettings::default(),
-    )
-    .await?;
+    super::rebuild_every_model(&store, &db).await?;
     let rebuilt = rebuilding.elapsed();
     // Autovacuum would otherwise visit the freshly written tables, and the checkpointer write
     // them out, in the middle of the measurements: both are done before.
