@@ -7,6 +7,7 @@ mod hot;
 mod processes;
 mod projections;
 mod queries;
+mod relay;
 mod served;
 mod store;
 
@@ -18,6 +19,7 @@ pub use hot::{HotBenchOptions, run as run_hot};
 pub use processes::{ProcessBenchOptions, run as run_processes};
 pub use projections::{ProjectionBenchOptions, run as run_projections};
 pub use queries::{QueryBenchOptions, run as run_queries};
+pub use relay::{RelayBenchOptions, run as run_relay};
 
 use std::future::Future;
 

@@ -182,6 +182,18 @@ enum Action {
     },
 }
 
+/// The NATS server the relay benchmark publishes to.
+#[derive(Debug, Args)]
+struct BenchNatsArgs {
+    /// A NATS server with JetStream (the benchmark makes streams of its own and deletes them).
+    #[arg(
+        long,
+        env = "SUPPLYLINE_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    nats_url: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum BenchTarget {
     /// Appends/s at 1, 16 and 64 writers and global-log reads/s, next to raw PostgreSQL.
@@ -268,12 +280,32 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The relay to NATS JetStream: events/s relayed from a log of `--events` events next to
+    /// the same messages published by a plain async-nats client, and the lag from a
+    /// command's answer to the broker's acknowledgement at `--rate` commands/s.
+    Relay {
+        /// Events in the log the relay publishes.
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Commands per second while the lag is measured.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Seconds the lag is measured.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[command(flatten)]
+        nats: BenchNatsArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Every benchmark above in one go (store, commands, hot, projections, processes,
-    /// queries), then one table of every figure beside its ceiling and ratio.
+    /// queries, relay), then one table of every figure beside its ceiling and ratio.
     All {
         /// Each briefly, at a hundredth of the data: proves they run, not figures to quote.
         #[arg(long)]
         quick: bool,
+        #[command(flatten)]
+        nats: BenchNatsArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -426,8 +458,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bench::run_projections(&store.database_url, options).await
         }
         Action::Bench {
-            target: BenchTarget::All { store, quick },
-        } => bench::run_all(&store.database_url, quick).await,
+            target: BenchTarget::All { store, quick, nats },
+        } => bench::run_all(&store.database_url, &nats.nats_url, quick).await,
+        Action::Bench {
+            target:
+                BenchTarget::Relay {
+                    store,
+                    events,
+                    rate,
+                    seconds,
+                    nats,
+                },
+        } => {
+            let options = bench::RelayBenchOptions {
+                events,
+                rate,
+                seconds,
+                nats_url: nats.nats_url,
+            };
+            bench::run_relay(&store.database_url, options).await
+        }
         Action::Bench {
             target:
                 BenchTarget::Queries {

@@ -19,6 +19,7 @@ use projections::{
     Progress, Projection, ReadDb, RebuildReport, Runtime, RuntimeSettings, models, processes,
     rebuild, status,
 };
+use relay::RelayCheckpoint;
 
 use crate::output::say;
 
@@ -112,11 +113,17 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
         Err(projections::ProjectionError::Database(error))
             if error.to_string().contains("projection_status") =>
         {
-            say!("no projection has run yet: start `supplyline serve` or `supplyline projector`");
-            return Ok(());
+            Vec::new()
         }
         Err(error) => return Err(error.into()),
     };
+    let relays = relay::checkpoints(&db)
+        .await
+        .context("cannot read the relays' checkpoints")?;
+    if rows.is_empty() && relays.is_empty() {
+        say!("no projection has run yet: start `supplyline serve` or `supplyline projector`");
+        return Ok(());
+    }
     let head = store.head().await?;
     if let Some(age) = head.horizon_age_seconds.filter(|age| *age >= 1.0) {
         say!(
@@ -169,6 +176,25 @@ pub async fn print_status(store: &EventStore) -> anyhow::Result<()> {
                 ),
             }
         }
+    }
+    print_relays(store, relays).await
+}
+
+/// The relays' rows of `projections status`: how many events each published, its lag, and
+/// its last error.
+async fn print_relays(store: &EventStore, relays: Vec<RelayCheckpoint>) -> anyhow::Result<()> {
+    for row in relays {
+        let lag = lag(store, row.checkpoint()?).await?;
+        say!(
+            "{:<18} {:<9} {:>10} {:>10} {:>9.1}  {:<20}  {}",
+            format!("relay:{}", row.name),
+            row.state.as_deref().unwrap_or("-"),
+            row.published,
+            lag.events,
+            lag.seconds,
+            "-",
+            row.last_error.as_deref().unwrap_or("-"),
+        );
     }
     Ok(())
 }

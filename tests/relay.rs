@@ -84,7 +84,23 @@ async fn a_relay_killed_twenty_times_publishes_each_event_once_in_order() {
         assert!(Instant::now() < deadline, "the last relay never caught up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.terminate();
+    assert!(child.terminate().success(), "the relay failed to stop");
+
+    // `projections status` shows the relay stopped, everything published, nothing behind.
+    let status = Command::new(env!("CARGO_BIN_EXE_supplyline"))
+        .args(["projections", "status"])
+        .env("DATABASE_URL", scratch.url())
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let printed = String::from_utf8_lossy(&status.stdout);
+    let line = printed
+        .lines()
+        .find(|line| line.starts_with("relay:relay "))
+        .unwrap_or_else(|| panic!("no relay in the status:\n{printed}"));
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(columns[1], "stopped", "{line}");
+    assert_eq!(columns[3], "0", "the relay shows a lag: {line}");
 
     let log = store.read_all(Position::START, u32::MAX).await.unwrap();
     let js = async_nats::jetstream::new(async_nats::connect(nats).await.unwrap());

@@ -11,7 +11,9 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
 
 use crate::message::MESSAGE_ID_HEADER;
-use crate::{IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX};
+use event_store::Position;
+
+use crate::{IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, Stored};
 
 /// JetStream refuses a message whose predecessor is not the stream's last (checked after
 /// duplicates: a message sent again is still answered as a duplicate). When the connection
@@ -173,6 +175,21 @@ impl JetStream {
 }
 
 impl Publisher for JetStream {
+    async fn last_stored(&self) -> Result<Option<Stored>, PublishError> {
+        if !self.stream_ready.load(Ordering::Relaxed) {
+            self.ensure_stream().await?;
+        }
+        // A message without a readable position is not this log's: the relay starts at its
+        // checkpoint, and the predecessor check keeps it from storing anything out of order.
+        Ok(self.last_published().await?.and_then(|last| {
+            let position = Position::from_token(last.position.as_deref()?).ok()?;
+            Some(Stored {
+                event_id: last.event_id,
+                position,
+            })
+        }))
+    }
+
     async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
         let result = self.publish_in_order(messages).await;
         if result.is_err() {

@@ -26,9 +26,10 @@ mod worker;
 
 pub use jetstream::{JetStream, JetStreamSettings, LastPublished};
 pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
-pub use publisher::{PublishError, Publisher};
+pub use publisher::{PublishError, Publisher, Stored};
 pub use worker::{Relay, RelayError, RelaySettings};
 
 /// The relay `name`'s checkpoint: the position after which it publishes next, and how many
 /// events it has published.
 pub use checkpoint::load as checkpoint;
+pub use checkpoint::{RelayCheckpoint, all as checkpoints};

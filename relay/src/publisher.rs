@@ -2,7 +2,18 @@
 
 use std::future::Future;
 
+use event_store::Position;
+
 use crate::IntegrationMessage;
+
+/// The last event of this log a broker holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its event id.
+    pub event_id: String,
+    /// Its position in the log.
+    pub position: Position,
+}
 
 /// Why a batch was not published whole: nothing after the first message that failed counts
 /// as published, and the relay sends the batch again.
@@ -30,4 +41,12 @@ pub trait Publisher: Send + Sync + 'static {
         &self,
         messages: &[IntegrationMessage],
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// The last event the broker holds, if it can tell; the relay resumes after it rather
+    /// than after its own checkpoint when the broker is ahead (a relay stopped between the
+    /// acknowledgement and its checkpoint), as sending those again could outlast the broker's
+    /// duplicate window. A broker that cannot tell answers `None`.
+    fn last_stored(&self) -> impl Future<Output = Result<Option<Stored>, PublishError>> + Send {
+        async { Ok(None) }
+    }
 }

@@ -66,6 +66,14 @@ enum BatchError {
     Checkpoint(#[from] sqlx::Error),
     #[error("the lease is lost: {0}")]
     LeaseLost(ProjectionError),
+    #[error(
+        "the broker holds event {event_id} at {position}, which this log does not: does the \
+         stream belong to another log?"
+    )]
+    Diverged {
+        event_id: String,
+        position: Position,
+    },
 }
 
 /// A relay of the log in `store` to a broker, its checkpoint in `db`.
@@ -141,17 +149,39 @@ impl<P: Publisher> Relay<P> {
                 }
             }
         };
+        let name = self.settings.name.as_str();
+        let _lag = LagReport::start(self.store.clone(), self.db.clone(), name.to_owned());
+        self.record_state("running", None).await;
+        // What the broker holds is looked up at first and after every failure.
+        let mut resync = true;
+        let mut failing = false;
         loop {
             if *stop.borrow() {
+                self.record_state("stopped", None).await;
                 return Ok(());
             }
-            match self.batch(lease, position, published).await {
+            let step = if resync {
+                self.resume(position, published).await.map(Some)
+            } else {
+                self.batch(lease, position, published).await
+            };
+            match step {
                 Ok(None) => {
-                    backoff = FIRST_PAUSE;
                     wait_for_events(&mut wakeups, stop, self.settings.poll_interval).await;
                 }
                 Ok(Some((next, count))) => {
+                    resync = false;
+                    if failing {
+                        failing = false;
+                        tracing::info!(relay = name, at = %next, "the relay is publishing again");
+                        metrics::gauge!("supplyline_relay_failing", "relay" => name.to_owned())
+                            .set(0.0);
+                        self.record_state("running", None).await;
+                    }
                     backoff = FIRST_PAUSE;
+                    let newly = u64::try_from(count - published).unwrap_or_default();
+                    metrics::counter!("supplyline_relay_published_total", "relay" => name.to_owned())
+                        .increment(newly);
                     position = next;
                     published = count;
                 }
@@ -159,12 +189,83 @@ impl<P: Publisher> Relay<P> {
                 Err(error) => {
                     // Nothing is skipped: the same batch again, after a pause.
                     tracing::warn!(%error, at = %position, "the relay's batch failed; retrying");
+                    resync = true;
+                    if !failing {
+                        failing = true;
+                        metrics::gauge!("supplyline_relay_failing", "relay" => name.to_owned())
+                            .set(1.0);
+                        self.record_state("failing", Some(&error.to_string())).await;
+                    }
                     if pause(stop, backoff).await {
+                        self.record_state("stopped", None).await;
                         return Ok(());
                     }
                     backoff = (backoff * 2).min(self.settings.max_backoff);
                 }
             }
+        }
+    }
+
+    /// Where to go on from: after the checkpoint, or after the last event the broker holds
+    /// when it is ahead, once that event is found at its position in this log.
+    async fn resume(
+        &self,
+        position: Position,
+        published: i64,
+    ) -> Result<(Position, i64), BatchError> {
+        let Some(stored) = self.publisher.last_stored().await? else {
+            return Ok((position, published));
+        };
+        if stored.position <= position {
+            return Ok((position, published));
+        }
+        let diverged = || BatchError::Diverged {
+            event_id: stored.event_id.clone(),
+            position: stored.position,
+        };
+        let mut at = position;
+        let mut skipped = 0_i64;
+        loop {
+            let events = self.store.read_all(at, self.settings.batch).await?;
+            let Some(last) = events.last() else {
+                return Err(diverged());
+            };
+            for event in &events {
+                if event.position > stored.position {
+                    return Err(diverged());
+                }
+                skipped += 1;
+                if event.position == stored.position {
+                    let id = event
+                        .metadata
+                        .get("event_id")
+                        .and_then(serde_json::Value::as_str);
+                    if id != Some(stored.event_id.as_str()) {
+                        return Err(diverged());
+                    }
+                    let published = published + skipped;
+                    checkpoint::save(&self.db, &self.settings.name, stored.position, published)
+                        .await?;
+                    tracing::info!(
+                        relay = %self.settings.name,
+                        at = %stored.position,
+                        skipped,
+                        "the broker already held events past the checkpoint; going on after them"
+                    );
+                    return Ok((stored.position, published));
+                }
+            }
+            at = last.position;
+        }
+    }
+
+    /// Records the relay's state for `projections status`; a failure to record it is only
+    /// logged (the relay's work does not depend on it).
+    async fn record_state(&self, state: &str, error: Option<&str>) {
+        if let Err(failure) =
+            checkpoint::set_state(&self.db, &self.settings.name, state, error).await
+        {
+            tracing::debug!(error = %failure, "the relay's state was not recorded");
         }
     }
 
@@ -189,6 +290,36 @@ impl<P: Publisher> Relay<P> {
         let published = published + i64::try_from(messages.len()).unwrap_or(i64::MAX);
         checkpoint::save(&self.db, &self.settings.name, last, published).await?;
         Ok(Some((last, published)))
+    }
+}
+
+/// How often the live relay publishes its lag as metrics.
+const LAG_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// The live relay's lag, published as metrics every few seconds until dropped.
+struct LagReport(tokio::task::JoinHandle<()>);
+
+impl LagReport {
+    fn start(store: EventStore, db: ReadDb, name: String) -> Self {
+        Self(tokio::spawn(async move {
+            loop {
+                if let Ok((position, _)) = checkpoint::load(&db, &name).await
+                    && let Ok(lag) = projections::runtime::lag(&store, position).await
+                {
+                    metrics::gauge!("supplyline_relay_lag_events", "relay" => name.clone())
+                        .set(lag.events as f64);
+                    metrics::gauge!("supplyline_relay_lag_seconds", "relay" => name.clone())
+                        .set(lag.seconds);
+                }
+                tokio::time::sleep(LAG_REPORT_EVERY).await;
+            }
+        }))
+    }
+}
+
+impl Drop for LagReport {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

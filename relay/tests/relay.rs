@@ -57,7 +57,10 @@ async fn the_log_arrives_once_in_order_and_the_checkpoint_follows() {
     let head = store.head().await.unwrap().readable.unwrap();
     let started = Instant::now();
     loop {
-        let (at, _) = relay::checkpoint(&db, &settings.name).await.unwrap();
+        // The table is made when the relay starts.
+        let (at, _) = relay::checkpoint(&db, &settings.name)
+            .await
+            .unwrap_or_default();
         if at >= head {
             break;
         }
@@ -92,6 +95,97 @@ async fn the_log_arrives_once_in_order_and_the_checkpoint_follows() {
                 nats.subject_prefix, event.stream.aggregate_type, event.event_type
             )
         );
+    }
+    js.delete_stream(&nats.stream).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_behind_the_stream_resumes_after_it_even_past_the_duplicate_window() {
+    let Ok(url) = std::env::var("NATS_URL") else {
+        eprintln!("SKIPPED: NATS_URL is not set; this NATS test did not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let db = ReadDb::open(&store, 4).await.unwrap();
+    let mut simulator = Simulator::new(store.clone(), 3).unwrap();
+    for _ in 0..15 {
+        simulator.step().await.unwrap();
+    }
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut nats = JetStreamSettings::new(url.clone());
+    nats.stream = format!("RELAY_RESUME_{tag}");
+    nats.subject_prefix = format!("relayresume{tag}");
+    nats.duplicate_window = Duration::from_millis(500);
+    let settings = RelaySettings {
+        subject_prefix: nats.subject_prefix.clone(),
+        batch: 20,
+        poll_interval: Duration::from_millis(50),
+        ..RelaySettings::default()
+    };
+    let relay_until_head = || async {
+        let (stop, stopped) = watch::channel(false);
+        let relay = Relay::new(
+            store.clone(),
+            db.clone(),
+            JetStream::connect(nats.clone()).await.unwrap(),
+            settings.clone(),
+        );
+        let running = tokio::spawn(async move { relay.run(stopped).await });
+        let head = store.head().await.unwrap().readable.unwrap();
+        let started = Instant::now();
+        while relay::checkpoint(&db, &settings.name)
+            .await
+            .unwrap_or_default()
+            .0
+            < head
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the relay stalled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send_replace(true);
+        running.await.unwrap().unwrap();
+    };
+    relay_until_head().await;
+    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
+
+    // As if the relay had died after the broker acknowledged most of the log but before its
+    // checkpoint moved, and came back after the broker forgot the ids.
+    let behind = log[9].position.token();
+    let ReadDb::Sqlite(pool) = &db else {
+        unreachable!("the test's read models are on SQLite")
+    };
+    sqlx::query("UPDATE relay_checkpoint SET position = $1, published = 10")
+        .bind(&behind)
+        .execute(pool)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for _ in 0..5 {
+        simulator.step().await.unwrap();
+    }
+    relay_until_head().await;
+
+    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
+    let (_, published) = relay::checkpoint(&db, &settings.name).await.unwrap();
+    assert_eq!(published, log.len() as i64);
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+    let mut stream = js.get_stream(&nats.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        log.len() as u64,
+        "events the stream held were stored again"
+    );
+    for (n, event) in log.iter().enumerate() {
+        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        let header = |name: &str| stored.headers.get(name).map(|v| v.as_str().to_owned());
+        assert_eq!(header("Supplyline-Position"), Some(event.position.token()));
     }
     js.delete_stream(&nats.stream).await.unwrap();
 }

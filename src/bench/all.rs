@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::{
     CommandBenchOptions, HotBenchOptions, ProcessBenchOptions, ProjectionBenchOptions,
-    QueryBenchOptions, StoreBenchOptions,
+    QueryBenchOptions, RelayBenchOptions, StoreBenchOptions,
 };
 
 /// One figure of a run, for the table.
@@ -40,9 +40,9 @@ pub(crate) fn record(
     }
 }
 
-/// Runs every benchmark on PostgreSQL (`admin_url`), each on a scratch database of its own,
-/// then prints the table.
-pub async fn run(admin_url: &str, quick: bool) -> anyhow::Result<()> {
+/// Runs every benchmark on PostgreSQL (`admin_url`), each on a scratch database of its own
+/// (the relay's into the NATS server at `nats_url`), then prints the table.
+pub async fn run(admin_url: &str, nats_url: &str, quick: bool) -> anyhow::Result<()> {
     let (seconds, scale) = if quick { (0.3, 100) } else { (10.0, 1) };
     super::run_store(
         admin_url,
@@ -92,6 +92,17 @@ pub async fn run(admin_url: &str, quick: bool) -> anyhow::Result<()> {
             orders: 100_000 / scale,
             seconds,
             clients: 16,
+        },
+    )
+    .await?;
+    println!();
+    super::run_relay(
+        admin_url,
+        RelayBenchOptions {
+            events: 200_000 / scale,
+            rate: 500,
+            seconds,
+            nats_url: nats_url.to_owned(),
         },
     )
     .await?;

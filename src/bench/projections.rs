@@ -234,7 +234,7 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 /// Appends simulated activity with `writers` simulators until the log holds `events`; returns
 /// how many it holds.
-async fn fill(store: &EventStore, events: u64, writers: u64) -> anyhow::Result<u64> {
+pub(super) async fn fill(store: &EventStore, events: u64, writers: u64) -> anyhow::Result<u64> {
     let per_writer = events.div_ceil(writers.max(1));
     let mut tasks = Vec::new();
     for seed in 0..writers.max(1) {
@@ -256,7 +256,7 @@ async fn fill(store: &EventStore, events: u64, writers: u64) -> anyhow::Result<u
 }
 
 /// Registers the stock items the measured commands go to.
-async fn register_items(executors: &Executors) -> anyhow::Result<Vec<String>> {
+pub(super) async fn register_items(executors: &Executors) -> anyhow::Result<Vec<String>> {
     let farmer = Actor::new(ActorId::parse("bench-farmer")?, Role::Farmer);
     let mut items = Vec::new();
     for _ in 0..ITEMS {
@@ -293,7 +293,10 @@ fn context(by: &Actor, command: &str) -> CommandContext {
 }
 
 /// One `receive 1` command on `item`; returns its latency and position.
-async fn receive(executors: &Executors, item: &str) -> anyhow::Result<(Duration, Position)> {
+pub(super) async fn receive(
+    executors: &Executors,
+    item: &str,
+) -> anyhow::Result<(Duration, Position)> {
     let farmer = Actor::new(ActorId::parse("bench-farmer")?, Role::Farmer);
     let command = StockCommand::ReceiveStock {
         quantity: PositiveQuantity::new(1)?,

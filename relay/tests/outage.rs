@@ -1,0 +1,185 @@
+//! NATS unreachable mid-run: the relay talks to the local server through a TCP proxy of the
+//! test's own, which cuts every connection and refuses new ones for a while, then lets them
+//! through again (the machine's server keeps running). Appends go on meanwhile, the
+//! checkpoint waits, and once the broker is back the relay catches up: the stream then holds
+//! every event of the log exactly once, in log order.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::time::{Duration, Instant};
+
+use event_store::{EventStore, Position};
+use projections::ReadDb;
+use projections::simulate::Simulator;
+use relay::{JetStream, JetStreamSettings, Relay, RelaySettings};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A TCP proxy to `upstream` that lets connections through while its switch is on; turning
+/// it off resets every open connection and refuses new ones.
+struct Proxy {
+    port: u16,
+    open: watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (open, _) = watch::channel(true);
+        let switch = open.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let mut switch = switch.subscribe();
+                if !*switch.borrow() {
+                    cut(&client);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        cut(&client);
+                        return;
+                    };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = switch.wait_for(|open| !*open) => {
+                            cut(&client);
+                            cut(&server);
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, open }
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+}
+
+/// Makes the socket's close a reset, as a network failure looks to both ends.
+fn cut(stream: &TcpStream) {
+    stream.set_zero_linger().ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_waits_out_an_outage_and_catches_up_without_gap_or_duplicate() {
+    let Ok(url) = std::env::var("NATS_URL") else {
+        eprintln!("SKIPPED: NATS_URL is not set; this NATS test did not run");
+        return;
+    };
+    let upstream = url
+        .trim_start_matches("nats://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = Proxy::start(upstream).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let db = ReadDb::open(&store, 4).await.unwrap();
+    let mut simulator = Simulator::new(store.clone(), 11).unwrap();
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut nats = JetStreamSettings::new(format!("nats://127.0.0.1:{}", proxy.port));
+    nats.stream = format!("RELAY_OUTAGE_{tag}");
+    nats.subject_prefix = format!("relayoutage{tag}");
+    nats.ack_wait = Duration::from_secs(1);
+    let settings = RelaySettings {
+        subject_prefix: nats.subject_prefix.clone(),
+        batch: 25,
+        poll_interval: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        ..RelaySettings::default()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let relay = Relay::new(
+        store.clone(),
+        db.clone(),
+        JetStream::connect(nats.clone()).await.unwrap(),
+        settings.clone(),
+    );
+    let running = tokio::spawn(async move { relay.run(stopped).await });
+    let name = settings.name.clone();
+    let caught_up = |until: Position| {
+        let db = db.clone();
+        let name = name.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                // The table is made when the relay starts.
+                let (at, _) = relay::checkpoint(&db, &name).await.unwrap_or_default();
+                if at >= until {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "the relay stalled at {at}, short of {until}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+
+    // The broker goes away while events keep being appended.
+    proxy.set_open(false);
+    let cut_at = store.head().await.unwrap().readable.unwrap();
+    let appending = Instant::now();
+    let mut appended = 0;
+    while appending.elapsed() < Duration::from_secs(3) {
+        appended += simulator.step().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(appended > 0, "appends stopped while the broker was away");
+    // Whatever was in flight when the connection was cut has settled by now.
+    let (stuck, _) = relay::checkpoint(&db, &name).await.unwrap();
+    assert!(
+        stuck <= store.head().await.unwrap().readable.unwrap(),
+        "the checkpoint ran ahead of the log"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (still, _) = relay::checkpoint(&db, &name).await.unwrap();
+    assert_eq!(
+        still, stuck,
+        "the checkpoint moved while the broker was unreachable"
+    );
+    assert!(still > Position::START && cut_at > Position::START);
+
+    // The broker is back: the relay catches up, appends still going.
+    proxy.set_open(true);
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+    stop.send_replace(true);
+    running.await.unwrap().unwrap();
+
+    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
+    let (_, published) = relay::checkpoint(&db, &name).await.unwrap();
+    assert_eq!(published, log.len() as i64);
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+    let mut stream = js.get_stream(&nats.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        log.len() as u64,
+        "the stream holds a gap or a duplicate"
+    );
+    for (n, event) in log.iter().enumerate() {
+        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        let position = stored
+            .headers
+            .get("Supplyline-Position")
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(position, Some(event.position.token()), "message {}", n + 1);
+    }
+    js.delete_stream(&nats.stream).await.unwrap();
+}

@@ -1,0 +1,326 @@
+//! `supplyline bench relay`: the relay to NATS JetStream, in one run.
+//!
+//! * events/s relayed from a PostgreSQL log of `--events` events into a fresh stream, next to
+//!   the raw ceiling measured in the same run: the same messages (subjects, headers, bodies),
+//!   built beforehand, published by a plain async-nats client into another fresh stream, as
+//!   many in flight as the relay's batch, acknowledgements awaited in order;
+//! * the lag from a command's answer (its events appended) to the broker's acknowledgement of
+//!   its event (p50, p99), at `--rate` commands/s with the relay running.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use event_store::{EventStore, Position, StoreOptions};
+use executors::{ExecutorSettings, Executors};
+use projections::ReadDb;
+use relay::{
+    IntegrationMessage, JetStream, JetStreamSettings, PublishError, Publisher, Relay,
+    RelaySettings, Stored,
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::percentile;
+use super::projections::{fill, receive, register_items};
+
+/// What to run and how much.
+#[derive(Debug, Clone)]
+pub struct RelayBenchOptions {
+    /// Events in the log the relay publishes.
+    pub events: u64,
+    /// Commands per second while the lag is measured.
+    pub rate: u32,
+    /// Seconds the lag is measured.
+    pub seconds: f64,
+    /// The NATS server with JetStream.
+    pub nats_url: String,
+}
+
+/// Events per batch of the relay, and messages in flight of the ceiling.
+const BATCH: u32 = 1_000;
+
+/// Runs the benchmark on a scratch database on the PostgreSQL server `admin_url` names, with
+/// streams of its own (deleted afterwards) on the NATS server the options name.
+pub async fn run(admin_url: &str, options: RelayBenchOptions) -> anyhow::Result<()> {
+    let tag = Uuid::now_v7().simple().to_string();
+    let streams = [format!("BENCH_RAW_{tag}"), format!("BENCH_RELAY_{tag}")];
+    let outcome = super::on_scratch_database(admin_url, |url| {
+        let (options, tag, streams) = (options.clone(), tag.clone(), streams.clone());
+        async move { on_postgres(&url, &options, &tag, &streams).await }
+    })
+    .await;
+    if let Ok(client) = async_nats::connect(options.nats_url.as_str()).await {
+        let js = async_nats::jetstream::new(client);
+        for stream in &streams {
+            js.delete_stream(stream).await.ok();
+        }
+    }
+    outcome
+}
+
+async fn on_postgres(
+    url: &str,
+    options: &RelayBenchOptions,
+    tag: &str,
+    [raw_stream, relay_stream]: &[String; 2],
+) -> anyhow::Result<()> {
+    // No statement timeout: the bench's own reads of a long log are not requests.
+    let store = EventStore::connect_with(
+        url,
+        StoreOptions {
+            statement_timeout: Duration::ZERO,
+            ..StoreOptions::default()
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    let started = Instant::now();
+    fill(&store, options.events, 4).await?;
+    let events = store.count_after(Position::START, u64::MAX).await?;
+    println!(
+        "relay to NATS JetStream at {}: a log of {events} events on PostgreSQL (filled in \
+         {:.0} s)",
+        options.nats_url,
+        started.elapsed().as_secs_f64()
+    );
+
+    let raw = JetStreamSettings {
+        stream: raw_stream.clone(),
+        subject_prefix: format!("benchraw{tag}"),
+        ..JetStreamSettings::new(options.nats_url.clone())
+    };
+    let ceiling = raw_ceiling(&store, &raw).await?;
+
+    let nats = JetStreamSettings {
+        stream: relay_stream.clone(),
+        subject_prefix: format!("benchrelay{tag}"),
+        ..JetStreamSettings::new(options.nats_url.clone())
+    };
+    let db = ReadDb::open(&store, 4).await?;
+    // Makes the checkpoint's table, which the relay would make as it starts, for `wait_for`.
+    relay::checkpoints(&db).await?;
+    let publisher = Timed::new(
+        JetStream::connect(nats.clone())
+            .await
+            .with_context(|| format!("cannot connect to NATS at {}", options.nats_url))?,
+    );
+    let acknowledged = publisher.acknowledged.clone();
+    let settings = RelaySettings {
+        subject_prefix: nats.subject_prefix.clone(),
+        batch: BATCH,
+        ..RelaySettings::default()
+    };
+    let name = settings.name.clone();
+    let relay = Relay::new(store.clone(), db.clone(), publisher, settings);
+    let (stop, stopped) = watch::channel(false);
+    let head = store.head().await?.readable.unwrap_or(Position::START);
+    let started = Instant::now();
+    let running = tokio::spawn(async move { relay.run(stopped).await });
+    wait_for(&db, &name, head).await?;
+    let elapsed = started.elapsed();
+    let ours = events as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!("\nevents relayed from the log into a fresh stream (events/s)");
+    println!(
+        "  relay {ours:>9.0}/s ({events} events in {:.1} s)   plain async-nats client \
+         {:>9.0}/s   ratio {:.2}",
+        elapsed.as_secs_f64(),
+        ceiling,
+        ours / ceiling
+    );
+    super::record(
+        "relay",
+        "events relayed into JetStream",
+        format!("{ours:.0} events/s"),
+        Some(format!("{ceiling:.0} events/s")),
+        Some(ours / ceiling),
+    );
+
+    // The lag, with the relay caught up and running.
+    let executors = Executors::new(store.clone(), ExecutorSettings::default());
+    let items = register_items(&executors).await?;
+    wait_for(&db, &name, store.head().await?.readable.unwrap_or(head)).await?;
+    if let Ok(mut acknowledged) = acknowledged.lock() {
+        acknowledged.recording = true;
+    }
+    let answered = paced(&executors, &items, options.rate, options.seconds).await?;
+    wait_for(&db, &name, store.head().await?.readable.unwrap_or(head)).await?;
+    stop.send_replace(true);
+    running.await??;
+    let lags: Vec<f64> = {
+        let acknowledged = acknowledged
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the acknowledgement record was poisoned"))?;
+        answered
+            .iter()
+            .filter_map(|(position, at)| {
+                let acked = acknowledged.at.get(&position.token())?;
+                Some(acked.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    anyhow::ensure!(
+        lags.len() == answered.len(),
+        "{} of {} commands' events were never acknowledged",
+        answered.len() - lags.len(),
+        answered.len()
+    );
+    println!(
+        "\nfrom a command's answer to the broker's acknowledgement of its event, {} commands/s \
+         for {} s",
+        options.rate, options.seconds
+    );
+    println!(
+        "  {} commands: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
+        lags.len(),
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        percentile(&lags, 1.0)
+    );
+    super::record(
+        "relay",
+        format!("answer to broker ack, {} commands/s", options.rate),
+        format!(
+            "p50 {:.1} ms p99 {:.1} ms",
+            percentile(&lags, 0.5),
+            percentile(&lags, 0.99)
+        ),
+        None,
+        None,
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// The ceiling: the log's messages, built beforehand, published by a plain async-nats client
+/// into a fresh stream with `BATCH` in flight and acknowledgements awaited in order; events/s.
+async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow::Result<f64> {
+    // The stream, made as the relay makes its own.
+    JetStream::connect(settings.clone())
+        .await?
+        .ensure_stream()
+        .await?;
+    let mut messages = Vec::new();
+    let mut after = Position::START;
+    loop {
+        let events = store.read_all(after, 10_000).await?;
+        let Some(last) = events.last() else { break };
+        after = last.position;
+        for event in &events {
+            messages.push(IntegrationMessage::of(event, &settings.subject_prefix)?);
+        }
+    }
+    let client = async_nats::connect(settings.url.as_str()).await?;
+    let js = async_nats::jetstream::new(client);
+    let started = Instant::now();
+    for batch in messages.chunks(BATCH as usize) {
+        let mut pending = VecDeque::with_capacity(batch.len());
+        for message in batch {
+            let mut headers = async_nats::HeaderMap::new();
+            for (name, value) in &message.headers {
+                headers.insert(name.as_str(), value.as_str());
+            }
+            let ack = js
+                .publish_with_headers(message.subject.clone(), headers, message.body.clone())
+                .await?;
+            pending.push_back(ack);
+        }
+        for ack in pending {
+            ack.await?;
+        }
+    }
+    Ok(messages.len() as f64 / started.elapsed().as_secs_f64().max(1e-9))
+}
+
+/// When each event was acknowledged, by position token, once recording is on.
+#[derive(Default)]
+struct Acknowledged {
+    recording: bool,
+    at: HashMap<String, Instant>,
+}
+
+/// The relay's JetStream publisher, noting when the broker acknowledged each message.
+struct Timed {
+    inner: JetStream,
+    acknowledged: Arc<Mutex<Acknowledged>>,
+}
+
+impl Timed {
+    fn new(inner: JetStream) -> Self {
+        Self {
+            inner,
+            acknowledged: Arc::default(),
+        }
+    }
+}
+
+impl Publisher for Timed {
+    async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+        self.inner.publish(messages).await?;
+        let now = Instant::now();
+        if let Ok(mut acknowledged) = self.acknowledged.lock()
+            && acknowledged.recording
+        {
+            for message in messages {
+                if let Some((_, position)) = message
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name == "Supplyline-Position")
+                {
+                    acknowledged.at.insert(position.clone(), now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn last_stored(&self) -> Result<Option<Stored>, PublishError> {
+        self.inner.last_stored().await
+    }
+}
+
+/// Commands at `rate` per second for `seconds`: each one's position and when it was answered.
+async fn paced(
+    executors: &Executors,
+    items: &[String],
+    rate: u32,
+    seconds: f64,
+) -> anyhow::Result<Vec<(Position, Instant)>> {
+    let every = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut ticker = tokio::time::interval(every);
+    let mut tasks = Vec::new();
+    let mut n = 0usize;
+    while Instant::now() < deadline {
+        ticker.tick().await;
+        let executors = executors.clone();
+        let item = items[n % items.len()].clone();
+        n += 1;
+        tasks.push(tokio::spawn(async move {
+            let (_, position) = receive(&executors, &item).await?;
+            Ok::<_, anyhow::Error>((position, Instant::now()))
+        }));
+    }
+    let mut answered = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answered.push(task.await??);
+    }
+    Ok(answered)
+}
+
+/// Waits until the relay `name` has published up to `position`.
+async fn wait_for(db: &ReadDb, name: &str, position: Position) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (at, _) = relay::checkpoint(db, name).await?;
+        if at >= position {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the relay never caught up (at {at})"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
