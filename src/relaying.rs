@@ -2,7 +2,7 @@
 //! every event of the log published to NATS JetStream, in log order, one live relay across
 //! processes.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use event_store::EventStore;
 use projections::ReadDb;
 use relay::{JetStream, JetStreamSettings, Relay, RelaySettings};
@@ -12,14 +12,14 @@ use tokio::task::JoinHandle;
 /// A relay running in this process, until [`Running::stop`].
 pub struct Running {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops relaying (the batch in flight finishes or is sent again by the next relay).
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
-        self.task.await.context("the relay panicked")?
+        self.task.await.context("the relay panicked")
     }
 }
 
@@ -29,6 +29,7 @@ pub async fn start(
     db: ReadDb,
     nats: JetStreamSettings,
 ) -> anyhow::Result<Running> {
+    check(&nats)?;
     let settings = RelaySettings {
         subject_prefix: nats.subject_prefix.clone(),
         ..RelaySettings::default()
@@ -39,8 +40,34 @@ pub async fn start(
         .with_context(|| format!("cannot connect to NATS at {url}"))?;
     let (stop, stopped) = watch::channel(false);
     let relay = Relay::new(store, db, publisher, settings);
-    let task = tokio::spawn(async move { relay.run(stopped).await.map_err(Into::into) });
+    let task = tokio::spawn(async move { relay.run(stopped).await });
     Ok(Running { stop, task })
+}
+
+/// Refuses settings the server would refuse for ever, or that would put events under other
+/// subjects than their own.
+fn check(nats: &JetStreamSettings) -> anyhow::Result<()> {
+    let prefix = &nats.subject_prefix;
+    let bad_token = |token: &str| {
+        token.is_empty()
+            || token
+                .chars()
+                .any(|c| c == '*' || c == '>' || c.is_whitespace() || c.is_control())
+    };
+    if prefix.split('.').any(bad_token) {
+        bail!(
+            "the subject prefix `{prefix}` cannot begin a subject: its tokens, split by `.`, \
+             must not be empty or hold `*`, `>` or white space"
+        );
+    }
+    if !nats.max_age.is_zero() && nats.duplicate_window > nats.max_age {
+        bail!(
+            "the duplicate window ({:?}) cannot be longer than the stream's max age ({:?})",
+            nats.duplicate_window,
+            nats.max_age
+        );
+    }
+    Ok(())
 }
 
 /// Relays until SIGTERM.

@@ -8,18 +8,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
 
 use crate::message::MESSAGE_ID_HEADER;
 use event_store::Position;
 
-use crate::{IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, Stored};
+use crate::{Held, IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, Stored};
 
 /// JetStream refuses a message whose predecessor is not the stream's last (checked after
 /// duplicates: a message sent again is still answered as a duplicate). When the connection
 /// drops, messages in its write buffer are lost while later ones may still go out: this
 /// keeps a later one from being stored before them.
 const EXPECTED_LAST_HEADER: &str = "Nats-Expected-Last-Msg-Id";
+
+/// The same by stream sequence, for the first message after the stream was read: a server
+/// restart forgets the last message id once it is out of the duplicate window, never the
+/// last sequence.
+const EXPECTED_LAST_SEQUENCE_HEADER: &str = "Nats-Expected-Last-Sequence";
+
+/// What the next message names as the one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Predecessor {
+    /// The stream's last sequence, as read from the stream.
+    Sequence(u64),
+    /// The id of the message this publisher stored last.
+    Id(String),
+}
 
 /// Where and how the relay publishes.
 #[derive(Debug, Clone)]
@@ -67,9 +82,9 @@ pub struct LastPublished {
 pub struct JetStream {
     context: Context,
     settings: JetStreamSettings,
-    /// The id of the stream's last message, as far as this publisher knows; `None` once a
-    /// publish failed, until it is read from the stream again.
-    last: Mutex<Option<Option<String>>>,
+    /// What the next message names as its predecessor, as far as this publisher knows;
+    /// `None` once a publish failed, until it is read from the stream again.
+    last: Mutex<Option<Predecessor>>,
     /// Whether the stream is known to exist with the settings' subjects and window.
     stream_ready: AtomicBool,
 }
@@ -119,13 +134,21 @@ impl JetStream {
             .await
             .map_err(unavailable)?;
         let config = &existing.cached_info().config;
-        if config.subjects != wanted.subjects
+        if !config.subjects.contains(&wanted.subjects[0])
             || config.duplicate_window != wanted.duplicate_window
             || config.max_age != wanted.max_age
         {
             tracing::info!(stream = %wanted.name, "bringing the stream's settings up to date");
+            // Only what the relay's settings name: replicas, limits and other subjects an
+            // operator gave the stream stay as they are.
+            let mut patched = config.clone();
+            if !patched.subjects.contains(&wanted.subjects[0]) {
+                patched.subjects.push(wanted.subjects[0].clone());
+            }
+            patched.duplicate_window = wanted.duplicate_window;
+            patched.max_age = wanted.max_age;
             self.context
-                .update_stream(&wanted)
+                .update_stream(&patched)
                 .await
                 .map_err(unavailable)?;
         }
@@ -135,39 +158,73 @@ impl JetStream {
 
     /// The stream's last message, if it holds any.
     pub async fn last_published(&self) -> Result<Option<LastPublished>, PublishError> {
+        match self.stream_state().await? {
+            Held::Last(last) => Ok(Some(LastPublished {
+                event_id: last.event_id,
+                position: Some(last.position.token()),
+            })),
+            Held::Nothing | Held::Unknown => Ok(None),
+        }
+    }
+
+    /// What the stream holds: nothing ever, its last message of this log, or no message to
+    /// tell by.
+    async fn stream_state(&self) -> Result<Held, PublishError> {
         let mut stream = self
             .context
             .get_stream(&self.settings.stream)
             .await
             .map_err(unavailable)?;
-        let state = &stream.info().await.map_err(unavailable)?.state;
+        let state = stream.info().await.map_err(unavailable)?.state.clone();
+        if state.last_sequence == 0 {
+            return Ok(Held::Nothing);
+        }
         // Messages past the stream's age are gone, while its last sequence stays.
         if state.messages == 0 {
-            return Ok(None);
+            return Ok(Held::Unknown);
         }
-        let last = state.last_sequence;
-        let message = stream.get_raw_message(last).await.map_err(unavailable)?;
+        let message = match stream.get_raw_message(state.last_sequence).await {
+            Ok(message) => message,
+            // Removed by an operator: nothing to tell by.
+            Err(error) if error.kind() == RawMessageErrorKind::NoMessageFound => {
+                return Ok(Held::Unknown);
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
         let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned());
-        Ok(header(MESSAGE_ID_HEADER).map(|event_id| LastPublished {
-            event_id,
-            position: header("Supplyline-Position"),
+        // A message without this log's id and position is not the relay's.
+        let stored = header(MESSAGE_ID_HEADER)
+            .zip(header("Supplyline-Position").and_then(|token| Position::from_token(&token).ok()));
+        Ok(stored.map_or(Held::Unknown, |(event_id, position)| {
+            Held::Last(Stored { event_id, position })
         }))
     }
 
-    /// The id the next message must name as its predecessor: known after a success, read
-    /// from the stream after a failure or at first.
-    async fn predecessor(&self) -> Result<Option<String>, PublishError> {
+    /// What the next message must name as its predecessor: known after a success, the
+    /// stream's last sequence after a failure or at first.
+    async fn predecessor(&self) -> Result<Predecessor, PublishError> {
         if let Ok(last) = self.last.lock()
             && let Some(known) = last.as_ref()
         {
             return Ok(known.clone());
         }
-        let read = self.last_published().await?.map(|last| last.event_id);
+        let mut stream = self
+            .context
+            .get_stream(&self.settings.stream)
+            .await
+            .map_err(unavailable)?;
+        let sequence = stream
+            .info()
+            .await
+            .map_err(unavailable)?
+            .state
+            .last_sequence;
+        let read = Predecessor::Sequence(sequence);
         self.remember(Some(read.clone()));
         Ok(read)
     }
 
-    fn remember(&self, last: Option<Option<String>>) {
+    fn remember(&self, last: Option<Predecessor>) {
         if let Ok(mut slot) = self.last.lock() {
             *slot = last;
         }
@@ -175,19 +232,14 @@ impl JetStream {
 }
 
 impl Publisher for JetStream {
-    async fn last_stored(&self) -> Result<Option<Stored>, PublishError> {
+    async fn last_stored(&self) -> Result<Held, PublishError> {
         if !self.stream_ready.load(Ordering::Relaxed) {
             self.ensure_stream().await?;
         }
-        // A message without a readable position is not this log's: the relay starts at its
-        // checkpoint, and the predecessor check keeps it from storing anything out of order.
-        Ok(self.last_published().await?.and_then(|last| {
-            let position = Position::from_token(last.position.as_deref()?).ok()?;
-            Some(Stored {
-                event_id: last.event_id,
-                position,
-            })
-        }))
+        // The relay goes on from what the stream holds now (it may have taken the lease back
+        // from another relay meanwhile): the predecessor is read afresh too.
+        self.remember(None);
+        self.stream_state().await
     }
 
     async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
@@ -214,8 +266,11 @@ impl JetStream {
             for (name, value) in &message.headers {
                 headers.insert(name.as_str(), value.as_str());
             }
-            if let Some(previous) = &previous {
-                headers.insert(EXPECTED_LAST_HEADER, previous.as_str());
+            match &previous {
+                Predecessor::Sequence(sequence) => {
+                    headers.insert(EXPECTED_LAST_SEQUENCE_HEADER, sequence.to_string().as_str());
+                }
+                Predecessor::Id(id) => headers.insert(EXPECTED_LAST_HEADER, id.as_str()),
             }
             let acknowledged = self
                 .context
@@ -223,14 +278,14 @@ impl JetStream {
                 .await
                 .map_err(|e| refused_or_unavailable(message, e))?;
             pending.push_back((message, acknowledged));
-            previous = Some(message.event_id.clone());
+            previous = Predecessor::Id(message.event_id.clone());
         }
         // Every message is on its way; their acknowledgements come back in order.
         for (message, acknowledged) in pending {
             acknowledged
                 .await
                 .map_err(|e| refused_or_unavailable(message, e))?;
-            self.remember(Some(Some(message.event_id.clone())));
+            self.remember(Some(Predecessor::Id(message.event_id.clone())));
         }
         Ok(())
     }

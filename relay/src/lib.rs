@@ -26,8 +26,8 @@ mod worker;
 
 pub use jetstream::{JetStream, JetStreamSettings, LastPublished};
 pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
-pub use publisher::{PublishError, Publisher, Stored};
-pub use worker::{Relay, RelayError, RelaySettings};
+pub use publisher::{Held, PublishError, Publisher, Stored};
+pub use worker::{Relay, RelaySettings};
 
 /// The relay `name`'s checkpoint: the position after which it publishes next, and how many
 /// events it has published.

@@ -1,8 +1,10 @@
 //! An event of the log as other services receive it: its subject, headers and JSON body.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use event_store::RecordedEvent;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The first token of every subject (a deployment may choose another).
 pub const SUBJECT_PREFIX: &str = "supplyline";
@@ -58,20 +60,21 @@ impl IntegrationMessage {
         let event_id = text("event_id")?;
         let correlation_id = text("correlation_id")?;
         let position = event.position.token();
-        let body = json!({
-            "event_id": event_id,
-            "event_type": event.event_type,
-            "event_version": event.event_version,
-            "position": position,
-            "stream": {
-                "aggregate_type": event.stream.aggregate_type,
-                "aggregate_id": event.stream.aggregate_id,
+        let body = serde_json::to_vec(&Body {
+            event_id: &event_id,
+            event_type: &event.event_type,
+            event_version: &event.event_version,
+            position: &position,
+            stream: BodyStream {
+                aggregate_type: &event.stream.aggregate_type,
+                aggregate_id: &event.stream.aggregate_id,
             },
-            "sequence": event.sequence,
-            "recorded_at": event.recorded_at,
-            "payload": event.payload,
-            "metadata": event.metadata,
-        });
+            sequence: event.sequence,
+            recorded_at: event.recorded_at,
+            payload: &event.payload,
+            metadata: &event.metadata,
+        })
+        .map_err(|e| fail(format!("its JSON cannot be written: {e}")))?;
         let header = |name: &str, value: &str| (format!("{HEADER_PREFIX}{name}"), value.to_owned());
         Ok(Self {
             subject: format!("{prefix}.{aggregate_type}.{event_type}"),
@@ -84,9 +87,30 @@ impl IntegrationMessage {
                 header("Correlation-Id", &correlation_id),
             ],
             event_id,
-            body: Bytes::from(body.to_string()),
+            body: Bytes::from(body),
         })
     }
+}
+
+/// A message's body, written from the event without copying it first.
+#[derive(Serialize)]
+struct Body<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    event_version: &'a str,
+    position: &'a str,
+    stream: BodyStream<'a>,
+    sequence: u64,
+    recorded_at: DateTime<Utc>,
+    payload: &'a Value,
+    metadata: &'a Value,
+}
+
+/// The body's `stream`.
+#[derive(Serialize)]
+struct BodyStream<'a> {
+    aggregate_type: &'a str,
+    aggregate_id: &'a str,
 }
 
 /// `text` as one token of a subject: not empty, and no `.`, wildcard or white space, which
@@ -107,6 +131,7 @@ fn subject_token(text: &str) -> Result<&str, String> {
 mod tests {
     use chrono::{TimeZone, Utc};
     use event_store::{Position, StreamId};
+    use serde_json::json;
 
     use super::*;
 

@@ -6,6 +6,17 @@ use event_store::Position;
 
 use crate::IntegrationMessage;
 
+/// What a broker holds of the log, as far as it can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// It cannot tell (its messages aged out, or its last one is not this log's).
+    Unknown,
+    /// It has never held a message: a new stream, which takes the whole log.
+    Nothing,
+    /// Its last message is this event of the log.
+    Last(Stored),
+}
+
 /// The last event of this log a broker holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -42,11 +53,12 @@ pub trait Publisher: Send + Sync + 'static {
         messages: &[IntegrationMessage],
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 
-    /// The last event the broker holds, if it can tell; the relay resumes after it rather
-    /// than after its own checkpoint when the broker is ahead (a relay stopped between the
+    /// What the broker holds. The relay resumes after the last event it holds rather than
+    /// after its own checkpoint when the broker is ahead (a relay stopped between the
     /// acknowledgement and its checkpoint), as sending those again could outlast the broker's
-    /// duplicate window. A broker that cannot tell answers `None`.
-    fn last_stored(&self) -> impl Future<Output = Result<Option<Stored>, PublishError>> + Send {
-        async { Ok(None) }
+    /// duplicate window, and from the log's start when it holds nothing (a new or recreated
+    /// stream). A broker that cannot tell answers [`Held::Unknown`].
+    fn last_stored(&self) -> impl Future<Output = Result<Held, PublishError>> + Send {
+        async { Ok(Held::Unknown) }
     }
 }

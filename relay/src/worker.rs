@@ -7,9 +7,9 @@ use std::time::Duration;
 use event_store::{EventStore, Position, StoreError};
 use projections::lease::{Lease, Leases};
 use projections::{ProjectionError, ReadDb};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use crate::{IntegrationMessage, Publisher, SUBJECT_PREFIX, checkpoint};
+use crate::{Held, IntegrationMessage, Publisher, SUBJECT_PREFIX, checkpoint};
 
 /// The pause after a first failure; each further one doubles it, up to the settings' most.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -45,14 +45,6 @@ impl Default for RelaySettings {
     }
 }
 
-/// Why the relay stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    /// The checkpoint's table could not be made.
-    #[error("the relay's checkpoint is unavailable: {0}")]
-    Database(#[from] sqlx::Error),
-}
-
 /// Why a batch did not go through; it is tried again after a pause.
 #[derive(Debug, thiserror::Error)]
 enum BatchError {
@@ -66,6 +58,8 @@ enum BatchError {
     Checkpoint(#[from] sqlx::Error),
     #[error("the lease is lost: {0}")]
     LeaseLost(ProjectionError),
+    #[error("the log's reader stopped")]
+    ReaderStopped,
     #[error(
         "the broker holds event {event_id} at {position}, which this log does not: does the \
          stream belong to another log?"
@@ -96,23 +90,35 @@ impl<P: Publisher> Relay<P> {
     }
 
     /// Relays until `stop` turns true: standing by while another instance holds the lease,
-    /// and again whenever this one loses it.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), RelayError> {
-        checkpoint::set_up(&self.db).await?;
+    /// and again whenever this one loses it; every failure is waited out and retried.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        // The database may be down as the process starts: the relay waits for it.
+        let mut backoff = FIRST_PAUSE;
+        while let Err(error) = checkpoint::set_up(&self.db).await {
+            tracing::warn!(%error, "the relay's checkpoint table cannot be made; retrying");
+            if pause(&mut stop, backoff).await {
+                return;
+            }
+            backoff = (backoff * 2).min(self.settings.max_backoff);
+        }
         let leases = Leases::new(&self.db);
         loop {
             if *stop.borrow() {
-                return Ok(());
+                return;
             }
             let mut lease = match leases.try_take(&self.settings.name).await {
                 Ok(Some(lease)) => lease,
                 Ok(None) => {
-                    pause(&mut stop, self.settings.standby_retry).await;
+                    if pause(&mut stop, self.settings.standby_retry).await {
+                        return;
+                    }
                     continue;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the relay cannot take its lease; retrying");
-                    pause(&mut stop, self.settings.standby_retry).await;
+                    if pause(&mut stop, self.settings.standby_retry).await {
+                        return;
+                    }
                     continue;
                 }
             };
@@ -120,7 +126,7 @@ impl<P: Publisher> Relay<P> {
             match self.relay(&mut lease, &mut stop).await {
                 Ok(()) => {
                     lease.release().await;
-                    return Ok(());
+                    return;
                 }
                 Err(lost) => {
                     tracing::warn!(error = %lost, "the relay lost its lease; standing by");
@@ -135,7 +141,6 @@ impl<P: Publisher> Relay<P> {
         lease: &mut Lease,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), ProjectionError> {
-        let mut wakeups = self.store.wakeups();
         let mut backoff = FIRST_PAUSE.min(self.settings.max_backoff);
         let (mut position, mut published) = loop {
             match checkpoint::load(&self.db, &self.settings.name).await {
@@ -152,25 +157,45 @@ impl<P: Publisher> Relay<P> {
         let name = self.settings.name.as_str();
         let _lag = LagReport::start(self.store.clone(), self.db.clone(), name.to_owned());
         self.record_state("running", None).await;
-        // What the broker holds is looked up at first and after every failure.
-        let mut resync = true;
+        // Reads and prepares the batches ahead while the one before is published; made anew
+        // (after looking up what the broker holds) at first and after every failure.
+        let mut reader: Option<ReadAhead> = None;
         let mut failing = false;
-        loop {
+        'relaying: loop {
             if *stop.borrow() {
                 self.record_state("stopped", None).await;
                 return Ok(());
             }
-            let step = if resync {
-                self.resume(position, published).await.map(Some)
-            } else {
-                self.batch(lease, position, published).await
+            let step = 'step: {
+                let Some(ahead) = reader.as_mut() else {
+                    match self.resume(position, published).await {
+                        Ok((at, count)) => {
+                            count_published(name, count - published);
+                            (position, published) = (at, count);
+                            reader = Some(ReadAhead::start(&self.store, at, &self.settings));
+                            continue 'relaying;
+                        }
+                        Err(error) => break 'step Err(error),
+                    }
+                };
+                let next = tokio::select! {
+                    next = ahead.next() => next,
+                    changed = stop.changed() => {
+                        if changed.is_err() {
+                            // A dropped sender stops the relay too.
+                            self.record_state("stopped", None).await;
+                            return Ok(());
+                        }
+                        continue 'relaying;
+                    }
+                };
+                match next {
+                    Ok(batch) => self.publish(lease, batch, published).await,
+                    Err(error) => Err(error),
+                }
             };
             match step {
-                Ok(None) => {
-                    wait_for_events(&mut wakeups, stop, self.settings.poll_interval).await;
-                }
-                Ok(Some((next, count))) => {
-                    resync = false;
+                Ok((next, count)) => {
                     if failing {
                         failing = false;
                         tracing::info!(relay = name, at = %next, "the relay is publishing again");
@@ -179,17 +204,15 @@ impl<P: Publisher> Relay<P> {
                         self.record_state("running", None).await;
                     }
                     backoff = FIRST_PAUSE;
-                    let newly = u64::try_from(count - published).unwrap_or_default();
-                    metrics::counter!("supplyline_relay_published_total", "relay" => name.to_owned())
-                        .increment(newly);
+                    count_published(name, count - published);
                     position = next;
                     published = count;
                 }
                 Err(BatchError::LeaseLost(error)) => return Err(error),
                 Err(error) => {
-                    // Nothing is skipped: the same batch again, after a pause.
+                    // Nothing is skipped: the same events again, after a pause.
                     tracing::warn!(%error, at = %position, "the relay's batch failed; retrying");
-                    resync = true;
+                    reader = None;
                     if !failing {
                         failing = true;
                         metrics::gauge!("supplyline_relay_failing", "relay" => name.to_owned())
@@ -206,25 +229,40 @@ impl<P: Publisher> Relay<P> {
         }
     }
 
-    /// Where to go on from: after the checkpoint, or after the last event the broker holds
-    /// when it is ahead, once that event is found at its position in this log.
+    /// Where to go on from: after the last event the broker holds, once that event is found
+    /// at its position in this log, whether the broker is ahead of the checkpoint (a relay
+    /// stopped between acknowledgement and checkpoint) or behind it (a stream restored from
+    /// an older copy); from the log's start into a stream that never held anything; after the
+    /// checkpoint when the broker cannot tell.
     async fn resume(
         &self,
         position: Position,
         published: i64,
     ) -> Result<(Position, i64), BatchError> {
-        let Some(stored) = self.publisher.last_stored().await? else {
-            return Ok((position, published));
+        let name = &self.settings.name;
+        let stored = match self.publisher.last_stored().await? {
+            Held::Last(stored) if stored.position != position => stored,
+            Held::Nothing if position != Position::START => {
+                tracing::warn!(
+                    relay = %name,
+                    "the broker holds nothing (a new or recreated stream): relaying the whole \
+                     log into it"
+                );
+                checkpoint::save(&self.db, name, Position::START, 0).await?;
+                return Ok((Position::START, 0));
+            }
+            Held::Last(_) | Held::Nothing | Held::Unknown => return Ok((position, published)),
         };
-        if stored.position <= position {
-            return Ok((position, published));
-        }
         let diverged = || BatchError::Diverged {
             event_id: stored.event_id.clone(),
             position: stored.position,
         };
-        let mut at = position;
-        let mut skipped = 0_i64;
+        // The broker's last event, read from the log: what comes before it, then it.
+        let (mut at, mut between) = if stored.position > position {
+            (position, 0_i64)
+        } else {
+            (just_before(stored.position), 0_i64)
+        };
         loop {
             let events = self.store.read_all(at, self.settings.batch).await?;
             let Some(last) = events.last() else {
@@ -234,7 +272,7 @@ impl<P: Publisher> Relay<P> {
                 if event.position > stored.position {
                     return Err(diverged());
                 }
-                skipped += 1;
+                between += 1;
                 if event.position == stored.position {
                     let id = event
                         .metadata
@@ -243,14 +281,20 @@ impl<P: Publisher> Relay<P> {
                     if id != Some(stored.event_id.as_str()) {
                         return Err(diverged());
                     }
-                    let published = published + skipped;
-                    checkpoint::save(&self.db, &self.settings.name, stored.position, published)
-                        .await?;
+                    let published = if stored.position > position {
+                        published + between
+                    } else {
+                        // Those after it are to be published again.
+                        let after = |p| self.store.count_after(p, u64::MAX);
+                        let lost = after(stored.position).await? - after(position).await?;
+                        published - i64::try_from(lost).unwrap_or(i64::MAX)
+                    };
+                    checkpoint::save(&self.db, name, stored.position, published).await?;
                     tracing::info!(
-                        relay = %self.settings.name,
+                        relay = %name,
+                        checkpoint = %position,
                         at = %stored.position,
-                        skipped,
-                        "the broker already held events past the checkpoint; going on after them"
+                        "the broker's last event is not the checkpoint's; going on after it"
                     );
                     return Ok((stored.position, published));
                 }
@@ -269,27 +313,95 @@ impl<P: Publisher> Relay<P> {
         }
     }
 
-    /// Publishes the events after `position`; the new checkpoint, or `None` when there were
-    /// none.
-    async fn batch(
+    /// Publishes a prepared batch and moves the checkpoint past it; the new checkpoint.
+    async fn publish(
         &self,
         lease: &mut Lease,
-        position: Position,
+        batch: Prepared,
         published: i64,
-    ) -> Result<Option<(Position, i64)>, BatchError> {
-        let events = self.store.read_all(position, self.settings.batch).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            return Ok(None);
-        };
-        let messages = events
-            .iter()
-            .map(|e| IntegrationMessage::of(e, &self.settings.subject_prefix))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.publisher.publish(&messages).await?;
+    ) -> Result<(Position, i64), BatchError> {
+        self.publisher.publish(&batch.messages).await?;
         lease.check().await.map_err(BatchError::LeaseLost)?;
-        let published = published + i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        checkpoint::save(&self.db, &self.settings.name, last, published).await?;
-        Ok(Some((last, published)))
+        let published = published + i64::try_from(batch.messages.len()).unwrap_or(i64::MAX);
+        checkpoint::save(&self.db, &self.settings.name, batch.last, published).await?;
+        Ok((batch.last, published))
+    }
+}
+
+/// Batches read ahead: more than this would only hold memory while the broker is slow.
+const READ_AHEAD: usize = 2;
+
+/// A batch of the log, ready to publish.
+struct Prepared {
+    messages: Vec<IntegrationMessage>,
+    /// The position of its last event.
+    last: Position,
+}
+
+/// A task reading the log after a position and preparing its messages, a few batches ahead
+/// of the publisher; it waits for new events when it has read them all, and stops at the
+/// first failure (the relay then starts a new one where it stands). Dropping it stops it.
+struct ReadAhead {
+    batches: mpsc::Receiver<Result<Prepared, BatchError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReadAhead {
+    fn start(store: &EventStore, after: Position, settings: &RelaySettings) -> Self {
+        let (sender, batches) = mpsc::channel(READ_AHEAD);
+        let store = store.clone();
+        let (prefix, size, poll) = (
+            settings.subject_prefix.clone(),
+            settings.batch,
+            settings.poll_interval,
+        );
+        let task = tokio::spawn(async move {
+            let mut wakeups = store.wakeups();
+            let mut after = after;
+            loop {
+                let events = match store.read_all(after, size).await {
+                    Ok(events) => events,
+                    Err(error) => {
+                        sender.send(Err(error.into())).await.ok();
+                        return;
+                    }
+                };
+                let Some(last) = events.last().map(|e| e.position) else {
+                    wait_for_events(&mut wakeups, poll).await;
+                    continue;
+                };
+                let messages = events
+                    .iter()
+                    .map(|e| IntegrationMessage::of(e, &prefix))
+                    .collect::<Result<Vec<_>, _>>();
+                let prepared = match messages {
+                    Ok(messages) => Prepared { messages, last },
+                    Err(error) => {
+                        sender.send(Err(error.into())).await.ok();
+                        return;
+                    }
+                };
+                after = last;
+                if sender.send(Ok(prepared)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { batches, task }
+    }
+
+    /// The next batch (waiting for events if there are none yet).
+    async fn next(&mut self) -> Result<Prepared, BatchError> {
+        self.batches
+            .recv()
+            .await
+            .unwrap_or(Err(BatchError::ReaderStopped))
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -323,6 +435,24 @@ impl Drop for LagReport {
     }
 }
 
+/// The position just before `position`: reading after it reads `position` first.
+fn just_before(position: Position) -> Position {
+    let (epoch, tx, seq) = (position.epoch(), position.tx(), position.seq());
+    let most = i64::MAX.unsigned_abs();
+    match (seq, tx, epoch) {
+        (1.., _, _) => Position::new(epoch, tx, seq - 1),
+        (0, 1.., _) => Position::new(epoch, tx - 1, most),
+        (0, 0, 1..) => Position::new(epoch - 1, most, most),
+        (0, 0, 0) => Position::START,
+    }
+}
+
+/// Counts `newly` events as published by the relay `name`.
+fn count_published(name: &str, newly: i64) {
+    metrics::counter!("supplyline_relay_published_total", "relay" => name.to_owned())
+        .increment(u64::try_from(newly).unwrap_or_default());
+}
+
 /// Waits `wait`; `true` if the relay was stopped meanwhile.
 async fn pause(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
@@ -340,18 +470,9 @@ async fn pause(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool {
 }
 
 /// Waits for the store's next wake-up, at most `wait`.
-async fn wait_for_events(
-    wakeups: &mut watch::Receiver<u64>,
-    stop: &mut watch::Receiver<bool>,
-    wait: Duration,
-) {
+async fn wait_for_events(wakeups: &mut watch::Receiver<u64>, wait: Duration) {
     tokio::select! {
         _ = wakeups.changed() => {}
-        changed = stop.changed() => {
-            if changed.is_err() {
-                tokio::time::sleep(wait).await;
-            }
-        }
         () = tokio::time::sleep(wait) => {}
     }
 }

@@ -161,7 +161,7 @@ async fn the_relay_waits_out_an_outage_and_catches_up_without_gap_or_duplicate()
     }
     caught_up(store.head().await.unwrap().readable.unwrap()).await;
     stop.send_replace(true);
-    running.await.unwrap().unwrap();
+    running.await.unwrap();
 
     let log = store.read_all(Position::START, u32::MAX).await.unwrap();
     let (_, published) = relay::checkpoint(&db, &name).await.unwrap();

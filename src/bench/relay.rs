@@ -1,9 +1,10 @@
 //! `supplyline bench relay`: the relay to NATS JetStream, in one run.
 //!
 //! * events/s relayed from a PostgreSQL log of `--events` events into a fresh stream, next to
-//!   the raw ceiling measured in the same run: the same messages (subjects, headers, bodies),
-//!   built beforehand, published by a plain async-nats client into another fresh stream, as
-//!   many in flight as the relay's batch, acknowledgements awaited in order;
+//!   the raw ceiling measured in the same run: the same messages (subjects, headers with the
+//!   relay's order guard, bodies), built beforehand, published by a plain async-nats client
+//!   into another fresh stream, as many in flight as the relay's batch, acknowledgements
+//!   awaited in order;
 //! * the lag from a command's answer (its events appended) to the broker's acknowledgement of
 //!   its event (p50, p99), at `--rate` commands/s with the relay running.
 
@@ -16,8 +17,8 @@ use event_store::{EventStore, Position, StoreOptions};
 use executors::{ExecutorSettings, Executors};
 use projections::ReadDb;
 use relay::{
-    IntegrationMessage, JetStream, JetStreamSettings, PublishError, Publisher, Relay,
-    RelaySettings, Stored,
+    Held, IntegrationMessage, JetStream, JetStreamSettings, PublishError, Publisher, Relay,
+    RelaySettings,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -147,7 +148,7 @@ async fn on_postgres(
     let answered = paced(&executors, &items, options.rate, options.seconds).await?;
     wait_for(&db, &name, store.head().await?.readable.unwrap_or(head)).await?;
     stop.send_replace(true);
-    running.await??;
+    running.await?;
     let lags: Vec<f64> = {
         let acknowledged = acknowledged
             .lock()
@@ -214,6 +215,7 @@ async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow
     let client = async_nats::connect(settings.url.as_str()).await?;
     let js = async_nats::jetstream::new(client);
     let started = Instant::now();
+    let mut previous: Option<&str> = None;
     for batch in messages.chunks(BATCH as usize) {
         let mut pending = VecDeque::with_capacity(batch.len());
         for message in batch {
@@ -221,6 +223,11 @@ async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow
             for (name, value) in &message.headers {
                 headers.insert(name.as_str(), value.as_str());
             }
+            // The relay's order guard, which the server checks for each message.
+            if let Some(previous) = previous {
+                headers.insert("Nats-Expected-Last-Msg-Id", previous);
+            }
+            previous = Some(&message.event_id);
             let ack = js
                 .publish_with_headers(message.subject.clone(), headers, message.body.clone())
                 .await?;
@@ -275,7 +282,7 @@ impl Publisher for Timed {
         Ok(())
     }
 
-    async fn last_stored(&self) -> Result<Option<Stored>, PublishError> {
+    async fn last_stored(&self) -> Result<Held, PublishError> {
         self.inner.last_stored().await
     }
 }
