@@ -183,3 +183,166 @@ async fn the_relay_waits_out_an_outage_and_catches_up_without_gap_or_duplicate()
     }
     js.delete_stream(&nats.stream).await.unwrap();
 }
+
+/// A NATS server of the test's own (the machine's keeps running), with JetStream in a
+/// folder that outlives its restarts.
+struct PrivateServer {
+    binary: std::path::PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateServer {
+    /// The server, if `nats-server` is installed (`NATS_SERVER_BIN`, else on the PATH).
+    async fn start() -> Option<Self> {
+        let binary = std::env::var_os("NATS_SERVER_BIN")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .chain([std::path::PathBuf::from("/usr/sbin")])
+                        .map(|dir| dir.join("nats-server"))
+                        .find(|path| path.is_file())
+                })
+            })?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self {
+            binary,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.run().await;
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn run(&mut self) {
+        let child = std::process::Command::new(&self.binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the server at once (SIGKILL): nothing is flushed or handed over.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_goes_on_after_the_server_restarts_and_forgets_the_last_message_id() {
+    let Some(mut server) = PrivateServer::start().await else {
+        eprintln!("SKIPPED: nats-server is not installed; this NATS restart test did not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let db = ReadDb::open(&store, 4).await.unwrap();
+    let mut simulator = Simulator::new(store.clone(), 13).unwrap();
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+    let mut nats = JetStreamSettings::new(server.url());
+    nats.stream = "RELAY_RESTART".into();
+    nats.subject_prefix = "relayrestart".into();
+    // The server remembers the last message id after a restart only within the window.
+    nats.duplicate_window = Duration::from_millis(300);
+    nats.ack_wait = Duration::from_secs(1);
+    let settings = RelaySettings {
+        subject_prefix: nats.subject_prefix.clone(),
+        batch: 25,
+        poll_interval: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        ..RelaySettings::default()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let relay = Relay::new(
+        store.clone(),
+        db.clone(),
+        JetStream::connect(nats.clone()).await.unwrap(),
+        settings.clone(),
+    );
+    let running = tokio::spawn(async move { relay.run(stopped).await });
+    let caught_up = |until: Position| {
+        let (db, name) = (db.clone(), settings.name.clone());
+        async move {
+            let started = Instant::now();
+            while relay::checkpoint(&db, &name).await.unwrap_or_default().0 < until {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "the relay stalled short of {until}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+
+    // The relay idles past the window; the server dies and comes back on the same folder.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.kill();
+    server.run().await;
+    for _ in 0..10 {
+        simulator.step().await.unwrap();
+    }
+    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+    stop.send_replace(true);
+    running.await.unwrap();
+
+    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
+    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    let mut stream = js.get_stream(&nats.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        log.len() as u64,
+        "the stream holds a gap or a duplicate"
+    );
+    for (n, event) in log.iter().enumerate() {
+        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        let position = stored
+            .headers
+            .get("Supplyline-Position")
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(position, Some(event.position.token()), "message {}", n + 1);
+    }
+}
