@@ -131,14 +131,24 @@ pub(crate) async fn save(
              state = excluded.state";
     let now = projections::time::to_text(chrono::Utc::now());
     let token = position.token();
-    execute!(
-        db,
-        sqlx::query(UPSERT)
-            .bind(name)
-            .bind(&token)
-            .bind(published)
-            .bind(&now)
-    )
+    match db {
+        ReadDb::Postgres(pool) => {
+            // Not waiting for the disk: a checkpoint a crash of the database loses only sends
+            // acknowledged events again, which the relay skips (it resumes after what the
+            // stream holds) or JetStream drops.
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                .execute(&mut *tx)
+                .await?;
+            let upsert = sqlx::query(UPSERT).bind(name).bind(&token).bind(published);
+            upsert.bind(&now).execute(&mut *tx).await?;
+            tx.commit().await
+        }
+        ReadDb::Sqlite(pool) => {
+            let upsert = sqlx::query(UPSERT).bind(name).bind(&token).bind(published);
+            upsert.bind(&now).execute(pool).await.map(drop)
+        }
+    }
 }
 
 /// Records the relay `name`'s state (and, when failing, why), leaving its position alone.

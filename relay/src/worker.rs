@@ -161,9 +161,12 @@ impl<P: Publisher> Relay<P> {
         // (after looking up what the broker holds) at first and after every failure.
         let mut reader: Option<ReadAhead> = None;
         let mut failing = false;
+        // Acknowledged by the broker, not yet checkpointed: saved while the next batch is
+        // published, or before the relay waits for events or stops.
+        let mut acknowledged: Option<(Position, i64)> = None;
         'relaying: loop {
             if *stop.borrow() {
-                self.record_state("stopped", None).await;
+                self.stop(lease, acknowledged.take()).await;
                 return Ok(());
             }
             let step = 'step: {
@@ -178,41 +181,73 @@ impl<P: Publisher> Relay<P> {
                         Err(error) => break 'step Err(error),
                     }
                 };
-                let next = tokio::select! {
-                    next = ahead.next() => next,
-                    changed = stop.changed() => {
-                        if changed.is_err() {
-                            // A dropped sender stops the relay too.
-                            self.record_state("stopped", None).await;
-                            return Ok(());
+                let next = match ahead.ready() {
+                    Some(next) => next,
+                    None => {
+                        if let Some(done) = acknowledged.take() {
+                            // Nothing to publish at once: the checkpoint catches up first.
+                            if let Err(error) = self.save(lease, done).await {
+                                break 'step Err(error);
+                            }
+                            (position, published) = done;
+                            break 'step Ok(());
                         }
-                        continue 'relaying;
+                        tokio::select! {
+                            next = ahead.next() => next,
+                            changed = stop.changed() => {
+                                if changed.is_err() {
+                                    // A dropped sender stops the relay too.
+                                    self.stop(lease, None).await;
+                                    return Ok(());
+                                }
+                                continue 'relaying;
+                            }
+                        }
                     }
                 };
-                match next {
-                    Ok(batch) => self.publish(lease, batch, published).await,
-                    Err(error) => Err(error),
+                let batch = match next {
+                    Ok(batch) => batch,
+                    Err(error) => break 'step Err(error),
+                };
+                let earlier = acknowledged.take();
+                let (sent, saved) = tokio::join!(self.publisher.publish(&batch.messages), async {
+                    match earlier {
+                        Some(done) => self.save(lease, done).await,
+                        None => Ok(()),
+                    }
+                });
+                if let Err(error) = saved {
+                    break 'step Err(error);
                 }
+                if let Some(done) = earlier {
+                    (position, published) = done;
+                }
+                if let Err(error) = sent {
+                    break 'step Err(error.into());
+                }
+                let count = i64::try_from(batch.messages.len()).unwrap_or(i64::MAX);
+                count_published(name, count);
+                acknowledged = Some((batch.last, published + count));
+                Ok(())
             };
             match step {
-                Ok((next, count)) => {
+                Ok(()) => {
                     if failing {
                         failing = false;
-                        tracing::info!(relay = name, at = %next, "the relay is publishing again");
+                        tracing::info!(relay = name, at = %position, "the relay is publishing again");
                         metrics::gauge!("supplyline_relay_failing", "relay" => name.to_owned())
                             .set(0.0);
                         self.record_state("running", None).await;
                     }
                     backoff = FIRST_PAUSE;
-                    count_published(name, count - published);
-                    position = next;
-                    published = count;
                 }
                 Err(BatchError::LeaseLost(error)) => return Err(error),
                 Err(error) => {
-                    // Nothing is skipped: the same events again, after a pause.
+                    // Nothing is skipped: the same events again, after a pause (what the
+                    // broker acknowledged meanwhile it holds, and the relay resumes after it).
                     tracing::warn!(%error, at = %position, "the relay's batch failed; retrying");
                     reader = None;
+                    acknowledged = None;
                     if !failing {
                         failing = true;
                         metrics::gauge!("supplyline_relay_failing", "relay" => name.to_owned())
@@ -220,13 +255,24 @@ impl<P: Publisher> Relay<P> {
                         self.record_state("failing", Some(&error.to_string())).await;
                     }
                     if pause(stop, backoff).await {
-                        self.record_state("stopped", None).await;
+                        self.stop(lease, None).await;
                         return Ok(());
                     }
                     backoff = (backoff * 2).min(self.settings.max_backoff);
                 }
             }
         }
+    }
+
+    /// Saves what the broker acknowledged, if anything, and records the relay as stopped.
+    async fn stop(&self, lease: &mut Lease, acknowledged: Option<(Position, i64)>) {
+        if let Some(done) = acknowledged
+            && let Err(error) = self.save(lease, done).await
+        {
+            // The next relay resumes after what the stream holds anyway.
+            tracing::warn!(%error, "the relay's last checkpoint was not saved");
+        }
+        self.record_state("stopped", None).await;
     }
 
     /// Where to go on from: after the last event the broker holds, once that event is found
@@ -313,18 +359,15 @@ impl<P: Publisher> Relay<P> {
         }
     }
 
-    /// Publishes a prepared batch and moves the checkpoint past it; the new checkpoint.
-    async fn publish(
+    /// Moves the checkpoint to what the broker acknowledged, while the lease holds.
+    async fn save(
         &self,
         lease: &mut Lease,
-        batch: Prepared,
-        published: i64,
-    ) -> Result<(Position, i64), BatchError> {
-        self.publisher.publish(&batch.messages).await?;
+        (position, published): (Position, i64),
+    ) -> Result<(), BatchError> {
         lease.check().await.map_err(BatchError::LeaseLost)?;
-        let published = published + i64::try_from(batch.messages.len()).unwrap_or(i64::MAX);
-        checkpoint::save(&self.db, &self.settings.name, batch.last, published).await?;
-        Ok((batch.last, published))
+        checkpoint::save(&self.db, &self.settings.name, position, published).await?;
+        Ok(())
     }
 }
 
@@ -388,6 +431,15 @@ impl ReadAhead {
             }
         });
         Self { batches, task }
+    }
+
+    /// The next batch if it is ready.
+    fn ready(&mut self) -> Option<Result<Prepared, BatchError>> {
+        match self.batches.try_recv() {
+            Ok(next) => Some(next),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(Err(BatchError::ReaderStopped)),
+        }
     }
 
     /// The next batch (waiting for events if there are none yet).
