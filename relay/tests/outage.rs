@@ -8,12 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use event_store::{EventStore, Position};
-use projections::ReadDb;
-use projections::simulate::Simulator;
-use relay::{JetStream, JetStreamSettings, Relay, RelaySettings};
+use event_store::Position;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+mod support;
+use support::{Fixture, nats_url};
 
 /// A TCP proxy to `upstream` that lets connections through while its switch is on; turning
 /// it off resets every open connection and refuses new ones.
@@ -67,8 +67,7 @@ fn cut(stream: &TcpStream) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_waits_out_an_outage_and_catches_up_without_gap_or_duplicate() {
-    let Ok(url) = std::env::var("NATS_URL") else {
-        eprintln!("SKIPPED: NATS_URL is not set; this NATS test did not run");
+    let Some(url) = nats_url() else {
         return;
     };
     let upstream = url
@@ -76,112 +75,40 @@ async fn the_relay_waits_out_an_outage_and_catches_up_without_gap_or_duplicate()
         .trim_end_matches('/')
         .to_owned();
     let proxy = Proxy::start(upstream).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let db = ReadDb::open(&store, 4).await.unwrap();
-    let mut simulator = Simulator::new(store.clone(), 11).unwrap();
-    for _ in 0..10 {
-        simulator.step().await.unwrap();
-    }
-
-    let tag = uuid::Uuid::now_v7().simple().to_string();
-    let mut nats = JetStreamSettings::new(format!("nats://127.0.0.1:{}", proxy.port));
-    nats.stream = format!("RELAY_OUTAGE_{tag}");
-    nats.subject_prefix = format!("relayoutage{tag}");
-    nats.ack_wait = Duration::from_secs(1);
-    let settings = RelaySettings {
-        subject_prefix: nats.subject_prefix.clone(),
-        batch: 25,
-        poll_interval: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(500),
-        ..RelaySettings::default()
-    };
-    let (stop, stopped) = watch::channel(false);
-    let relay = Relay::new(
-        store.clone(),
-        db.clone(),
-        JetStream::connect(nats.clone()).await.unwrap(),
-        settings.clone(),
-    );
-    let running = tokio::spawn(async move { relay.run(stopped).await });
-    let name = settings.name.clone();
-    let caught_up = |until: Position| {
-        let db = db.clone();
-        let name = name.clone();
-        async move {
-            let started = Instant::now();
-            loop {
-                // The table is made when the relay starts.
-                let (at, _) = relay::checkpoint(&db, &name).await.unwrap_or_default();
-                if at >= until {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "the relay stalled at {at}, short of {until}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+    let mut fixture = Fixture::new(&format!("nats://127.0.0.1:{}", proxy.port), "outage", 11).await;
+    fixture.settings.batch = 25;
+    fixture.append(10).await;
+    let running = fixture.start(1).await;
+    fixture.caught_up().await;
 
     // The broker goes away while events keep being appended.
     proxy.set_open(false);
-    let cut_at = store.head().await.unwrap().readable.unwrap();
     let appending = Instant::now();
     let mut appended = 0;
     while appending.elapsed() < Duration::from_secs(3) {
-        appended += simulator.step().await.unwrap();
+        appended += fixture.append(1).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(appended > 0, "appends stopped while the broker was away");
     // Whatever was in flight when the connection was cut has settled by now.
-    let (stuck, _) = relay::checkpoint(&db, &name).await.unwrap();
+    let stuck = fixture.checkpoint().await;
     assert!(
-        stuck <= store.head().await.unwrap().readable.unwrap(),
-        "the checkpoint ran ahead of the log"
+        stuck > Position::START && stuck <= fixture.head().await,
+        "the checkpoint is not within the log"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (still, _) = relay::checkpoint(&db, &name).await.unwrap();
     assert_eq!(
-        still, stuck,
+        fixture.checkpoint().await,
+        stuck,
         "the checkpoint moved while the broker was unreachable"
     );
-    assert!(still > Position::START && cut_at > Position::START);
 
     // The broker is back: the relay catches up, appends still going.
     proxy.set_open(true);
-    for _ in 0..10 {
-        simulator.step().await.unwrap();
-    }
-    caught_up(store.head().await.unwrap().readable.unwrap()).await;
-    stop.send_replace(true);
-    running.await.unwrap();
-
-    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
-    let (_, published) = relay::checkpoint(&db, &name).await.unwrap();
-    assert_eq!(published, log.len() as i64);
-    let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
-    let mut stream = js.get_stream(&nats.stream).await.unwrap();
-    assert_eq!(
-        stream.info().await.unwrap().state.messages,
-        log.len() as u64,
-        "the stream holds a gap or a duplicate"
-    );
-    for (n, event) in log.iter().enumerate() {
-        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
-        let position = stored
-            .headers
-            .get("Supplyline-Position")
-            .map(|v| v.as_str().to_owned());
-        assert_eq!(position, Some(event.position.token()), "message {}", n + 1);
-    }
-    js.delete_stream(&nats.stream).await.unwrap();
+    fixture.append(10).await;
+    fixture.caught_up().await;
+    running.stop().await;
+    fixture.assert_published_once(&url).await;
 }
 
 /// A NATS server of the test's own (the machine's keeps running), with JetStream in a
@@ -272,77 +199,20 @@ async fn the_relay_goes_on_after_the_server_restarts_and_forgets_the_last_messag
         eprintln!("SKIPPED: nats-server is not installed; this NATS restart test did not run");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = EventStore::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let db = ReadDb::open(&store, 4).await.unwrap();
-    let mut simulator = Simulator::new(store.clone(), 13).unwrap();
-    for _ in 0..10 {
-        simulator.step().await.unwrap();
-    }
-    let mut nats = JetStreamSettings::new(server.url());
-    nats.stream = "RELAY_RESTART".into();
-    nats.subject_prefix = "relayrestart".into();
+    let mut fixture = Fixture::new(&server.url(), "restart", 13).await;
+    fixture.settings.batch = 25;
     // The server remembers the last message id after a restart only within the window.
-    nats.duplicate_window = Duration::from_millis(300);
-    nats.ack_wait = Duration::from_secs(1);
-    let settings = RelaySettings {
-        subject_prefix: nats.subject_prefix.clone(),
-        batch: 25,
-        poll_interval: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(500),
-        ..RelaySettings::default()
-    };
-    let (stop, stopped) = watch::channel(false);
-    let relay = Relay::new(
-        store.clone(),
-        db.clone(),
-        JetStream::connect(nats.clone()).await.unwrap(),
-        settings.clone(),
-    );
-    let running = tokio::spawn(async move { relay.run(stopped).await });
-    let caught_up = |until: Position| {
-        let (db, name) = (db.clone(), settings.name.clone());
-        async move {
-            let started = Instant::now();
-            while relay::checkpoint(&db, &name).await.unwrap_or_default().0 < until {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "the relay stalled short of {until}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    caught_up(store.head().await.unwrap().readable.unwrap()).await;
+    fixture.nats.duplicate_window = Duration::from_millis(300);
+    fixture.append(10).await;
+    let running = fixture.start(1).await;
+    fixture.caught_up().await;
 
     // The relay idles past the window; the server dies and comes back on the same folder.
     tokio::time::sleep(Duration::from_secs(1)).await;
     server.kill();
     server.run().await;
-    for _ in 0..10 {
-        simulator.step().await.unwrap();
-    }
-    caught_up(store.head().await.unwrap().readable.unwrap()).await;
-    stop.send_replace(true);
-    running.await.unwrap();
-
-    let log = store.read_all(Position::START, u32::MAX).await.unwrap();
-    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
-    let mut stream = js.get_stream(&nats.stream).await.unwrap();
-    assert_eq!(
-        stream.info().await.unwrap().state.messages,
-        log.len() as u64,
-        "the stream holds a gap or a duplicate"
-    );
-    for (n, event) in log.iter().enumerate() {
-        let stored = stream.get_raw_message(n as u64 + 1).await.unwrap();
-        let position = stored
-            .headers
-            .get("Supplyline-Position")
-            .map(|v| v.as_str().to_owned());
-        assert_eq!(position, Some(event.position.token()), "message {}", n + 1);
-    }
+    fixture.append(10).await;
+    fixture.caught_up().await;
+    running.stop().await;
+    fixture.assert_published_once(&server.url()).await;
 }
