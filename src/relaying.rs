@@ -81,3 +81,39 @@ pub async fn run(store: EventStore, nats: JetStreamSettings) -> anyhow::Result<(
     command_api::shutdown_signal().await;
     running.stop().await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::check;
+    use relay::JetStreamSettings;
+
+    fn with(prefix: &str, window: u64, age: u64) -> JetStreamSettings {
+        let mut settings = JetStreamSettings::new("nats://127.0.0.1:4222");
+        settings.subject_prefix = prefix.into();
+        settings.duplicate_window = Duration::from_secs(window);
+        settings.max_age = Duration::from_secs(age);
+        settings
+    }
+
+    #[test]
+    fn a_prefix_that_would_change_the_subjects_is_refused() {
+        for bad in ["", "a..b", ".a", "a.", "a.*", "a.>", "sup line", "a\tb"] {
+            assert!(check(&with(bad, 120, 0)).is_err(), "`{bad}` was taken");
+        }
+        for good in ["supplyline", "acme.supplyline", "eu-west.supply_line"] {
+            assert!(check(&with(good, 120, 0)).is_ok(), "`{good}` was refused");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_window_longer_than_the_age_is_refused() {
+        assert!(check(&with("supplyline", 120, 60)).is_err());
+        assert!(check(&with("supplyline", 60, 60)).is_ok());
+        assert!(
+            check(&with("supplyline", 120, 0)).is_ok(),
+            "no age: kept for ever"
+        );
+    }
+}

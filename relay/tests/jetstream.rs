@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use chrono::Utc;
 use event_store::{Position, RecordedEvent, StreamId};
 use futures_util::StreamExt;
-use relay::{IntegrationMessage, JetStream, JetStreamSettings, Publisher};
+use relay::{Held, IntegrationMessage, JetStream, JetStreamSettings, Publisher};
 use serde_json::{Value, json};
 
 /// A stream and subjects of the test's own, on the shared server.
@@ -87,14 +87,10 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
         let body: Value = serde_json::from_slice(&stored.payload).unwrap();
         assert_eq!(body["position"], Position::new(0, n as u64 + 1, 0).token());
     }
-    assert_eq!(
-        restarted
-            .last_published()
-            .await
-            .unwrap()
-            .map(|l| l.event_id),
-        Some(messages[59].event_id.clone())
-    );
+    let Held::Last(last) = restarted.last_stored().await.unwrap() else {
+        panic!("the stream's last message is not the last one sent");
+    };
+    assert_eq!(last.event_id, messages[59].event_id);
 
     // A consumer of orders only.
     let orders = stream
@@ -127,8 +123,8 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
     js.delete_stream(&name).await.unwrap();
 }
 
-/// Once every message has aged out of the stream, a new publisher has no predecessor to name
-/// (the stream's last sequence stays, its message is gone).
+/// Once every message has aged out of the stream, a new publisher cannot tell which event
+/// the stream holds last, and names the stream's last sequence (which stays) as predecessor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_whose_messages_aged_out_takes_new_ones() {
     let Some(mut settings) = settings() else {
@@ -144,7 +140,7 @@ async fn a_stream_whose_messages_aged_out_takes_new_ones() {
     publisher.publish(&messages[..3]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let restarted = JetStream::connect(settings.clone()).await.unwrap();
-    assert_eq!(restarted.last_published().await.unwrap(), None);
+    assert_eq!(restarted.last_stored().await.unwrap(), Held::Unknown);
     restarted.publish(&messages[3..]).await.unwrap();
 
     let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
@@ -154,5 +150,41 @@ async fn a_stream_whose_messages_aged_out_takes_new_ones() {
     let mut stream = js.get_stream(&settings.stream).await.unwrap();
     // (The new ones age out in their turn: only the sequence is sure to say they went in.)
     assert_eq!(stream.info().await.unwrap().state.last_sequence, 6);
+    js.delete_stream(&settings.stream).await.unwrap();
+}
+
+/// An existing stream keeps what an operator set (other subjects, limits); only the relay's
+/// own settings are brought up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_stream_keeps_the_operators_settings() {
+    let Some(settings) = settings() else {
+        return;
+    };
+    let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let extra = format!("{}extra.>", settings.subject_prefix);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: settings.stream.clone(),
+        subjects: vec![extra.clone()],
+        max_messages: 1_000,
+        duplicate_window: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let publisher = JetStream::connect(settings.clone()).await.unwrap();
+    publisher.ensure_stream().await.unwrap();
+    let mut stream = js.get_stream(&settings.stream).await.unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    assert!(config.subjects.contains(&extra), "{:?}", config.subjects);
+    assert!(
+        config
+            .subjects
+            .contains(&format!("{}.>", settings.subject_prefix))
+    );
+    assert_eq!(config.max_messages, 1_000);
+    assert_eq!(config.duplicate_window, settings.duplicate_window);
     js.delete_stream(&settings.stream).await.unwrap();
 }
