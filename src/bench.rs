@@ -71,6 +71,24 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Prints a line of `latencies` (ms: how many, p50, p99, max) and records p50 and p99 as the
+/// figure `what` of `bench`.
+fn report_latencies(bench: &'static str, what: String, latencies: &[f64]) {
+    let (p50, p99) = (percentile(latencies, 0.5), percentile(latencies, 0.99));
+    println!(
+        "  {} commands: p50 {p50:.1} ms   p99 {p99:.1} ms   max {:.1} ms",
+        latencies.len(),
+        percentile(latencies, 1.0)
+    );
+    record(
+        bench,
+        what,
+        format!("p50 {p50:.1} ms p99 {p99:.1} ms"),
+        None,
+        None,
+    );
+}
+
 /// Latencies in milliseconds, for [`percentile`].
 fn milliseconds(latencies: &[std::time::Duration]) -> Vec<f64> {
     latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect()

@@ -68,15 +68,6 @@ impl JetStreamSettings {
     }
 }
 
-/// The last message a stream holds: its event id and log position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastPublished {
-    /// Its event id.
-    pub event_id: String,
-    /// Its position token (`Supplyline-Position`).
-    pub position: Option<String>,
-}
-
 /// Publishes to one JetStream stream over one connection (a second connection could send a
 /// first one's queued messages after its own, out of order).
 pub struct JetStream {
@@ -154,17 +145,6 @@ impl JetStream {
         }
         self.stream_ready.store(true, Ordering::Relaxed);
         Ok(())
-    }
-
-    /// The stream's last message, if it holds any.
-    pub async fn last_published(&self) -> Result<Option<LastPublished>, PublishError> {
-        match self.stream_state().await? {
-            Held::Last(last) => Ok(Some(LastPublished {
-                event_id: last.event_id,
-                position: Some(last.position.token()),
-            })),
-            Held::Nothing | Held::Unknown => Ok(None),
-        }
     }
 
     /// What the stream holds: nothing ever, its last message of this log, or no message to

@@ -20,11 +20,13 @@
 
 mod checkpoint;
 mod jetstream;
+mod lag;
 mod message;
 mod publisher;
+mod read_ahead;
 mod worker;
 
-pub use jetstream::{JetStream, JetStreamSettings, LastPublished};
+pub use jetstream::{JetStream, JetStreamSettings};
 pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
 pub use publisher::{Held, PublishError, Publisher, Stored};
 pub use worker::{Relay, RelaySettings};

@@ -7,9 +7,11 @@ use std::time::Duration;
 use event_store::{EventStore, Position, StoreError};
 use projections::lease::{Lease, Leases};
 use projections::{ProjectionError, ReadDb};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use crate::{Held, IntegrationMessage, Publisher, SUBJECT_PREFIX, checkpoint};
+use crate::lag::LagReport;
+use crate::read_ahead::ReadAhead;
+use crate::{Held, Publisher, SUBJECT_PREFIX, checkpoint};
 
 /// The pause after a first failure; each further one doubles it, up to the settings' most.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -47,7 +49,7 @@ impl Default for RelaySettings {
 
 /// Why a batch did not go through; it is tried again after a pause.
 #[derive(Debug, thiserror::Error)]
-enum BatchError {
+pub(crate) enum BatchError {
     #[error("reading the log: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -304,11 +306,12 @@ impl<P: Publisher> Relay<P> {
             position: stored.position,
         };
         // The broker's last event, read from the log: what comes before it, then it.
-        let (mut at, mut between) = if stored.position > position {
-            (position, 0_i64)
+        let mut at = if stored.position > position {
+            position
         } else {
-            (just_before(stored.position), 0_i64)
+            just_before(stored.position)
         };
+        let mut between = 0_i64;
         loop {
             let events = self.store.read_all(at, self.settings.batch).await?;
             let Some(last) = events.last() else {
@@ -371,122 +374,6 @@ impl<P: Publisher> Relay<P> {
     }
 }
 
-/// Batches read ahead: more than this would only hold memory while the broker is slow.
-const READ_AHEAD: usize = 2;
-
-/// A batch of the log, ready to publish.
-struct Prepared {
-    messages: Vec<IntegrationMessage>,
-    /// The position of its last event.
-    last: Position,
-}
-
-/// A task reading the log after a position and preparing its messages, a few batches ahead
-/// of the publisher; it waits for new events when it has read them all, and stops at the
-/// first failure (the relay then starts a new one where it stands). Dropping it stops it.
-struct ReadAhead {
-    batches: mpsc::Receiver<Result<Prepared, BatchError>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ReadAhead {
-    fn start(store: &EventStore, after: Position, settings: &RelaySettings) -> Self {
-        let (sender, batches) = mpsc::channel(READ_AHEAD);
-        let store = store.clone();
-        let (prefix, size, poll) = (
-            settings.subject_prefix.clone(),
-            settings.batch,
-            settings.poll_interval,
-        );
-        let task = tokio::spawn(async move {
-            let mut wakeups = store.wakeups();
-            let mut after = after;
-            loop {
-                let events = match store.read_all(after, size).await {
-                    Ok(events) => events,
-                    Err(error) => {
-                        sender.send(Err(error.into())).await.ok();
-                        return;
-                    }
-                };
-                let Some(last) = events.last().map(|e| e.position) else {
-                    wait_for_events(&mut wakeups, poll).await;
-                    continue;
-                };
-                let messages = events
-                    .iter()
-                    .map(|e| IntegrationMessage::of(e, &prefix))
-                    .collect::<Result<Vec<_>, _>>();
-                let prepared = match messages {
-                    Ok(messages) => Prepared { messages, last },
-                    Err(error) => {
-                        sender.send(Err(error.into())).await.ok();
-                        return;
-                    }
-                };
-                after = last;
-                if sender.send(Ok(prepared)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Self { batches, task }
-    }
-
-    /// The next batch if it is ready.
-    fn ready(&mut self) -> Option<Result<Prepared, BatchError>> {
-        match self.batches.try_recv() {
-            Ok(next) => Some(next),
-            Err(mpsc::error::TryRecvError::Empty) => None,
-            Err(mpsc::error::TryRecvError::Disconnected) => Some(Err(BatchError::ReaderStopped)),
-        }
-    }
-
-    /// The next batch (waiting for events if there are none yet).
-    async fn next(&mut self) -> Result<Prepared, BatchError> {
-        self.batches
-            .recv()
-            .await
-            .unwrap_or(Err(BatchError::ReaderStopped))
-    }
-}
-
-impl Drop for ReadAhead {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// How often the live relay publishes its lag as metrics.
-const LAG_REPORT_EVERY: Duration = Duration::from_secs(5);
-
-/// The live relay's lag, published as metrics every few seconds until dropped.
-struct LagReport(tokio::task::JoinHandle<()>);
-
-impl LagReport {
-    fn start(store: EventStore, db: ReadDb, name: String) -> Self {
-        Self(tokio::spawn(async move {
-            loop {
-                if let Ok((position, _)) = checkpoint::load(&db, &name).await
-                    && let Ok(lag) = projections::runtime::lag(&store, position).await
-                {
-                    metrics::gauge!("supplyline_relay_lag_events", "relay" => name.clone())
-                        .set(lag.events as f64);
-                    metrics::gauge!("supplyline_relay_lag_seconds", "relay" => name.clone())
-                        .set(lag.seconds);
-                }
-                tokio::time::sleep(LAG_REPORT_EVERY).await;
-            }
-        }))
-    }
-}
-
-impl Drop for LagReport {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The position just before `position`: reading after it reads `position` first.
 fn just_before(position: Position) -> Position {
     let (epoch, tx, seq) = (position.epoch(), position.tx(), position.seq());
@@ -518,13 +405,5 @@ async fn pause(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool {
             }
             () = tokio::time::sleep_until(deadline) => return *stop.borrow(),
         }
-    }
-}
-
-/// Waits for the store's next wake-up, at most `wait`.
-async fn wait_for_events(wakeups: &mut watch::Receiver<u64>, wait: Duration) {
-    tokio::select! {
-        _ = wakeups.changed() => {}
-        () = tokio::time::sleep(wait) => {}
     }
 }

@@ -140,23 +140,10 @@ async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Resu
          every projector running",
         options.rate, options.seconds
     );
-    println!(
-        "  {} commands: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
-        visibility.len(),
-        percentile(&visibility, 0.5),
-        percentile(&visibility, 0.99),
-        percentile(&visibility, 1.0)
-    );
-    super::record(
+    super::report_latencies(
         "projections",
         format!("answer to read model, {} commands/s", options.rate),
-        format!(
-            "p50 {:.1} ms p99 {:.1} ms",
-            percentile(&visibility, 0.5),
-            percentile(&visibility, 0.99)
-        ),
-        None,
-        None,
+        &visibility,
     );
     db.close().await;
     Ok(())

@@ -23,7 +23,6 @@ use relay::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::percentile;
 use super::projections::{fill, receive, register_items};
 
 /// What to run and how much.
@@ -172,23 +171,10 @@ async fn on_postgres(
          for {} s",
         options.rate, options.seconds
     );
-    println!(
-        "  {} commands: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
-        lags.len(),
-        percentile(&lags, 0.5),
-        percentile(&lags, 0.99),
-        percentile(&lags, 1.0)
-    );
-    super::record(
+    super::report_latencies(
         "relay",
         format!("answer to broker ack, {} commands/s", options.rate),
-        format!(
-            "p50 {:.1} ms p99 {:.1} ms",
-            percentile(&lags, 0.5),
-            percentile(&lags, 0.99)
-        ),
-        None,
-        None,
+        &lags,
     );
     db.close().await;
     Ok(())
