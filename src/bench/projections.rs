@@ -61,23 +61,8 @@ pub async fn run(admin_url: &str, options: ProjectionBenchOptions) -> anyhow::Re
 }
 
 async fn on_postgres(url: &str, options: ProjectionBenchOptions) -> anyhow::Result<()> {
-    // No statement timeout: the bench's own reads of a long log are not requests.
-    let store = EventStore::connect_with(
-        url,
-        StoreOptions {
-            statement_timeout: Duration::ZERO,
-            ..StoreOptions::default()
-        },
-    )
-    .await?;
-    store.migrate().await?;
-    let started = Instant::now();
-    fill(&store, options.events, 4).await?;
-    let events = store.count_after(Position::START, u64::MAX).await?;
-    println!(
-        "read models on PostgreSQL: a log of {events} events (filled in {:.0} s)",
-        started.elapsed().as_secs_f64()
-    );
+    let (store, events, filled) = filled_log(url, options.events).await?;
+    println!("read models on PostgreSQL: a log of {events} events (filled in {filled:.0} s)");
     let db = ReadDb::open(&store, 8).await?;
     let mut all = models::all();
     let mut refs: Vec<&mut dyn Projection> = all.iter_mut().map(|p| p.as_mut()).collect();
@@ -217,6 +202,25 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("supplyline-bench-{}", Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The PostgreSQL store at `url`, migrated and filled with about `events` simulated events
+/// by four writers; how many it holds, and the seconds filling took.
+pub(super) async fn filled_log(url: &str, events: u64) -> anyhow::Result<(EventStore, u64, f64)> {
+    // No statement timeout: the bench's own reads of a long log are not requests.
+    let store = EventStore::connect_with(
+        url,
+        StoreOptions {
+            statement_timeout: Duration::ZERO,
+            ..StoreOptions::default()
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    let started = Instant::now();
+    fill(&store, events, 4).await?;
+    let held = store.count_after(Position::START, u64::MAX).await?;
+    Ok((store, held, started.elapsed().as_secs_f64()))
 }
 
 /// Appends simulated activity with `writers` simulators until the log holds `events`; returns

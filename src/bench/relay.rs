@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use event_store::{EventStore, Position, StoreOptions};
+use event_store::{EventStore, Position};
 use executors::{ExecutorSettings, Executors};
 use projections::ReadDb;
 use relay::{
@@ -23,7 +23,7 @@ use relay::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::projections::{fill, receive, register_items};
+use super::projections::{filled_log, receive, register_items};
 
 /// What to run and how much.
 #[derive(Debug, Clone)]
@@ -66,24 +66,11 @@ async fn on_postgres(
     tag: &str,
     [raw_stream, relay_stream]: &[String; 2],
 ) -> anyhow::Result<()> {
-    // No statement timeout: the bench's own reads of a long log are not requests.
-    let store = EventStore::connect_with(
-        url,
-        StoreOptions {
-            statement_timeout: Duration::ZERO,
-            ..StoreOptions::default()
-        },
-    )
-    .await?;
-    store.migrate().await?;
-    let started = Instant::now();
-    fill(&store, options.events, 4).await?;
-    let events = store.count_after(Position::START, u64::MAX).await?;
+    let (store, events, filled) = filled_log(url, options.events).await?;
     println!(
         "relay to NATS JetStream at {}: a log of {events} events on PostgreSQL (filled in \
-         {:.0} s)",
-        options.nats_url,
-        started.elapsed().as_secs_f64()
+         {filled:.0} s)",
+        options.nats_url
     );
 
     let raw = JetStreamSettings {
