@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    LogFilter, Position, RecordedEvent, Snapshot, StoreError, StreamId,
+    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StreamId,
 };
 
 /// Where the log lives, for the crates that keep their own tables beside it (read models,
@@ -139,6 +139,9 @@ pub trait Backend: Send + Sync + 'static {
     /// committed event, as stored.
     async fn read_all(&self, after: Position, limit: u32)
     -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// As [`Self::read_all`], with each event's payload and metadata as the stored JSON text.
+    async fn read_all_raw(&self, after: Position, limit: u32) -> Result<Vec<RawEvent>, StoreError>;
 
     /// Up to `limit` events of the global log after `after`, in the same order as
     /// [`Self::read_all`], as stored, streamed: each event is handed over as soon as its row

@@ -71,7 +71,8 @@ pub use options::{DEFAULT_STATEMENT_TIMEOUT, StoreOptions};
 pub use position::{InvalidPosition, Position};
 pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend};
 pub use record::{
-    AppendRequest, Appended, IdempotencyClaim, NewEvent, RecordedEvent, Snapshot, StreamId,
+    AppendRequest, Appended, IdempotencyClaim, NewEvent, RawEvent, RecordedEvent, Snapshot,
+    StreamId,
 };
 pub use scratch::ScratchDatabase;
 pub use sqlite::SqliteBackend;

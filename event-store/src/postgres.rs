@@ -20,9 +20,10 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use tokio::sync::{Notify, OnceCell, watch};
 use tokio::task::JoinHandle;
@@ -35,7 +36,7 @@ use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    LogFilter, Position, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
 };
 
 mod keys;
@@ -578,19 +579,11 @@ impl Backend for PostgresBackend {
         after: Position,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let epoch = self.epoch().await?;
-        let rows = sqlx::query(select_event!(
-            "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
-               AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
-             ORDER BY epoch, tx, position LIMIT $5"
-        ))
-        .bind(to_i32(after.epoch())?)
-        .bind(after.tx().to_string())
-        .bind(to_i64(after.seq())?)
-        .bind(to_i32(epoch)?)
-        .bind(i64::from(limit))
-        .fetch(&self.pool);
-        decode_all(rows).await
+        self.read_all_as(after, limit).await
+    }
+
+    async fn read_all_raw(&self, after: Position, limit: u32) -> Result<Vec<RawEvent>, StoreError> {
+        self.read_all_as(after, limit).await
     }
 
     fn stream_all(
@@ -871,9 +864,32 @@ fn push_filter(
 }
 
 /// Decodes rows as they arrive, so decoding overlaps the transfer of the next rows.
-async fn decode_all(
+impl PostgresBackend {
+    /// Up to `limit` events of the global log after `after`, their JSON decoded as `J`.
+    async fn read_all_as<J: DeserializeOwned>(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent<J>>, StoreError> {
+        let epoch = self.epoch().await?;
+        let rows = sqlx::query(select_event!(
+            "WHERE (epoch, tx, position) > ($1, $2::text::xid8, $3) \
+               AND (epoch < $4 OR tx < pg_snapshot_xmin(pg_current_snapshot())) \
+             ORDER BY epoch, tx, position LIMIT $5"
+        ))
+        .bind(to_i32(after.epoch())?)
+        .bind(after.tx().to_string())
+        .bind(to_i64(after.seq())?)
+        .bind(to_i32(epoch)?)
+        .bind(i64::from(limit))
+        .fetch(&self.pool);
+        decode_all(rows).await
+    }
+}
+
+async fn decode_all<J: DeserializeOwned>(
     rows: impl Stream<Item = Result<PgRow, sqlx::Error>>,
-) -> Result<Vec<RecordedEvent>, StoreError> {
+) -> Result<Vec<RecordedEvent<J>>, StoreError> {
     let mut rows = std::pin::pin!(rows);
     let mut events = Vec::new();
     while let Some(row) = rows.try_next().await? {
@@ -882,15 +898,15 @@ async fn decode_all(
     Ok(events)
 }
 
-fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+fn decode_event<J: DeserializeOwned>(row: &PgRow) -> Result<RecordedEvent<J>, StoreError> {
     // By index, in `select_event!`'s order: a name lookup per column per row is measurable.
     Ok(RecordedEvent {
         stream: StreamId::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
         sequence: to_u64(row.try_get(2)?)?,
         event_type: row.try_get(3)?,
         event_version: row.try_get(4)?,
-        payload: row.try_get::<Value, _>(5)?,
-        metadata: row.try_get::<Value, _>(6)?,
+        payload: row.try_get::<Json<J>, _>(5)?.0,
+        metadata: row.try_get::<Json<J>, _>(6)?.0,
         position: Position::new(
             to_u32(row.try_get(7)?)?,
             to_u64(row.try_get(8)?)?,

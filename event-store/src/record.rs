@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
 use event_schemas::{ChainHash, EventMetadata};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{Position, StoreError};
 
@@ -86,9 +87,10 @@ pub struct Appended {
     pub replayed: bool,
 }
 
-/// An event as stored in the log.
+/// An event as stored in the log, its payload and metadata decoded as `J` (a JSON value by
+/// default; see [`RawEvent`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordedEvent {
+pub struct RecordedEvent<J = Value> {
     /// Its stream.
     pub stream: StreamId,
     /// Its place in the stream (1, 2, ...).
@@ -98,13 +100,36 @@ pub struct RecordedEvent {
     /// Its payload schema's version (after upcasting, on the store's read paths).
     pub event_version: String,
     /// Its payload.
-    pub payload: Value,
+    pub payload: J,
     /// Its metadata, as stored.
-    pub metadata: Value,
+    pub metadata: J,
     /// Its global position.
     pub position: Position,
     /// When the database recorded it.
     pub recorded_at: DateTime<Utc>,
+}
+
+/// An event whose payload and metadata are the JSON text the store holds, not decoded: what a
+/// reader that only passes them on (the relay) reads, at a fraction of the decoding.
+pub type RawEvent = RecordedEvent<Box<RawValue>>;
+
+impl<J> RecordedEvent<J> {
+    /// The same event with its payload and metadata turned into `K` by `convert`.
+    pub fn try_map_json<K, E>(
+        self,
+        mut convert: impl FnMut(J) -> Result<K, E>,
+    ) -> Result<RecordedEvent<K>, E> {
+        Ok(RecordedEvent {
+            payload: convert(self.payload)?,
+            metadata: convert(self.metadata)?,
+            stream: self.stream,
+            sequence: self.sequence,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            position: self.position,
+            recorded_at: self.recorded_at,
+        })
+    }
 }
 
 impl RecordedEvent {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -26,8 +27,8 @@ use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
     AppendRequest, Appended, CommitPoint, DEFAULT_STATEMENT_TIMEOUT, IdempotencyClaim,
-    IdempotentOutcome, KeyOutcome, LogFilter, Position, RecordedEvent, Snapshot, StoreError,
-    StoreOptions, StreamId,
+    IdempotentOutcome, KeyOutcome, LogFilter, Position, RawEvent, RecordedEvent, Snapshot,
+    StoreError, StoreOptions, StreamId,
 };
 
 /// The log in SQLite.
@@ -427,14 +428,11 @@ impl Backend for SqliteBackend {
         after: Position,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE position > ? ORDER BY position LIMIT ?"
-        ))
-        .bind(to_i64(after.seq())?)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(decode_event).collect()
+        self.read_all_as(after, limit).await
+    }
+
+    async fn read_all_raw(&self, after: Position, limit: u32) -> Result<Vec<RawEvent>, StoreError> {
+        self.read_all_as(after, limit).await
     }
 
     fn stream_all(
@@ -660,7 +658,25 @@ async fn snapshot_on(
     }))
 }
 
-fn decode_event(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+impl SqliteBackend {
+    /// Up to `limit` events of the global log after `after`, their JSON decoded as `J`.
+    async fn read_all_as<J: DeserializeOwned>(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent<J>>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_EVENT} WHERE position > ? ORDER BY position LIMIT ?"
+        ))
+        .bind(to_i64(after.seq())?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+}
+
+fn decode_event<J: DeserializeOwned>(row: &SqliteRow) -> Result<RecordedEvent<J>, StoreError> {
     let payload: String = row.try_get("payload")?;
     let metadata: String = row.try_get("metadata")?;
     let recorded_at: String = row.try_get("recorded_at")?;
@@ -672,8 +688,8 @@ fn decode_event(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         sequence: to_u64(row.try_get("sequence")?)?,
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,
-        payload: serde_json::from_str::<Value>(&payload)?,
-        metadata: serde_json::from_str::<Value>(&metadata)?,
+        payload: serde_json::from_str::<J>(&payload)?,
+        metadata: serde_json::from_str::<J>(&metadata)?,
         position: Position::new(0, 0, to_u64(row.try_get("position")?)?),
         recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
             .map_err(|e| StoreError::Corrupt(format!("recorded_at `{recorded_at}`: {e}")))?

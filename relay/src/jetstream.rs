@@ -11,7 +11,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
 
-use crate::message::MESSAGE_ID_HEADER;
+use crate::message::{MESSAGE_ID_HEADER, POSITION_HEADER};
 use event_store::Position;
 
 use crate::{Held, IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, Stored};
@@ -174,7 +174,7 @@ impl JetStream {
         let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned());
         // A message without this log's id and position is not the relay's.
         let stored = header(MESSAGE_ID_HEADER)
-            .zip(header("Supplyline-Position").and_then(|token| Position::from_token(&token).ok()));
+            .zip(header(POSITION_HEADER).and_then(|token| Position::from_token(&token).ok()));
         Ok(stored.map_or(Held::Unknown, |(event_id, position)| {
             Held::Last(Stored { event_id, position })
         }))
@@ -244,7 +244,7 @@ impl JetStream {
         for message in messages {
             let mut headers = HeaderMap::new();
             for (name, value) in &message.headers {
-                headers.insert(name.as_str(), value.as_str());
+                headers.insert(*name, value.as_str());
             }
             match &previous {
                 Predecessor::Sequence(sequence) => {

@@ -27,7 +27,7 @@ mod read_ahead;
 mod worker;
 
 pub use jetstream::{JetStream, JetStreamSettings};
-pub use message::{HEADER_PREFIX, IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
+pub use message::{IntegrationMessage, SUBJECT_PREFIX, Unpublishable};
 pub use publisher::{Held, PublishError, Publisher, Stored};
 pub use worker::{Relay, RelaySettings};
 

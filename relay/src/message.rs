@@ -1,19 +1,21 @@
 //! An event of the log as other services receive it: its subject, headers and JSON body.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use event_store::RecordedEvent;
-use serde::Serialize;
-use serde_json::Value;
+use event_store::RawEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The first token of every subject (a deployment may choose another).
 pub const SUBJECT_PREFIX: &str = "supplyline";
 
-/// The prefix of the headers that name the event.
-pub const HEADER_PREFIX: &str = "Supplyline-";
-
 /// JetStream drops a message whose id it has seen within its duplicate window.
 pub(crate) const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// The header naming the event's position in the log.
+pub(crate) const POSITION_HEADER: &str = "Supplyline-Position";
 
 /// An event the relay cannot turn into a message: it stops there rather than skip it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,62 +36,70 @@ pub struct IntegrationMessage {
     /// The event's id, also the broker's deduplication id.
     pub event_id: String,
     /// Header names and values, the deduplication id first.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'static str, String)>,
     /// The event as JSON: payload, metadata, position, stream and sequence (shared, so a
     /// batch sent again is not copied again).
     pub body: Bytes,
 }
 
 impl IntegrationMessage {
-    /// The message of `event`, under subjects that begin with `prefix`.
-    pub fn of(event: &RecordedEvent, prefix: &str) -> Result<Self, Unpublishable> {
+    /// The message of `event`, under subjects that begin with `prefix`. Its payload and
+    /// metadata go into the body as the store holds them, never decoded.
+    pub fn of(event: &RawEvent, prefix: &str) -> Result<Self, Unpublishable> {
         let fail = |message: String| Unpublishable {
             event: format!("{} #{}", event.stream, event.sequence),
             message,
         };
         let aggregate_type = subject_token(&event.stream.aggregate_type).map_err(&fail)?;
         let event_type = subject_token(&event.event_type).map_err(&fail)?;
-        let text = |key: &str| {
-            event
-                .metadata
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| fail(format!("its metadata has no `{key}`")))
-        };
-        let event_id = text("event_id")?;
-        let correlation_id = text("correlation_id")?;
+        let ids: Ids<'_> = serde_json::from_str(event.metadata.get())
+            .map_err(|e| fail(format!("its metadata lacks its ids: {e}")))?;
         let position = event.position.token();
-        let body = serde_json::to_vec(&Body {
-            event_id: &event_id,
-            event_type: &event.event_type,
-            event_version: &event.event_version,
-            position: &position,
-            stream: BodyStream {
-                aggregate_type: &event.stream.aggregate_type,
-                aggregate_id: &event.stream.aggregate_id,
+        // Sized for the whole body at once: growing it would copy the payload again and again.
+        let mut body =
+            Vec::with_capacity(event.payload.get().len() + event.metadata.get().len() + 512);
+        serde_json::to_writer(
+            &mut body,
+            &Body {
+                event_id: &ids.event_id,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+                position: &position,
+                stream: BodyStream {
+                    aggregate_type: &event.stream.aggregate_type,
+                    aggregate_id: &event.stream.aggregate_id,
+                },
+                sequence: event.sequence,
+                recorded_at: event.recorded_at,
+                payload: &event.payload,
+                metadata: &event.metadata,
             },
-            sequence: event.sequence,
-            recorded_at: event.recorded_at,
-            payload: &event.payload,
-            metadata: &event.metadata,
-        })
+        )
         .map_err(|e| fail(format!("its JSON cannot be written: {e}")))?;
-        let header = |name: &str, value: &str| (format!("{HEADER_PREFIX}{name}"), value.to_owned());
+        let event_id = ids.event_id.into_owned();
         Ok(Self {
             subject: format!("{prefix}.{aggregate_type}.{event_type}"),
             headers: vec![
-                (MESSAGE_ID_HEADER.to_owned(), event_id.clone()),
-                header("Event-Id", &event_id),
-                header("Event-Type", &event.event_type),
-                header("Event-Version", &event.event_version),
-                header("Position", &position),
-                header("Correlation-Id", &correlation_id),
+                (MESSAGE_ID_HEADER, event_id.clone()),
+                ("Supplyline-Event-Id", event_id.clone()),
+                ("Supplyline-Event-Type", event.event_type.clone()),
+                ("Supplyline-Event-Version", event.event_version.clone()),
+                (POSITION_HEADER, position),
+                ("Supplyline-Correlation-Id", ids.correlation_id.into_owned()),
             ],
             event_id,
             body: Bytes::from(body),
         })
     }
+}
+
+/// The ids a message's headers name, read from the event's metadata without decoding the rest.
+#[derive(Deserialize)]
+struct Ids<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    correlation_id: Cow<'a, str>,
 }
 
 /// A message's body, written from the event without copying it first.
@@ -102,8 +112,8 @@ struct Body<'a> {
     stream: BodyStream<'a>,
     sequence: u64,
     recorded_at: DateTime<Utc>,
-    payload: &'a Value,
-    metadata: &'a Value,
+    payload: &'a RawValue,
+    metadata: &'a RawValue,
 }
 
 /// The body's `stream`.
@@ -130,13 +140,13 @@ fn subject_token(text: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use event_store::{Position, StreamId};
-    use serde_json::json;
+    use event_store::{Position, RecordedEvent, StreamId};
+    use serde_json::{Value, json};
 
     use super::*;
 
-    fn recorded(aggregate_type: &str, event_type: &str) -> RecordedEvent {
-        RecordedEvent {
+    fn recorded(aggregate_type: &str, event_type: &str) -> RawEvent {
+        raw(RecordedEvent {
             stream: StreamId::new(aggregate_type, "order-1"),
             sequence: 3,
             event_type: event_type.to_owned(),
@@ -148,7 +158,13 @@ mod tests {
             }),
             position: Position::new(0, 42, 7),
             recorded_at: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap(),
-        }
+        })
+    }
+
+    fn raw(event: RecordedEvent) -> RawEvent {
+        event
+            .try_map_json(|value| serde_json::value::to_raw_value(&value))
+            .unwrap()
     }
 
     #[test]
@@ -161,7 +177,7 @@ mod tests {
             message
                 .headers
                 .iter()
-                .find(|(n, _)| n == name)
+                .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(header("Nats-Msg-Id"), Some(message.event_id.as_str()));
@@ -201,7 +217,7 @@ mod tests {
     #[test]
     fn an_event_without_its_ids_is_refused() {
         let mut event = recorded("order", "OrderPlaced");
-        event.metadata = json!({ "event_id": "e" });
+        event.metadata = serde_json::value::to_raw_value(&json!({ "event_id": "e" })).unwrap();
         let refused = IntegrationMessage::of(&event, SUBJECT_PREFIX).unwrap_err();
         assert!(refused.message.contains("correlation_id"), "{refused}");
     }

@@ -41,7 +41,7 @@ impl ReadAhead {
             let mut wakeups = store.wakeups();
             let mut after = after;
             loop {
-                let events = match store.read_all(after, size).await {
+                let events = match store.read_all_raw(after, size).await {
                     Ok(events) => events,
                     Err(error) => {
                         sender.send(Err(error.into())).await.ok();

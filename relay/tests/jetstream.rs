@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use chrono::Utc;
-use event_store::{Position, RecordedEvent, StreamId};
+use event_store::{Position, RawEvent, RecordedEvent, StreamId};
 use futures_util::StreamExt;
 use relay::{Held, IntegrationMessage, JetStream, JetStreamSettings, Publisher};
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ fn settings() -> Option<JetStreamSettings> {
 }
 
 /// The `n`th event of a scripted log: orders and stock items by turns.
-fn event(n: u64) -> RecordedEvent {
+fn event(n: u64) -> RawEvent {
     let (aggregate_type, event_type) = if n.is_multiple_of(2) {
         ("order", "OrderPlaced")
     } else {
@@ -45,6 +45,8 @@ fn event(n: u64) -> RecordedEvent {
         position: Position::new(0, n + 1, 0),
         recorded_at: Utc::now(),
     }
+    .try_map_json(|value| serde_json::value::to_raw_value(&value))
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +81,7 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
         assert_eq!(stored.payload, sent.body);
         for (header, value) in &sent.headers {
             assert_eq!(
-                stored.headers.get(header.as_str()).map(|v| v.as_str()),
+                stored.headers.get(*header).map(|v| v.as_str()),
                 Some(value.as_str()),
                 "header {header} of message {n}"
             );

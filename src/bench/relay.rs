@@ -178,7 +178,7 @@ async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow
     let mut messages = Vec::new();
     let mut after = Position::START;
     loop {
-        let events = store.read_all(after, 10_000).await?;
+        let events = store.read_all_raw(after, 10_000).await?;
         let Some(last) = events.last() else { break };
         after = last.position;
         for event in &events {
@@ -194,7 +194,7 @@ async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow
         for message in batch {
             let mut headers = async_nats::HeaderMap::new();
             for (name, value) in &message.headers {
-                headers.insert(name.as_str(), value.as_str());
+                headers.insert(*name, value.as_str());
             }
             // The relay's order guard, which the server checks for each message.
             if let Some(previous) = previous {
@@ -246,7 +246,7 @@ impl Publisher for Timed {
                 if let Some((_, position)) = message
                     .headers
                     .iter()
-                    .find(|(name, _)| name == "Supplyline-Position")
+                    .find(|(name, _)| *name == "Supplyline-Position")
                 {
                     acknowledged.at.insert(position.clone(), now);
                 }

@@ -194,6 +194,18 @@ conformance!(
                 (&full.stream, full.sequence, &full.payload, full.position)
             );
         }
+
+        // Raw (what the relay reads): the same events with their JSON as stored text.
+        let raw = store.read_all_raw(Position::START, 100).await.unwrap();
+        let decoded: Vec<_> = raw
+            .into_iter()
+            .map(|event| {
+                event
+                    .try_map_json(|text| serde_json::from_str::<serde_json::Value>(text.get()))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(decoded, streamed);
     }
 );
 

@@ -1,6 +1,6 @@
 //! Upcasting on every read path: an event stored at an old version is read at its current
-//! version by `read_stream`, `read_all` and the executor, while its hash stays over the bytes
-//! as stored.
+//! version by `read_stream`, `read_all`, `read_all_raw` and the executor, while its hash stays
+//! over the bytes as stored.
 
 use chrono::Utc;
 use cqrs_es::Aggregate;
@@ -57,6 +57,16 @@ conformance!(
         assert_eq!(from_stream[0].event_version, "2.0.0");
         assert_eq!(from_stream[0].payload, v2["payload"]);
         assert_eq!(from_log, from_stream);
+        let raw = store.read_all_raw(Position::START, 10).await.unwrap();
+        let raw_decoded: Vec<_> = raw
+            .into_iter()
+            .map(|event| {
+                event
+                    .try_map_json(|text| serde_json::from_str::<Value>(text.get()))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(raw_decoded, from_stream, "the raw read upcasts too");
         assert_eq!(loaded.version, 1);
         assert_eq!(loaded.last_hash, appended.last_hash);
         assert_eq!(
