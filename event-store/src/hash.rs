@@ -8,7 +8,7 @@ use event_schemas::ChainHash;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::StreamId;
+use crate::{RecordedEvent, StreamId};
 
 /// The hash of one event, chained to `prev`. `metadata` is hashed without its `hash` field.
 pub fn event_hash(
@@ -20,36 +20,77 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Value,
 ) -> ChainHash {
-    // The canonical form of {aggregate_id, aggregate_type, event_type, event_version,
-    // metadata (without "hash"), payload, sequence}: written field by field in sorted key
-    // order rather than built as a Value, which would copy the payload and metadata.
     let mut canonical = Vec::with_capacity(1024);
-    canonical.push(b'{');
-    write_field(&mut canonical, "aggregate_id", true);
-    write_scalar(&Value::from(stream.aggregate_id.as_str()), &mut canonical);
-    write_field(&mut canonical, "aggregate_type", false);
-    write_scalar(&Value::from(stream.aggregate_type.as_str()), &mut canonical);
-    write_field(&mut canonical, "event_type", false);
-    write_scalar(&Value::from(event_type), &mut canonical);
-    write_field(&mut canonical, "event_version", false);
-    write_scalar(&Value::from(event_version), &mut canonical);
-    write_field(&mut canonical, "metadata", false);
-    match metadata {
-        Value::Object(map) => write_object(
-            map.iter().filter(|(key, _)| key.as_str() != "hash"),
-            &mut canonical,
-        ),
-        other => write_canonical(other, &mut canonical),
-    }
-    write_field(&mut canonical, "payload", false);
-    write_canonical(payload, &mut canonical);
-    write_field(&mut canonical, "sequence", false);
-    write_scalar(&Value::from(sequence), &mut canonical);
-    canonical.push(b'}');
+    write_event(
+        &mut canonical,
+        stream,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+        false,
+    );
     let mut hasher = Sha256::new();
     hasher.update(prev.as_bytes());
     hasher.update(&canonical);
     ChainHash::from_bytes(hasher.finalize().into())
+}
+
+/// The canonical bytes of a whole stored event, its metadata's `hash` included: what the
+/// transparency log's leaf covers (stream, sequence, type, version, payload and metadata).
+pub fn canonical_event(event: &RecordedEvent) -> Vec<u8> {
+    let mut canonical = Vec::with_capacity(1024);
+    write_event(
+        &mut canonical,
+        &event.stream,
+        event.sequence,
+        &event.event_type,
+        &event.event_version,
+        &event.payload,
+        &event.metadata,
+        true,
+    );
+    canonical
+}
+
+/// Writes the canonical form of {aggregate_id, aggregate_type, event_type, event_version,
+/// metadata, payload, sequence}, the metadata's `hash` only `with_hash`: field by field in
+/// sorted key order rather than built as a Value, which would copy the payload and metadata.
+#[allow(clippy::too_many_arguments)] // the event's parts, as the chain hashes them
+fn write_event(
+    canonical: &mut Vec<u8>,
+    stream: &StreamId,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+    metadata: &Value,
+    with_hash: bool,
+) {
+    canonical.push(b'{');
+    write_field(canonical, "aggregate_id", true);
+    write_scalar(&Value::from(stream.aggregate_id.as_str()), canonical);
+    write_field(canonical, "aggregate_type", false);
+    write_scalar(&Value::from(stream.aggregate_type.as_str()), canonical);
+    write_field(canonical, "event_type", false);
+    write_scalar(&Value::from(event_type), canonical);
+    write_field(canonical, "event_version", false);
+    write_scalar(&Value::from(event_version), canonical);
+    write_field(canonical, "metadata", false);
+    match metadata {
+        Value::Object(map) => write_object(
+            map.iter()
+                .filter(|(key, _)| with_hash || key.as_str() != "hash"),
+            canonical,
+        ),
+        other => write_canonical(other, canonical),
+    }
+    write_field(canonical, "payload", false);
+    write_canonical(payload, canonical);
+    write_field(canonical, "sequence", false);
+    write_scalar(&Value::from(sequence), canonical);
+    canonical.push(b'}');
 }
 
 /// Writes `"key":`, preceded by a comma unless it is the object's first field.

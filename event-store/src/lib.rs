@@ -65,7 +65,7 @@ pub use executor::{
     ExecuteError, Executed, Executor, Loaded, ReplayUntil, replay,
 };
 pub use filter::LogFilter;
-pub use hash::{canonical_json, event_hash};
+pub use hash::{canonical_event, canonical_json, event_hash};
 pub use idempotency::{IdempotentOutcome, KeyOutcome};
 pub use options::{DEFAULT_STATEMENT_TIMEOUT, StoreOptions};
 pub use position::{InvalidPosition, Position};

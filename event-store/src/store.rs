@@ -153,6 +153,16 @@ impl EventStore {
         Ok(upcast_all(events))
     }
 
+    /// As [`Self::read_all`], each event as stored, not upcast: what hashes over the log
+    /// cover.
+    pub async fn read_all_as_stored(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.backend.read_all(after, limit).await
+    }
+
     /// As [`Self::read_all`], with each event's payload and metadata as the stored JSON text
     /// (decoded and written again only for an event an upcaster changes): what a reader that
     /// passes events on without looking into them reads, at a fraction of the decoding.
