@@ -12,9 +12,11 @@ use crate::keys::KeySource;
 use crate::output::say;
 use crate::settings::{
     HttpArgs, IdempotencyArgs, JwtArgs, LogArgs, ProjectorArgs, RelayArgs, SnapshotArgs, StoreArgs,
-    parse_duration,
+    TlogArgs, parse_duration,
 };
-use crate::{audit, bench, demo, projector, query, relaying, schemas_export, serve, telemetry};
+use crate::{
+    audit, bench, demo, projector, query, relaying, schemas_export, serve, telemetry, transparency,
+};
 
 /// supplyline: an event-sourced CQRS backend for a farm-to-table supply chain.
 ///
@@ -61,6 +63,8 @@ struct ServeArgs {
     projector: ProjectorArgs,
     #[command(flatten)]
     relay: RelayArgs,
+    #[command(flatten)]
+    tlog: TlogArgs,
     /// Seed a farm-to-table day (farms, restaurants, a driver, an inspector) through the API
     /// once it listens; a database seeded before is left alone.
     #[arg(long)]
@@ -91,6 +95,17 @@ struct RelayServiceArgs {
     store: StoreArgs,
     #[command(flatten)]
     relay: RelayArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// What `transparency-log` takes: the store, the signing key, and how to log.
+#[derive(Debug, Args)]
+struct TlogServiceArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    tlog: TlogArgs,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -126,6 +141,9 @@ enum Action {
     /// Relay every event of the log, in log order, to NATS JetStream (one live relay across
     /// processes; others stand by).
     Relay(RelayServiceArgs),
+    /// Run the transparency log's worker alone: every event, in log order, appended to a
+    /// Merkle tree, with signed checkpoints; one live worker across processes.
+    TransparencyLog(TlogServiceArgs),
     /// Print a JWT signed with the configured key, for development and scripts.
     Token {
         /// The actor id (`sub` claim).
@@ -148,7 +166,7 @@ enum Action {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
-    /// Tamper checks of the log's hash chains.
+    /// Tamper checks of the log: its hash chains, and its transparency log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -330,16 +348,55 @@ enum ProjectionsCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of one stream or of the whole log.
+    /// Check the hash chain of one stream or of the whole log; or, with `--checkpoint`, that
+    /// the log still holds a held checkpoint's tree unchanged (exits non-zero if not).
     Verify {
         /// Only this aggregate type's stream (with `--id`).
-        #[arg(long = "type", requires = "id")]
+        #[arg(long = "type", requires = "id", conflicts_with = "checkpoint")]
         aggregate_type: Option<String>,
         /// Only this aggregate's stream (with `--type`).
         #[arg(long, requires = "aggregate_type")]
         id: Option<String>,
+        /// A checkpoint of the transparency log an auditor kept (a file).
+        #[arg(long, requires = "key")]
+        checkpoint: Option<PathBuf>,
+        /// The verifier key the checkpoint must be signed by (its text, or a file holding it).
+        #[arg(long, requires = "checkpoint")]
+        key: Option<String>,
         #[command(flatten)]
         tool: ToolArgs,
+    },
+    /// Print the transparency log's latest signed checkpoint (a C2SP signed note).
+    Checkpoint {
+        #[command(flatten)]
+        tool: ToolArgs,
+    },
+    /// Print an event's inclusion proof (JSON) against a checkpoint.
+    Prove {
+        /// The event's id.
+        event_id: String,
+        /// The tree size to prove against (the latest checkpoint's when absent).
+        #[arg(long)]
+        size: Option<u64>,
+        #[command(flatten)]
+        tool: ToolArgs,
+    },
+    /// Print the consistency proof (JSON) between two tree sizes.
+    Consistency {
+        /// The older tree's size.
+        #[arg(long)]
+        from: u64,
+        /// The newer tree's size.
+        #[arg(long)]
+        to: u64,
+        #[command(flatten)]
+        tool: ToolArgs,
+    },
+    /// Make a signing key for the transparency log, and print it with its verifier key.
+    Keygen {
+        /// The key's name, also the log's origin in its checkpoints (e.g. `example.com/log`).
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -374,13 +431,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     tool,
                     aggregate_type,
                     id,
+                    checkpoint,
+                    key,
                 },
         } => {
             let store = tool.open().await?;
+            if let Some((checkpoint, key)) = checkpoint.zip(key) {
+                if !transparency::verify(&store, &checkpoint, &key).await? {
+                    bail!("the log no longer holds the checkpoint's tree: events were altered");
+                }
+                return Ok(());
+            }
             if !audit::verify(&store, aggregate_type.zip(id)).await? {
                 bail!("the log's hash chain is broken: events were altered");
             }
             Ok(())
+        }
+        Action::Audit {
+            command: AuditCommand::Checkpoint { tool },
+        } => transparency::print_checkpoint(&tool.open().await?).await,
+        Action::Audit {
+            command:
+                AuditCommand::Prove {
+                    event_id,
+                    size,
+                    tool,
+                },
+        } => transparency::print_inclusion(&tool.open().await?, &event_id, size).await,
+        Action::Audit {
+            command: AuditCommand::Consistency { from, to, tool },
+        } => transparency::print_consistency(&tool.open().await?, from, to).await,
+        Action::Audit {
+            command: AuditCommand::Keygen { name },
+        } => transparency::print_new_key(&name),
+        Action::TransparencyLog(args) => {
+            telemetry::init(args.log.log_format);
+            let Some(key) = args.tlog.key()? else {
+                bail!(
+                    "the transparency log needs a signing key: set --tlog-key-file or \
+                     SUPPLYLINE_TLOG_KEY (`supplyline audit keygen` makes one)"
+                );
+            };
+            let settings = args.tlog.settings(&key)?;
+            let store = args.store.open().await?;
+            transparency::run(store, key, settings).await
         }
         Action::Replay {
             tool,
@@ -520,6 +614,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let everything = Everything {
                 projectors: args.projector,
                 relay: args.relay.jetstream(),
+                tlog: match args.tlog.key()? {
+                    Some(key) => {
+                        let settings = args.tlog.settings(&key)?;
+                        Some((key, settings))
+                    }
+                    None => None,
+                },
                 demo: args.demo,
             };
             serve_command_api(args.command, Some(everything)).await
@@ -576,6 +677,8 @@ struct Everything {
     projectors: ProjectorArgs,
     /// Where to relay the log, if anywhere.
     relay: Option<relay::JetStreamSettings>,
+    /// The transparency log's key and settings, if it is to be built.
+    tlog: Option<(transparency_log::SigningKey, ::transparency::TreeSettings)>,
     demo: bool,
 }
 
@@ -618,6 +721,7 @@ async fn serve_command_api(
     let Some(Everything {
         projectors,
         relay: nats,
+        tlog,
         demo,
     }) = everything
     else {
@@ -641,6 +745,13 @@ async fn serve_command_api(
         Some(nats) => {
             let db = projector::read_db(&store).await?;
             Some(relaying::start(store.clone(), db, nats).await?)
+        }
+        None => None,
+    };
+    let tree = match tlog {
+        Some((key, settings)) => {
+            let db = projector::read_db(&store).await?;
+            Some(transparency::start(store.clone(), db, key, settings))
         }
         None => None,
     };
@@ -679,6 +790,9 @@ async fn serve_command_api(
     runtime.stop().await;
     if let Some(relaying) = relaying {
         relaying.stop().await?;
+    }
+    if let Some(tree) = tree {
+        tree.stop().await?;
     }
     served
 }

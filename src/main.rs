@@ -14,6 +14,7 @@ mod schemas_export;
 mod serve;
 mod settings;
 mod telemetry;
+mod transparency;
 
 use std::process::ExitCode;
 

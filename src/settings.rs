@@ -410,3 +410,64 @@ mod tests {
         );
     }
 }
+
+/// The transparency log's signing key (an Ed25519 key in the signed-note text form
+/// `PRIVATE+KEY+<name>+<id>+<key>`, as `supplyline audit keygen` prints it).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Transparency log")]
+pub struct TlogArgs {
+    /// A file holding the signing key (`serve` builds the transparency log only when a key
+    /// is given, here or in `SUPPLYLINE_TLOG_KEY`).
+    #[arg(long, env = "SUPPLYLINE_TLOG_KEY_FILE")]
+    pub tlog_key_file: Option<PathBuf>,
+    /// Every so many events a checkpoint is signed...
+    #[arg(
+        long,
+        env = "SUPPLYLINE_TLOG_CHECKPOINT_EVERY",
+        default_value_t = 10_000
+    )]
+    pub tlog_checkpoint_every: u64,
+    /// ... or after this long with events appended since the last, e.g. `10s`.
+    #[arg(
+        long,
+        env = "SUPPLYLINE_TLOG_CHECKPOINT_INTERVAL",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub tlog_checkpoint_interval: Duration,
+}
+
+impl TlogArgs {
+    /// The signing key, if one is configured: from the file, else from `SUPPLYLINE_TLOG_KEY`
+    /// (never a flag, so it shows in no process list).
+    pub fn key(&self) -> anyhow::Result<Option<transparency_log::SigningKey>> {
+        let text = match &self.tlog_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the signing key {}", path.display()))?,
+            None => match std::env::var("SUPPLYLINE_TLOG_KEY") {
+                Ok(text) => text,
+                Err(_) => return Ok(None),
+            },
+        };
+        let key = text
+            .trim()
+            .parse()
+            .context("the transparency log's signing key is not a valid signed-note key")?;
+        Ok(Some(key))
+    }
+
+    /// The worker's settings, its checkpoints named after the key.
+    pub fn settings(
+        &self,
+        key: &transparency_log::SigningKey,
+    ) -> anyhow::Result<transparency::TreeSettings> {
+        if self.tlog_checkpoint_every == 0 {
+            bail!("--tlog-checkpoint-every must be at least 1");
+        }
+        Ok(transparency::TreeSettings {
+            checkpoint_every: self.tlog_checkpoint_every,
+            checkpoint_interval: self.tlog_checkpoint_interval,
+            ..transparency::TreeSettings::new(key.name())
+        })
+    }
+}

@@ -2,6 +2,8 @@
 //! order with their subjects, headers and bodies, a batch sent again is dropped as duplicates,
 //! and a consumer filtering with a wildcard sees only its subjects.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::OrderedConfig;
