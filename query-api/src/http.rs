@@ -1,5 +1,6 @@
 //! `POST /graphql` (the JWT in `Authorization: Bearer`), GraphiQL on `GET /graphql`, and the
-//! subscription socket at `/graphql/ws`.
+//! subscription socket at `/graphql/ws`; the transparency log's latest checkpoint at
+//! `GET /audit/checkpoint`.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +18,9 @@ use axum::{Json, Router};
 use command_api::{Authenticator, Problem, RateLimit};
 use tokio::sync::Semaphore;
 
+use transparency::Auditor;
+
+use crate::events::AUDITORS;
 use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
 
 /// The header that makes a query wait for a position (as the `consistency` argument does).
@@ -54,6 +58,7 @@ pub fn limited_router(
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(crate::ws::subscribe))
+        .route("/audit/checkpoint", get(checkpoint))
         .with_state(QueryState {
             schema,
             auth,
@@ -164,5 +169,66 @@ fn viewer(auth: &Authenticator, headers: &HeaderMap) -> Viewer {
     match auth.authenticate(token) {
         Ok(actor) => Viewer::actor(actor),
         Err(error) => Viewer::anonymous(error.to_string()),
+    }
+}
+
+/// `GET /audit/checkpoint`: the transparency log's latest signed checkpoint, as the text
+/// auditors keep, to an auditor's or admin's token.
+async fn checkpoint(State(state): State<QueryState>, headers: HeaderMap) -> Response {
+    let viewer = viewer(&state.auth, &headers);
+    let actor = match viewer.authenticated() {
+        Ok(actor) => actor,
+        Err(_) => {
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a bearer token is required",
+            )
+            .into_response();
+        }
+    };
+    if !AUDITORS.contains(&actor.role) {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the {} role may not read the transparency log",
+                actor.role.as_str()
+            ),
+        )
+        .into_response();
+    }
+    let Some(auditor) = state.schema.data::<Auditor>() else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "this server keeps no transparency log",
+        )
+        .into_response();
+    };
+    match auditor.latest_checkpoint().await {
+        Ok(Some(note)) => (
+            [(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            note,
+        )
+            .into_response(),
+        Ok(None) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no checkpoint has been signed yet",
+        )
+        .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "the transparency log's checkpoint could not be read");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the transparency log is unavailable; retry",
+            )
+            .into_response()
+        }
     }
 }

@@ -26,6 +26,7 @@ mod schema;
 mod stock;
 mod stored_enum;
 mod subscriptions;
+mod tlog;
 mod viewer;
 mod ws;
 

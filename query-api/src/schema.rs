@@ -22,6 +22,7 @@ use crate::purchases::PurchasesQuery;
 use crate::reports::ReportsQuery;
 use crate::stock::StockQuery;
 use crate::subscriptions::SubscriptionRoot;
+use crate::tlog::TransparencyQuery;
 
 /// Every query root of API.md.
 #[derive(MergedObject, Default)]
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     ReportsQuery,
     AuditQuery,
     EventsQuery,
+    TransparencyQuery,
 );
 
 /// The engine's schema, without the query limits.
@@ -99,6 +101,7 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .data(DataLoader::new(Deliveries(db.clone()), tokio::spawn))
         .data(DataLoader::new(Compliances(db.clone()), tokio::spawn))
         .data(DataLoader::new(Violations(db.clone()), tokio::spawn))
+        .data(transparency::Auditor::new(store.clone(), db.clone()))
         .data(db)
         .data(store)
         .limit_depth(MAX_DEPTH)

@@ -21,6 +21,10 @@ use projections::models::orders;
 use projections::{ReadDb, Runtime, RuntimeSettings, models, processes, status};
 use query_api::{QuerySchema, Viewer, build_schema};
 use serde_json::{Value, json};
+use transparency::{TreeSettings, TreeWorker};
+use transparency_log::{
+    Hash, SigningKey, VerifierKey, leaf_hash, verify_consistency, verify_inclusion,
+};
 use uuid::Uuid;
 
 struct Env {
@@ -540,6 +544,145 @@ async fn roots_answer_page_and_refuse(env: &Env) {
         ["BAD_USER_INPUT"]
     );
     the_log_pages_by_position_through_each_filter(env).await;
+    the_transparency_log_proves_to_auditors_only(env).await;
+}
+
+/// The transparency log's roots: null before a checkpoint; then the checkpoint, an event's
+/// inclusion proof and a consistency proof, each checked here as an auditor would; refused to
+/// other roles and for events or sizes the tree does not hold.
+async fn the_transparency_log_proves_to_auditors_only(env: &Env) {
+    let auditor = || as_("auditor-al", Role::Auditor);
+    let none = env
+        .ask(auditor(), "{ checkpoint { treeSize } }")
+        .await
+        .unwrap();
+    assert_eq!(none["checkpoint"], Value::Null);
+    let (private, public) = SigningKey::generate("supplyline.test/log").unwrap();
+    let worker = || {
+        TreeWorker::new(
+            env.store.clone(),
+            env.db.clone(),
+            private.parse().unwrap(),
+            TreeSettings::new("supplyline.test/log"),
+        )
+    };
+    let first = worker().catch_up().await.unwrap();
+    let executors = Executors::new(env.store.clone(), ExecutorSettings::default());
+    place(&executors, "bistro-bob", &env.items[0]).await;
+    let size = worker().catch_up().await.unwrap();
+    assert!(size > first);
+
+    let answer = env
+        .ask(
+            auditor(),
+            "{ checkpoint { note origin treeSize rootHash } }",
+        )
+        .await
+        .unwrap();
+    let key: VerifierKey = public.parse().unwrap();
+    let note = answer["checkpoint"]["note"].as_str().unwrap();
+    let checkpoint = key.open(note).unwrap();
+    assert_eq!(answer["checkpoint"]["treeSize"], size);
+    assert_eq!(answer["checkpoint"]["origin"], "supplyline.test/log");
+    assert_eq!(
+        answer["checkpoint"]["rootHash"],
+        checkpoint.root().to_base64()
+    );
+
+    let log = env
+        .store
+        .read_all(event_store::Position::START, u32::MAX)
+        .await
+        .unwrap();
+    let event_id = log[1].metadata["event_id"].as_str().unwrap();
+    let proof = env
+        .ask(
+            as_("admin-amy", Role::Admin),
+            &format!(
+                "{{ inclusionProof(eventId: \"{event_id}\") \
+                   {{ leafIndex treeSize leafInput hashes checkpoint }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    let proof = &proof["inclusionProof"];
+    assert_eq!(proof["leafIndex"], 1);
+    let input = base64_decode(proof["leafInput"].as_str().unwrap());
+    let hashes: Vec<Hash> = proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    verify_inclusion(&leaf_hash(&input), 1, size, &hashes, &checkpoint.root()).unwrap();
+
+    let consistency = env
+        .ask(
+            auditor(),
+            &format!(
+                "{{ consistencyProof(from: {first}, to: {size}) {{ hashes fromCheckpoint }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    let old = key
+        .open(
+            consistency["consistencyProof"]["fromCheckpoint"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let hashes: Vec<Hash> = consistency["consistencyProof"]["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    verify_consistency(first, size, &old.root(), &checkpoint.root(), &hashes).unwrap();
+
+    for (viewer, query, code) in [
+        (
+            as_("farmer-ana", Role::Farmer),
+            "{ checkpoint { treeSize } }".to_owned(),
+            "FORBIDDEN",
+        ),
+        (
+            Viewer::anonymous("no token"),
+            "{ checkpoint { treeSize } }".to_owned(),
+            "UNAUTHENTICATED",
+        ),
+        (
+            auditor(),
+            "{ inclusionProof(eventId: \"nope\") { leafIndex } }".to_owned(),
+            "BAD_USER_INPUT",
+        ),
+        (
+            auditor(),
+            format!(
+                "{{ consistencyProof(from: 1, to: {}) {{ hashes }} }}",
+                size + 1
+            ),
+            "BAD_USER_INPUT",
+        ),
+        (
+            auditor(),
+            format!("{{ consistencyProof(from: {size}, to: 1) {{ hashes }} }}"),
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        assert_eq!(
+            env.ask(viewer, &query).await.unwrap_err(),
+            [code],
+            "{query}"
+        );
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 /// What a hostile review found: every refusal has its code, repeated root fields count, NUL
