@@ -10,6 +10,7 @@ mod queries;
 mod relay;
 mod served;
 mod store;
+mod transparency;
 
 pub use all::run as run_all;
 pub use commands::{CommandBenchOptions, run as run_commands};
@@ -20,6 +21,7 @@ pub use processes::{ProcessBenchOptions, run as run_processes};
 pub use projections::{ProjectionBenchOptions, run as run_projections};
 pub use queries::{QueryBenchOptions, run as run_queries};
 pub use relay::{RelayBenchOptions, run as run_relay};
+pub use transparency::{TransparencyBenchOptions, run as run_transparency};
 
 use std::future::Future;
 

@@ -316,8 +316,21 @@ enum BenchTarget {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The transparency log: leaves appended to the tree next to raw SHA-256 of the same
+    /// bytes, the worker from a log into the stored tree, and the cost of an inclusion proof.
+    Transparency {
+        /// Events in the log.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Inclusion proofs timed.
+        #[arg(long, default_value_t = 2_000)]
+        proofs: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Every benchmark above in one go (store, commands, hot, projections, processes,
-    /// queries, relay), then one table of every figure beside its ceiling and ratio.
+    /// queries, relay, transparency), then one table of every figure beside its ceiling and
+    /// ratio.
     All {
         /// Each briefly, at a hundredth of the data: proves they run, not figures to quote.
         #[arg(long)]
@@ -571,6 +584,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 nats_url: nats.nats_url,
             };
             bench::run_relay(&store.database_url, options).await
+        }
+        Action::Bench {
+            target:
+                BenchTarget::Transparency {
+                    store,
+                    events,
+                    proofs,
+                },
+        } => {
+            let options = bench::TransparencyBenchOptions { events, proofs };
+            bench::run_transparency(&store.database_url, options).await
         }
         Action::Bench {
             target:

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::{
     CommandBenchOptions, HotBenchOptions, ProcessBenchOptions, ProjectionBenchOptions,
-    QueryBenchOptions, RelayBenchOptions, StoreBenchOptions,
+    QueryBenchOptions, RelayBenchOptions, StoreBenchOptions, TransparencyBenchOptions,
 };
 
 /// One figure of a run, for the table.
@@ -103,6 +103,15 @@ pub async fn run(admin_url: &str, nats_url: &str, quick: bool) -> anyhow::Result
             rate: 500,
             seconds,
             nats_url: nats_url.to_owned(),
+        },
+    )
+    .await?;
+    println!();
+    super::run_transparency(
+        admin_url,
+        TransparencyBenchOptions {
+            events: 1_000_000 / scale,
+            proofs: if quick { 50 } else { 2_000 },
         },
     )
     .await?;
