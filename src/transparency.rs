@@ -8,8 +8,8 @@ use event_store::EventStore;
 use projections::ReadDb;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use transparency::{Auditor, LogAudit, TreeSettings, TreeWorker};
-use transparency_log::{SigningKey, VerifierKey};
+use transparency::{Auditor, LogAudit, TreeSettings, TreeWorker, check_consistency};
+use transparency_log::{Hash, SigningKey, VerifierKey};
 
 /// The worker running in this process, until [`Running::stop`].
 pub struct Running {
@@ -87,13 +87,14 @@ pub async fn verify(store: &EventStore, checkpoint: &Path, key: &str) -> anyhow:
     let note = std::fs::read_to_string(checkpoint)
         .with_context(|| format!("cannot read the checkpoint {}", checkpoint.display()))?;
     let key = verifier_key(key)?;
-    match auditor(store).await?.verify(&note, &key).await? {
+    let auditor = auditor(store).await?;
+    match auditor.verify(&note, &key).await? {
         LogAudit::Intact { size, log_size } => {
             println!(
                 "ok: the log still holds the checkpoint's {size} events unchanged ({log_size} \
                  events now)"
             );
-            Ok(true)
+            extends(&auditor, &note, &key).await
         }
         LogAudit::Differs {
             size,
@@ -111,6 +112,50 @@ pub async fn verify(store: &EventStore, checkpoint: &Path, key: &str) -> anyhow:
                      ({log_size} events now): {detail}"
                 ),
             }
+            Ok(false)
+        }
+    }
+}
+
+/// Whether the latest signed checkpoint extends the held one `note`: its consistency proof,
+/// checked against both signed roots, as the auditor would check it.
+async fn extends(auditor: &Auditor, note: &str, key: &VerifierKey) -> anyhow::Result<bool> {
+    let held = key.open(note)?;
+    let Some(latest) = auditor.latest_checkpoint().await? else {
+        return Ok(true);
+    };
+    let latest = match key.open(&latest) {
+        Ok(latest) => latest,
+        Err(error) => {
+            eprintln!("TAMPERED: the latest checkpoint is not signed by this key: {error}");
+            return Ok(false);
+        }
+    };
+    if latest.size() < held.size() {
+        eprintln!(
+            "TAMPERED: the latest checkpoint ({} events) is older than the held one ({})",
+            latest.size(),
+            held.size()
+        );
+        return Ok(false);
+    }
+    let proof = auditor.consistency(held.size(), latest.size()).await?;
+    let hashes = proof
+        .consistency_proof
+        .iter()
+        .map(|h| Hash::from_base64(h))
+        .collect::<Result<Vec<_>, _>>()
+        .context("the consistency proof is malformed")?;
+    match check_consistency(&held, &latest, &hashes) {
+        Ok(()) => {
+            println!(
+                "ok: the latest checkpoint ({} events) extends it (consistency proof checked)",
+                latest.size()
+            );
+            Ok(true)
+        }
+        Err(error) => {
+            eprintln!("TAMPERED: {error}");
             Ok(false)
         }
     }

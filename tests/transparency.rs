@@ -148,6 +148,10 @@ async fn an_auditor_keeps_a_checkpoint_checks_proofs_and_catches_an_edit() {
     let intact = verify(&url);
     assert!(intact.status.success(), "{intact:?}");
     assert!(text(&intact).starts_with("ok:"), "{intact:?}");
+    assert!(
+        text(&intact).contains("extends it (consistency proof checked)"),
+        "{intact:?}"
+    );
 
     // A forged checkpoint (another key) is refused outright.
     let (_, other) = SigningKey::generate("supplyline.test/log").unwrap();

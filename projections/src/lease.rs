@@ -96,6 +96,34 @@ impl Leases {
         }
     }
 
+    /// Waits until the lease of `name` is taken, trying every `retry` (a standby's wait, and
+    /// a failing database's), or until `stop` says to stop (`None`).
+    pub async fn take_when_free(
+        &self,
+        name: &str,
+        retry: Duration,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Lease> {
+        loop {
+            if *stop.borrow() {
+                return None;
+            }
+            match self.try_take(name).await {
+                Ok(Some(lease)) => return Some(lease),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, lease = name, "cannot take the lease"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(retry) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
     /// Takes the lease of `name` if no one holds it; `None` if someone does.
     pub async fn try_take(&self, name: &str) -> Result<Option<Lease>, ProjectionError> {
         match &self.postgres {

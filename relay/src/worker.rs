@@ -104,26 +104,10 @@ impl<P: Publisher> Relay<P> {
             backoff = (backoff * 2).min(self.settings.max_backoff);
         }
         let leases = Leases::new(&self.db);
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let mut lease = match leases.try_take(&self.settings.name).await {
-                Ok(Some(lease)) => lease,
-                Ok(None) => {
-                    if pause(&mut stop, self.settings.standby_retry).await {
-                        return;
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "the relay cannot take its lease; retrying");
-                    if pause(&mut stop, self.settings.standby_retry).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
+        while let Some(mut lease) = leases
+            .take_when_free(&self.settings.name, self.settings.standby_retry, &mut stop)
+            .await
+        {
             tracing::info!(relay = %self.settings.name, "relaying the log");
             match self.relay(&mut lease, &mut stop).await {
                 Ok(()) => {

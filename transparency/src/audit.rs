@@ -3,11 +3,14 @@
 //! checkpoint's tree unchanged (recomputed from the events, never taken from the tree's own
 //! tables, which an attacker with the database could have rewritten too).
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use event_store::{EventStore, Position, RecordedEvent};
 use projections::ReadDb;
 use serde::Serialize;
+use tokio::sync::OnceCell;
 use transparency_log::{
     Checkpoint, Frontier, Hash, NodeId, Plan, VerifierKey, consistency_plan, inclusion_plan,
     root_plan, verify_consistency, verify_inclusion,
@@ -81,17 +84,31 @@ pub enum LogAudit {
 pub struct Auditor {
     store: EventStore,
     db: ReadDb,
+    /// Set once the tables are known to exist (made on first use, not on every request).
+    ready: Arc<OnceCell<()>>,
 }
 
 impl Auditor {
     /// Reads the tree in `db` over the log in `store`.
     pub fn new(store: EventStore, db: ReadDb) -> Self {
-        Self { store, db }
+        Self {
+            store,
+            db,
+            ready: Arc::default(),
+        }
+    }
+
+    /// Makes the tables if they are missing, once.
+    async fn ready(&self) -> Result<(), TransparencyError> {
+        self.ready
+            .get_or_try_init(|| tables::set_up(&self.db))
+            .await
+            .map(|_| ())
     }
 
     /// The latest signed checkpoint, as a note.
     pub async fn latest_checkpoint(&self) -> Result<Option<String>, TransparencyError> {
-        tables::set_up(&self.db).await?;
+        self.ready().await?;
         Ok(tables::latest_checkpoint(&self.db)
             .await?
             .map(|(_, note)| note))
@@ -104,7 +121,7 @@ impl Auditor {
         event_id_wanted: &str,
         tree_size: Option<u64>,
     ) -> Result<InclusionProof, TransparencyError> {
-        tables::set_up(&self.db).await?;
+        self.ready().await?;
         let (size, checkpoint) = self.tree_at(tree_size).await?;
         let (index, before) = tables::leaf_of(&self.db, event_id_wanted)
             .await?
@@ -122,8 +139,18 @@ impl Auditor {
             )));
         }
         let input = event.as_ref().map(leaf_input).unwrap_or_default();
-        let proof = self.assemble(&inclusion_plan(index, size)?).await?;
-        let root = self.root(size).await?;
+        let plan = inclusion_plan(index, size)?;
+        // The root the proof must reach: the signed one when a checkpoint was signed at that
+        // size, else the stored tree's (both plans read in one query).
+        let signed = checkpoint.as_deref().and_then(signed_root);
+        let (proof, root) = match signed {
+            Some(root) => (self.assemble(&[&plan]).await?.remove(0), root),
+            None => {
+                let mut hashes = self.assemble(&[&plan, &root_plan(size)]).await?;
+                let root = hashes.pop().and_then(|r| r.first().copied());
+                (hashes.remove(0), root.unwrap_or(Hash::EMPTY_ROOT))
+            }
+        };
         verify_inclusion(
             &transparency_log::leaf_hash(&input),
             index,
@@ -152,11 +179,12 @@ impl Auditor {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, TransparencyError> {
-        tables::set_up(&self.db).await?;
+        self.ready().await?;
         let (new_size, new_checkpoint) = self.tree_at(Some(new_size)).await?;
         let proof = self
-            .assemble(&consistency_plan(old_size, new_size)?)
-            .await?;
+            .assemble(&[&consistency_plan(old_size, new_size)?])
+            .await?
+            .remove(0);
         Ok(ConsistencyProof {
             old_size,
             new_size,
@@ -183,7 +211,7 @@ impl Auditor {
             return Ok(LogAudit::Intact { size, log_size });
         }
         // Which leaf: the stored leaves tell, if they still make the checkpoint's root.
-        tables::set_up(&self.db).await?;
+        self.ready().await?;
         let stored: Vec<Hash> = tables::leaf_hashes(&self.db)
             .await?
             .chunks_exact(32)
@@ -258,28 +286,26 @@ impl Auditor {
         }
     }
 
-    /// The stored tree's root at `size`.
-    async fn root(&self, size: u64) -> Result<Hash, TransparencyError> {
-        let hashes = self.assemble(&root_plan(size)).await?;
-        Ok(hashes.first().copied().unwrap_or(Hash::EMPTY_ROOT))
-    }
-
-    /// A plan's hashes, its nodes read from their tiles in one query.
-    async fn assemble(&self, plan: &Plan) -> Result<Vec<Hash>, TransparencyError> {
-        let mut wanted: Vec<tiles::TileId> = plan
-            .nodes()
+    /// Each plan's hashes, their nodes read from their tiles in one query.
+    async fn assemble(&self, plans: &[&Plan]) -> Result<Vec<Vec<Hash>>, TransparencyError> {
+        let mut wanted: Vec<tiles::TileId> = plans
             .iter()
+            .flat_map(|plan| plan.nodes())
             .map(|node| tiles::locate(*node).0)
             .collect();
         wanted.sort();
         wanted.dedup();
         let found = tables::tiles(&self.db, &wanted).await?;
-        Ok(plan.assemble(|node: NodeId| {
-            let (tile, _, _) = tiles::locate(node);
-            found
-                .get(&tile)
-                .and_then(|hashes| tiles::fold(node, hashes))
-        })?)
+        let mut assembled = Vec::with_capacity(plans.len());
+        for plan in plans {
+            assembled.push(plan.assemble(|node: NodeId| {
+                let (tile, _, _) = tiles::locate(node);
+                found
+                    .get(&tile)
+                    .and_then(|hashes| tiles::fold(node, hashes))
+            })?);
+        }
+        Ok(assembled)
     }
 
     /// The event right after `position` in the log, as stored.
@@ -327,6 +353,14 @@ impl Auditor {
             leaves.extend(events.iter().map(crate::event_leaf));
         }
     }
+}
+
+/// The root a signed note names (its signature is checked by whoever relies on it).
+fn signed_root(note: &str) -> Option<Hash> {
+    let (body, _) = note.split_once("\n\n")?;
+    Checkpoint::parse_body(&format!("{body}\n"))
+        .ok()
+        .map(|checkpoint| checkpoint.root())
 }
 
 /// The root of a tree of these leaves.

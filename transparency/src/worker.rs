@@ -91,28 +91,11 @@ impl TreeWorker {
             backoff = (backoff * 2).min(self.settings.max_backoff);
         }
         let leases = Leases::new(&self.db);
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let lease = match leases.try_take(&self.settings.name).await {
-                Ok(Some(lease)) => lease,
-                Ok(None) => {
-                    if pause(&mut stop, self.settings.standby_retry).await {
-                        return;
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "the transparency log cannot take its lease");
-                    if pause(&mut stop, self.settings.standby_retry).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
+        while let Some(mut lease) = leases
+            .take_when_free(&self.settings.name, self.settings.standby_retry, &mut stop)
+            .await
+        {
             tracing::info!(worker = %self.settings.name, "building the transparency log");
-            let mut lease = lease;
             match self.work(&mut lease, &mut stop).await {
                 Ok(()) => {
                     lease.release().await;
