@@ -128,7 +128,9 @@ async fn on_postgres(url: &str, options: TransparencyBenchOptions) -> anyhow::Re
 
     // Proofs against the whole tree, of random events.
     let ids = event_ids(&store).await?;
-    let auditor = Auditor::new(store.clone(), db.clone());
+    // As the query API reads: no ping of a pooled connection before each query.
+    let queries = ReadDb::open_for_queries(&store, 4).await?;
+    let auditor = Auditor::new(store.clone(), queries.clone());
     let mut latencies = Vec::with_capacity(options.proofs);
     let mut rng = rand::rng();
     for _ in 0..options.proofs {
@@ -157,6 +159,7 @@ async fn on_postgres(url: &str, options: TransparencyBenchOptions) -> anyhow::Re
         None,
         None,
     );
+    queries.close().await;
     db.close().await;
     Ok(())
 }

@@ -271,12 +271,17 @@ impl Auditor {
     /// The size and signed checkpoint of the tree asked for: `size` (which must not pass the
     /// stored tree), or the latest checkpoint's.
     async fn tree_at(&self, size: Option<u64>) -> Result<(u64, Option<String>), TransparencyError> {
-        let stored = tables::state(&self.db).await?.size;
         match size {
-            Some(size) if size > stored => Err(TransparencyError::OutOfRange(format!(
-                "the tree holds {stored} leaves, not {size}"
-            ))),
-            Some(size) => Ok((size, tables::checkpoint_at(&self.db, size).await?)),
+            Some(size) => {
+                let stored = tables::state(&self.db).await?.size;
+                if size > stored {
+                    return Err(TransparencyError::OutOfRange(format!(
+                        "the tree holds {stored} leaves, not {size}"
+                    )));
+                }
+                Ok((size, tables::checkpoint_at(&self.db, size).await?))
+            }
+            // A signed checkpoint's tree is always stored (it is written with its batch).
             None => match tables::latest_checkpoint(&self.db).await? {
                 Some((size, note)) => Ok((size, Some(note))),
                 None => Err(TransparencyError::OutOfRange(
