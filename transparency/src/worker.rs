@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use transparency_log::{Checkpoint, SigningKey};
 
 use crate::TransparencyError;
-use crate::appender::{Appended, Appender};
+use crate::appender::Appender;
 use crate::tables;
 
 /// The pause after a first failure; each further one doubles it, up to the settings' most.
@@ -201,7 +201,7 @@ impl TreeWorker {
             None
         };
         lease.check().await.map_err(|_| TransparencyError::Moved)?;
-        write(&self.db, &appended, checkpoint.clone()).await?;
+        appended.write(&self.db, checkpoint.clone()).await?;
         if checkpoint.is_some() {
             *signed = Signed {
                 size: appender.size(),
@@ -228,7 +228,7 @@ impl TreeWorker {
                 break;
             }
             let appended = appender.append(&events)?;
-            write(&self.db, &appended, None).await?;
+            appended.write(&self.db, None).await?;
         }
         let checkpoint = Checkpoint::new(
             self.settings.origin.clone(),
@@ -236,22 +236,12 @@ impl TreeWorker {
             appender.root(),
         )
         .map_err(|e| TransparencyError::Corrupt(format!("the origin: {e}")))?;
-        write(
-            &self.db,
-            &appender.unchanged(),
-            Some(self.key.sign(&checkpoint)),
-        )
-        .await?;
+        appender
+            .unchanged()
+            .write(&self.db, Some(self.key.sign(&checkpoint)))
+            .await?;
         Ok(appender.size())
     }
-}
-
-async fn write(
-    db: &ReadDb,
-    appended: &Appended,
-    checkpoint: Option<String>,
-) -> Result<(), TransparencyError> {
-    appended.write(db, checkpoint).await
 }
 
 /// Waits `wait` unless told to stop first; true when stopping.
