@@ -48,7 +48,13 @@ impl Position {
     /// The opaque token handed to clients: fixed-width hex, so tokens compare as strings the
     /// way positions compare.
     pub fn token(&self) -> String {
-        format!("{:08x}{:016x}{:016x}", self.epoch, self.tx, self.seq)
+        // The three numbers' big-endian bytes in hex: the same text as zero-padded `{:x}`
+        // formatting, without the formatter's cost (every relayed event and page cursor pays it).
+        let mut bytes = [0_u8; 20];
+        bytes[..4].copy_from_slice(&self.epoch.to_be_bytes());
+        bytes[4..12].copy_from_slice(&self.tx.to_be_bytes());
+        bytes[12..].copy_from_slice(&self.seq.to_be_bytes());
+        hex::encode(bytes)
     }
 
     /// Reads a token made by [`Position::token`].
@@ -102,6 +108,16 @@ mod tests {
         let c = Position::new(1, 0, 0);
         assert!(a < b && b < c);
         assert!(a.token() < b.token() && b.token() < c.token());
+    }
+
+    #[test]
+    fn a_token_is_zero_padded_lowercase_hex() {
+        for (epoch, tx, seq) in [(0, 0, 0), (1, 0xab, 7), (u32::MAX, u64::MAX, u64::MAX)] {
+            assert_eq!(
+                Position::new(epoch, tx, seq).token(),
+                format!("{epoch:08x}{tx:016x}{seq:016x}")
+            );
+        }
     }
 
     #[test]

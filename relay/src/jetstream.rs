@@ -2,14 +2,16 @@
 //! drops what a crash made the relay send again, and each message names the one before it,
 //! so that none is stored out of order.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_nats::HeaderMap;
+use async_nats::client::PublishErrorKind;
 use async_nats::jetstream::stream::RawMessageErrorKind;
-use async_nats::jetstream::{self, Context, context::PublishErrorKind, stream};
+use async_nats::jetstream::{self, Context, stream};
+use async_nats::{Client, HeaderMap, HeaderName};
+
+use crate::ack_inbox::{AckFailure, AckInbox};
 
 use crate::message::{MESSAGE_ID_HEADER, POSITION_HEADER};
 use event_store::Position;
@@ -20,12 +22,12 @@ use crate::{Held, IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, S
 /// duplicates: a message sent again is still answered as a duplicate). When the connection
 /// drops, messages in its write buffer are lost while later ones may still go out: this
 /// keeps a later one from being stored before them.
-const EXPECTED_LAST_HEADER: &str = "Nats-Expected-Last-Msg-Id";
+const EXPECTED_LAST: HeaderName = HeaderName::from_static("Nats-Expected-Last-Msg-Id");
 
 /// The same by stream sequence, for the first message after the stream was read: a server
 /// restart forgets the last message id once it is out of the duplicate window, never the
 /// last sequence.
-const EXPECTED_LAST_SEQUENCE_HEADER: &str = "Nats-Expected-Last-Sequence";
+const EXPECTED_LAST_SEQUENCE: HeaderName = HeaderName::from_static("Nats-Expected-Last-Sequence");
 
 /// What the next message names as the one before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +71,15 @@ impl JetStreamSettings {
 }
 
 /// Publishes to one JetStream stream over one connection (a second connection could send a
-/// first one's queued messages after its own, out of order).
+/// first one's queued messages after its own, out of order): plain publishes with a reply
+/// subject, their acknowledgements received through one inbox.
 pub struct JetStream {
+    client: Client,
+    /// The stream's management (made, read, brought up to date).
     context: Context,
+    /// Where acknowledgements arrive; `None` until the first batch, and again after a failed
+    /// one, so that nothing a failed batch left behind is read.
+    acks: tokio::sync::Mutex<Option<AckInbox>>,
     settings: JetStreamSettings,
     /// What the next message names as its predecessor, as far as this publisher knows;
     /// `None` once a publish failed, until it is read from the stream again.
@@ -97,11 +105,11 @@ impl JetStream {
             .map_err(unavailable)?;
         let context = jetstream::ContextBuilder::new()
             .timeout(settings.ack_wait)
-            // Acknowledgements a failed batch left behind free their places by then.
-            .ack_timeout(settings.ack_wait)
-            .build(client);
+            .build(client.clone());
         Ok(Self {
+            client,
             context,
+            acks: tokio::sync::Mutex::new(None),
             settings,
             last: Mutex::new(None),
             stream_ready: AtomicBool::new(false),
@@ -222,51 +230,78 @@ impl Publisher for JetStream {
         self.stream_state().await
     }
 
-    async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
-        let result = self.publish_in_order(messages).await;
+    async fn publish(&self, messages: Vec<IntegrationMessage>) -> Result<(), PublishError> {
+        let mut acks = self.acks.lock().await;
+        let result = self.publish_in_order(&mut acks, messages).await;
         if result.is_err() {
             // What the stream holds now is unknown (it may even be gone): look again before
             // the next batch.
             self.remember(None);
             self.stream_ready.store(false, Ordering::Relaxed);
+            *acks = None;
         }
         result
     }
 }
 
 impl JetStream {
-    async fn publish_in_order(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+    async fn publish_in_order(
+        &self,
+        acks: &mut Option<AckInbox>,
+        messages: Vec<IntegrationMessage>,
+    ) -> Result<(), PublishError> {
         if !self.stream_ready.load(Ordering::Relaxed) {
             self.ensure_stream().await?;
         }
         let mut previous = self.predecessor().await?;
-        let mut pending = VecDeque::with_capacity(messages.len());
-        for message in messages {
+        let inbox = match acks {
+            Some(inbox) => inbox,
+            None => acks.insert(AckInbox::open(&self.client).await.map_err(unavailable)?),
+        };
+        let replies = inbox.reserve(messages.len());
+        // Each message's id, for what the broker answers of it.
+        let mut ids = Vec::with_capacity(messages.len());
+        for (index, message) in messages.into_iter().enumerate() {
+            // Taken apart: its texts become the headers as they are, not copied.
+            let IntegrationMessage {
+                subject,
+                event_id,
+                headers: named,
+                body,
+            } = message;
             let mut headers = HeaderMap::new();
-            for (name, value) in &message.headers {
-                headers.insert(*name, value.as_str());
+            for (name, value) in named {
+                headers.insert(HeaderName::from_static(name), value);
             }
-            match &previous {
+            match previous {
                 Predecessor::Sequence(sequence) => {
-                    headers.insert(EXPECTED_LAST_SEQUENCE_HEADER, sequence.to_string().as_str());
+                    headers.insert(EXPECTED_LAST_SEQUENCE, sequence.to_string());
                 }
-                Predecessor::Id(id) => headers.insert(EXPECTED_LAST_HEADER, id.as_str()),
+                Predecessor::Id(id) => headers.insert(EXPECTED_LAST, id),
             }
-            let acknowledged = self
-                .context
-                .publish_with_headers(message.subject.clone(), headers, message.body.clone())
+            let reply = inbox.reply_subject(replies, index);
+            if let Err(error) = self
+                .client
+                .publish_with_reply_and_headers(subject, reply, headers, body)
                 .await
-                .map_err(|e| refused_or_unavailable(message, e))?;
-            pending.push_back((message, acknowledged));
-            previous = Predecessor::Id(message.event_id.clone());
+            {
+                return Err(refused_or_unavailable(&event_id, error));
+            }
+            previous = Predecessor::Id(event_id.clone());
+            ids.push(event_id);
         }
-        // Every message is on its way; their acknowledgements come back in order.
-        for (message, acknowledged) in pending {
-            acknowledged
-                .await
-                .map_err(|e| refused_or_unavailable(message, e))?;
-            self.remember(Some(Predecessor::Id(message.event_id.clone())));
-        }
+        // Every message is on its way; the broker answers each once it is stored.
+        inbox
+            .acknowledged(replies, self.settings.ack_wait)
+            .await
+            .map_err(|failure| match failure {
+                AckFailure::Refused { index, reason } => {
+                    let event = ids.get(index).map_or("?", String::as_str);
+                    unavailable(format!("{event}: {reason}"))
+                }
+                AckFailure::Silent(reason) => unavailable(reason),
+            })?;
+        self.remember(Some(previous));
         Ok(())
     }
 }
@@ -276,16 +311,14 @@ fn unavailable(error: impl std::fmt::Display) -> PublishError {
     PublishError::Unavailable(error.to_string())
 }
 
-/// A publish error: refused for good when the message itself is at fault, else passing.
-fn refused_or_unavailable(
-    message: &IntegrationMessage,
-    error: async_nats::jetstream::context::PublishError,
-) -> PublishError {
+/// A publish error of event `event_id`'s message: refused for good when the message itself
+/// is at fault, else passing.
+fn refused_or_unavailable(event_id: &str, error: async_nats::client::PublishError) -> PublishError {
     match error.kind() {
         PublishErrorKind::MaxPayloadExceeded => PublishError::Refused {
-            event_id: message.event_id.clone(),
+            event_id: event_id.to_owned(),
             message: error.to_string(),
         },
-        _ => unavailable(format!("{}: {error}", message.event_id)),
+        _ => unavailable(format!("{event_id}: {error}")),
     }
 }

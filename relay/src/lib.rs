@@ -18,6 +18,7 @@
 //! `*` as they filter with `>` and `*` here), publisher confirms as the acknowledgement, and
 //! the event id as `message_id` for consumers to drop what a crash made the relay send twice.
 
+mod ack_inbox;
 mod checkpoint;
 mod jetstream;
 mod lag;

@@ -78,7 +78,7 @@ impl IntegrationMessage {
         .map_err(|e| fail(format!("its JSON cannot be written: {e}")))?;
         let event_id = ids.event_id.into_owned();
         Ok(Self {
-            subject: format!("{prefix}.{aggregate_type}.{event_type}"),
+            subject: [prefix, ".", aggregate_type, ".", event_type].concat(),
             headers: vec![
                 (MESSAGE_ID_HEADER, event_id.clone()),
                 ("Supplyline-Event-Id", event_id.clone()),

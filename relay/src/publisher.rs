@@ -47,10 +47,11 @@ pub enum PublishError {
 pub trait Publisher: Send + Sync + 'static {
     /// Publishes `messages` in their order, many in flight at once, and returns once the
     /// broker has acknowledged every one (acknowledgements are awaited in order). A message
-    /// the broker has seen already within its duplicate window counts as published.
+    /// the broker has seen already within its duplicate window counts as published. The
+    /// messages are the publisher's to take apart (a failed batch is read from the log again).
     fn publish(
         &self,
-        messages: &[IntegrationMessage],
+        messages: Vec<IntegrationMessage>,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 
     /// What the broker holds. The relay resumes after the last event it holds rather than

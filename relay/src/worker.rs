@@ -196,7 +196,8 @@ impl<P: Publisher> Relay<P> {
                     Err(error) => break 'step Err(error),
                 };
                 let earlier = acknowledged.take();
-                let (sent, saved) = tokio::join!(self.publisher.publish(&batch.messages), async {
+                let count = i64::try_from(batch.messages.len()).unwrap_or(i64::MAX);
+                let (sent, saved) = tokio::join!(self.publisher.publish(batch.messages), async {
                     match earlier {
                         Some(done) => self.save(lease, done).await,
                         None => Ok(()),
@@ -211,7 +212,6 @@ impl<P: Publisher> Relay<P> {
                 if let Err(error) = sent {
                     break 'step Err(error.into());
                 }
-                let count = i64::try_from(batch.messages.len()).unwrap_or(i64::MAX);
                 count_published(name, count);
                 acknowledged = Some((batch.last, published + count));
                 Ok(())

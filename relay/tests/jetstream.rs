@@ -63,13 +63,13 @@ async fn messages_arrive_once_in_log_order_and_filter_by_subject() {
     let messages: Vec<IntegrationMessage> = (0..60)
         .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
         .collect();
-    publisher.publish(&messages[..25]).await.unwrap();
-    publisher.publish(&messages[25..40]).await.unwrap();
+    publisher.publish(messages[..25].to_vec()).await.unwrap();
+    publisher.publish(messages[25..40].to_vec()).await.unwrap();
     // A crash between the acknowledgement and the checkpoint sends a batch again.
-    publisher.publish(&messages[25..40]).await.unwrap();
+    publisher.publish(messages[25..40].to_vec()).await.unwrap();
     // So does a new process, which knows nothing of what it sent.
     let restarted = JetStream::connect(settings).await.unwrap();
-    restarted.publish(&messages[30..60]).await.unwrap();
+    restarted.publish(messages[30..60].to_vec()).await.unwrap();
 
     let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
         .await
@@ -141,11 +141,11 @@ async fn a_stream_whose_messages_aged_out_takes_new_ones() {
         .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
         .collect();
     let publisher = JetStream::connect(settings.clone()).await.unwrap();
-    publisher.publish(&messages[..3]).await.unwrap();
+    publisher.publish(messages[..3].to_vec()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let restarted = JetStream::connect(settings.clone()).await.unwrap();
     assert_eq!(restarted.last_stored().await.unwrap(), Held::Unknown);
-    restarted.publish(&messages[3..]).await.unwrap();
+    restarted.publish(messages[3..].to_vec()).await.unwrap();
 
     let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
         .await

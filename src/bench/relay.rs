@@ -236,20 +236,30 @@ impl Timed {
 }
 
 impl Publisher for Timed {
-    async fn publish(&self, messages: &[IntegrationMessage]) -> Result<(), PublishError> {
+    async fn publish(&self, messages: Vec<IntegrationMessage>) -> Result<(), PublishError> {
+        let recording = self
+            .acknowledged
+            .lock()
+            .is_ok_and(|acknowledged| acknowledged.recording);
+        let positions: Vec<String> = if recording {
+            messages
+                .iter()
+                .filter_map(|message| {
+                    let (_, position) = message
+                        .headers
+                        .iter()
+                        .find(|(name, _)| *name == "Supplyline-Position")?;
+                    Some(position.clone())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.inner.publish(messages).await?;
         let now = Instant::now();
-        if let Ok(mut acknowledged) = self.acknowledged.lock()
-            && acknowledged.recording
-        {
-            for message in messages {
-                if let Some((_, position)) = message
-                    .headers
-                    .iter()
-                    .find(|(name, _)| *name == "Supplyline-Position")
-                {
-                    acknowledged.at.insert(position.clone(), now);
-                }
+        if let Ok(mut acknowledged) = self.acknowledged.lock() {
+            for position in positions {
+                acknowledged.at.insert(position, now);
             }
         }
         Ok(())
