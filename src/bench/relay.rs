@@ -4,7 +4,8 @@
 //!   the raw ceiling measured in the same run: the same messages (subjects, headers with the
 //!   relay's order guard, bodies), built beforehand, published by a plain async-nats client
 //!   into another fresh stream, as many in flight as the relay's batch, acknowledgements
-//!   awaited in order;
+//!   awaited in order; and the relay's own publisher fed those messages from memory, which
+//!   tells what reading the log and preparing its messages cost the relay;
 //! * the lag from a command's answer (its events appended) to the broker's acknowledgement of
 //!   its event (p50, p99), at `--rate` commands/s with the relay running.
 
@@ -45,7 +46,11 @@ const BATCH: u32 = 1_000;
 /// streams of its own (deleted afterwards) on the NATS server the options name.
 pub async fn run(admin_url: &str, options: RelayBenchOptions) -> anyhow::Result<()> {
     let tag = Uuid::now_v7().simple().to_string();
-    let streams = [format!("BENCH_RAW_{tag}"), format!("BENCH_RELAY_{tag}")];
+    let streams = [
+        format!("BENCH_RAW_{tag}"),
+        format!("BENCH_ALONE_{tag}"),
+        format!("BENCH_RELAY_{tag}"),
+    ];
     let outcome = super::on_scratch_database(admin_url, |url| {
         let (options, tag, streams) = (options.clone(), tag.clone(), streams.clone());
         async move { on_postgres(&url, &options, &tag, &streams).await }
@@ -64,7 +69,7 @@ async fn on_postgres(
     url: &str,
     options: &RelayBenchOptions,
     tag: &str,
-    [raw_stream, relay_stream]: &[String; 2],
+    [raw_stream, alone_stream, relay_stream]: &[String; 3],
 ) -> anyhow::Result<()> {
     let (store, events, filled) = filled_log(url, options.events).await?;
     println!(
@@ -79,6 +84,12 @@ async fn on_postgres(
         ..JetStreamSettings::new(options.nats_url.clone())
     };
     let ceiling = raw_ceiling(&store, &raw).await?;
+    let alone = JetStreamSettings {
+        stream: alone_stream.clone(),
+        subject_prefix: format!("benchalone{tag}"),
+        ..JetStreamSettings::new(options.nats_url.clone())
+    };
+    let publisher_alone = publisher_alone(&store, &alone).await?;
 
     let nats = JetStreamSettings {
         stream: relay_stream.clone(),
@@ -115,6 +126,11 @@ async fn on_postgres(
         elapsed.as_secs_f64(),
         ceiling,
         ours / ceiling
+    );
+    println!(
+        "  the relay's publisher alone, the same messages built beforehand {publisher_alone:>9.0}/s   \
+         relay/publisher alone {:.2}",
+        ours / publisher_alone
     );
     super::record(
         "relay",
@@ -167,6 +183,41 @@ async fn on_postgres(
     Ok(())
 }
 
+/// Every message of the log, under `prefix`.
+async fn log_messages(store: &EventStore, prefix: &str) -> anyhow::Result<Vec<IntegrationMessage>> {
+    let mut messages = Vec::new();
+    let mut after = Position::START;
+    loop {
+        let events = store.read_all_raw(after, 10_000).await?;
+        let Some(last) = events.last() else { break };
+        after = last.position;
+        for event in &events {
+            messages.push(IntegrationMessage::of(event, prefix)?);
+        }
+    }
+    Ok(messages)
+}
+
+/// The relay's own publisher with no log to read: the log's messages, built beforehand,
+/// published in batches of `BATCH` into a fresh stream; events/s. Beside the relay, what
+/// reading the log and preparing its messages cost it.
+async fn publisher_alone(store: &EventStore, settings: &JetStreamSettings) -> anyhow::Result<f64> {
+    let publisher = JetStream::connect(settings.clone()).await?;
+    publisher.ensure_stream().await?;
+    let mut messages = log_messages(store, &settings.subject_prefix).await?;
+    let count = messages.len();
+    let mut batches = Vec::new();
+    while !messages.is_empty() {
+        let rest = messages.split_off(messages.len().min(BATCH as usize));
+        batches.push(std::mem::replace(&mut messages, rest));
+    }
+    let started = Instant::now();
+    for batch in batches {
+        publisher.publish(batch).await?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64().max(1e-9))
+}
+
 /// The ceiling: the log's messages, built beforehand, published by a plain async-nats client
 /// into a fresh stream with `BATCH` in flight and acknowledgements awaited in order; events/s.
 async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow::Result<f64> {
@@ -175,16 +226,7 @@ async fn raw_ceiling(store: &EventStore, settings: &JetStreamSettings) -> anyhow
         .await?
         .ensure_stream()
         .await?;
-    let mut messages = Vec::new();
-    let mut after = Position::START;
-    loop {
-        let events = store.read_all_raw(after, 10_000).await?;
-        let Some(last) = events.last() else { break };
-        after = last.position;
-        for event in &events {
-            messages.push(IntegrationMessage::of(event, &settings.subject_prefix)?);
-        }
-    }
+    let messages = log_messages(store, &settings.subject_prefix).await?;
     let client = async_nats::connect(settings.url.as_str()).await?;
     let js = async_nats::jetstream::new(client);
     let started = Instant::now();
