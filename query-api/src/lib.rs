@@ -20,6 +20,7 @@ mod inspections;
 mod limits;
 mod loaders;
 mod orders;
+mod parsed;
 mod purchases;
 mod reports;
 mod schema;

@@ -7,6 +7,8 @@
 use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value};
 
+use crate::parsed::ParsedQueries;
+
 /// The most aliased fields one request may hold.
 pub const MAX_ALIASES: usize = 30;
 
@@ -16,15 +18,16 @@ pub const MAX_ROOT_FIELDS: usize = 30;
 /// The code of a query refused for its shape (limits, parse and validation errors).
 const REFUSED_SHAPE: &str = "GRAPHQL_VALIDATION_FAILED";
 
-/// Refuses a request over the limits before it runs: parses it (the engine then runs the
-/// parsed document), and checks its aliases, root fields and texts.
+/// Refuses a request over the limits before it runs: parses it, or takes its document from
+/// `parsed` (the engine then runs that document), and checks its aliases, root fields and
+/// texts.
 ///
 /// This is no engine extension on purpose: with any extension the engine sends every field of
 /// every answer through the extension chain, which cost a page of orders a tenth of its time.
-pub(crate) fn check(request: &mut Request) -> Result<(), ServerError> {
+pub(crate) fn check(request: &mut Request, parsed: &ParsedQueries) -> Result<(), ServerError> {
     let variables_have_nul = request.variables.values().any(has_nul);
-    let document = request
-        .parsed_query()
+    let document = parsed
+        .parse(request)
         .map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED"))?;
     let refuse = |message: String, code: &str| Err(coded(ServerError::new(message, None), code));
     let aliases: usize = document

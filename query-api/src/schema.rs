@@ -18,6 +18,7 @@ use crate::inspections::InspectionsQuery;
 use crate::limits;
 use crate::loaders::{Compliances, Deliveries, Timelines, Violations};
 use crate::orders::OrdersQuery;
+use crate::parsed::ParsedQueries;
 use crate::purchases::PurchasesQuery;
 use crate::reports::ReportsQuery;
 use crate::stock::StockQuery;
@@ -45,21 +46,25 @@ type Engine = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 /// The query API's schema: every request and subscription is checked against the query
 /// limits before it runs, and every error in its answers carries a code.
 #[derive(Clone)]
-pub struct QuerySchema(Engine);
+pub struct QuerySchema {
+    engine: Engine,
+    /// The documents of the query texts seen last.
+    parsed: Arc<ParsedQueries>,
+}
 
 impl QuerySchema {
     /// Runs a query.
     pub async fn execute(&self, request: impl Into<Request>) -> Response {
         let mut request = request.into();
-        if let Err(refused) = limits::check(&mut request) {
+        if let Err(refused) = limits::check(&mut request, &self.parsed) {
             return Response::from_errors(vec![refused]);
         }
-        limits::coded_response(self.0.execute(request).await)
+        limits::coded_response(self.engine.execute(request).await)
     }
 
     /// What the schema holds of type `D` (see [`build_schema`]).
     pub fn data<D: Any + Send + Sync>(&self) -> Option<&D> {
-        self.0.data::<D>()
+        self.engine.data::<D>()
     }
 }
 
@@ -73,10 +78,10 @@ impl Executor for QuerySchema {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Err(refused) = limits::check(&mut request) {
+        if let Err(refused) = limits::check(&mut request, &self.parsed) {
             return stream::once(async move { Response::from_errors(vec![refused]) }).boxed();
         }
-        Executor::execute_stream(&self.0, request, session_data)
+        Executor::execute_stream(&self.engine, request, session_data)
             .map(limits::coded_response)
             .boxed()
     }
@@ -107,7 +112,10 @@ pub fn build_schema(store: EventStore, db: ReadDb) -> QuerySchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish();
-    QuerySchema(engine)
+    QuerySchema {
+        engine,
+        parsed: Arc::new(ParsedQueries::new()),
+    }
 }
 
 /// The schema's SDL, for client tooling (`supplyline schemas export`).
