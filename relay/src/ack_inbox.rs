@@ -35,9 +35,13 @@ pub(crate) enum AckFailure {
     Silent(String),
 }
 
-/// A JetStream acknowledgement: only its error matters here.
+/// A JetStream acknowledgement: the stream and sequence that stored the message, or an error.
 #[derive(Deserialize)]
 struct Ack {
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    seq: Option<u64>,
     #[serde(default)]
     error: Option<AckError>,
 }
@@ -78,12 +82,15 @@ impl AckInbox {
         format!("{}.{number}", self.prefix)
     }
 
-    /// Waits until every message of `replies`' batch is acknowledged, and fails at the first
-    /// error the broker answers; `wait` is the longest silence allowed between two
-    /// acknowledgements. Answers to other batches are passed over.
+    /// Waits until `stream` has acknowledged every message of `replies`' batch, and fails at
+    /// the first error the broker answers. Silence is watched in windows of `wait`: a window
+    /// without any answer fails the batch (so a silence fails it after `wait` to twice that).
+    /// Answers to other batches, and replies that are no acknowledgement of `stream` (another
+    /// subscriber of the subject may answer too), are passed over.
     pub(crate) async fn acknowledged(
         &mut self,
         replies: Replies,
+        stream: &str,
         wait: Duration,
     ) -> Result<(), AckFailure> {
         let mut answered = vec![false; replies.len];
@@ -111,7 +118,6 @@ impl AckInbox {
                     continue;
                 }
             };
-            heard = true;
             let Some(index) = message
                 .subject
                 .as_str()
@@ -131,20 +137,23 @@ impl AckInbox {
                 });
             }
             match serde_json::from_slice::<Ack>(&message.payload) {
-                Ok(Ack { error: None }) => {}
-                Ok(Ack { error: Some(error) }) => {
+                Ok(Ack {
+                    error: Some(error), ..
+                }) => {
                     return Err(AckFailure::Refused {
                         index,
                         reason: format!("{} (error {})", error.description, error.err_code),
                     });
                 }
-                Err(error) => {
-                    return Err(AckFailure::Refused {
-                        index,
-                        reason: format!("its acknowledgement is unreadable: {error}"),
-                    });
-                }
+                Ok(Ack {
+                    stream: Some(by),
+                    seq: Some(_),
+                    error: None,
+                }) if by == stream => {}
+                // Not JetStream's answer for this stream: only the stream's own counts.
+                Ok(_) | Err(_) => continue,
             }
+            heard = true;
             if let Some(slot) = answered.get_mut(index)
                 && !std::mem::replace(slot, true)
             {

@@ -29,6 +29,10 @@ const EXPECTED_LAST: HeaderName = HeaderName::from_static("Nats-Expected-Last-Ms
 /// last sequence.
 const EXPECTED_LAST_SEQUENCE: HeaderName = HeaderName::from_static("Nats-Expected-Last-Sequence");
 
+/// The most messages sent before their acknowledgements are read: those wait meanwhile in
+/// the inbox subscription's queue (65,536 by default), which drops what overflows it.
+const MOST_IN_FLIGHT: usize = 10_000;
+
 /// What the next message names as the one before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Predecessor {
@@ -230,9 +234,14 @@ impl Publisher for JetStream {
         self.stream_state().await
     }
 
-    async fn publish(&self, messages: Vec<IntegrationMessage>) -> Result<(), PublishError> {
+    async fn publish(&self, mut messages: Vec<IntegrationMessage>) -> Result<(), PublishError> {
         let mut acks = self.acks.lock().await;
-        let result = self.publish_in_order(&mut acks, messages).await;
+        let mut result = Ok(());
+        while result.is_ok() && !messages.is_empty() {
+            let rest = messages.split_off(messages.len().min(MOST_IN_FLIGHT));
+            let part = std::mem::replace(&mut messages, rest);
+            result = self.publish_in_order(&mut acks, part).await;
+        }
         if result.is_err() {
             // What the stream holds now is unknown (it may even be gone): look again before
             // the next batch.
@@ -258,9 +267,16 @@ impl JetStream {
             Some(inbox) => inbox,
             None => acks.insert(AckInbox::open(&self.client).await.map_err(unavailable)?),
         };
+        if let Some(bad) = messages.iter().find(|m| !fit_for_headers(m)) {
+            return Err(PublishError::Refused {
+                event_id: bad.event_id.clone(),
+                message: "a header name or value the NATS protocol cannot carry".into(),
+            });
+        }
         let replies = inbox.reserve(messages.len());
         // Each message's id, for what the broker answers of it.
         let mut ids = Vec::with_capacity(messages.len());
+        let sending_until = tokio::time::Instant::now() + self.settings.ack_wait;
         for (index, message) in messages.into_iter().enumerate() {
             // Taken apart: its texts become the headers as they are, not copied.
             let IntegrationMessage {
@@ -280,19 +296,30 @@ impl JetStream {
                 Predecessor::Id(id) => headers.insert(EXPECTED_LAST, id),
             }
             let reply = inbox.reply_subject(replies, index);
-            if let Err(error) = self
-                .client
-                .publish_with_reply_and_headers(subject, reply, headers, body)
-                .await
-            {
-                return Err(refused_or_unavailable(&event_id, error));
+            // The connection takes publishes while it is up; while it reconnects, waiting
+            // here must end too, not only waiting for acknowledgements.
+            let sent = tokio::time::timeout_at(
+                sending_until,
+                self.client
+                    .publish_with_reply_and_headers(subject, reply, headers, body),
+            )
+            .await;
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(refused_or_unavailable(&event_id, error)),
+                Err(_) => {
+                    return Err(unavailable(format!(
+                        "{event_id}: the connection took no publish for {:?}",
+                        self.settings.ack_wait
+                    )));
+                }
             }
             previous = Predecessor::Id(event_id.clone());
             ids.push(event_id);
         }
         // Every message is on its way; the broker answers each once it is stored.
         inbox
-            .acknowledged(replies, self.settings.ack_wait)
+            .acknowledged(replies, &self.settings.stream, self.settings.ack_wait)
             .await
             .map_err(|failure| match failure {
                 AckFailure::Refused { index, reason } => {
@@ -304,6 +331,16 @@ impl JetStream {
         self.remember(Some(previous));
         Ok(())
     }
+}
+
+/// Whether the NATS protocol can carry `message`'s headers: names of visible ASCII without
+/// `:`, values without line breaks (the client would panic on them).
+fn fit_for_headers(message: &IntegrationMessage) -> bool {
+    message.headers.iter().all(|(name, value)| {
+        !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+            && !value.contains(['\r', '\n'])
+    })
 }
 
 /// A passing failure: the server unreachable, slow or restarting.

@@ -192,3 +192,67 @@ async fn an_existing_stream_keeps_the_operators_settings() {
     assert_eq!(config.duplicate_window, settings.duplicate_window);
     js.delete_stream(&settings.stream).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_is_not_the_streams_acknowledgement_never_counts_as_one() {
+    let Some(settings) = settings() else {
+        return;
+    };
+    let prefix = settings.subject_prefix.clone();
+    let publisher = JetStream::connect(settings.clone()).await.unwrap();
+    publisher.ensure_stream().await.unwrap();
+    let messages: Vec<IntegrationMessage> = (0..5)
+        .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
+        .collect();
+    publisher.publish(messages[..2].to_vec()).await.unwrap();
+    // Another service answers every message on the relay's subjects...
+    let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
+        .await
+        .unwrap();
+    let mut requests = client.subscribe(format!("{prefix}.>")).await.unwrap();
+    let responder = client.clone();
+    let answering = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                responder.publish(reply, "{}".into()).await.unwrap();
+            }
+        }
+    });
+    client.flush().await.unwrap();
+    // ...and the stream is gone, so nothing stores them: the batch must fail, not pass on
+    // that service's answers.
+    async_nats::jetstream::new(client.clone())
+        .delete_stream(&settings.stream)
+        .await
+        .unwrap();
+    let failed = publisher.publish(messages[2..].to_vec()).await;
+    answering.abort();
+    assert!(failed.is_err(), "{failed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_the_messages_in_flight_is_stored_whole_and_in_order() {
+    let Some(settings) = settings() else {
+        return;
+    };
+    let prefix = settings.subject_prefix.clone();
+    let name = settings.stream.clone();
+    let publisher = JetStream::connect(settings).await.unwrap();
+    publisher.ensure_stream().await.unwrap();
+    // More than the publisher sends before it reads acknowledgements (10,000).
+    let messages: Vec<IntegrationMessage> = (0..10_050)
+        .map(|n| IntegrationMessage::of(&event(n), &prefix).unwrap())
+        .collect();
+    let last = messages.last().unwrap().event_id.clone();
+    publisher.publish(messages).await.unwrap();
+    let client = async_nats::connect(std::env::var("NATS_URL").unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(&name).await.unwrap();
+    let state = stream.info().await.unwrap().state.clone();
+    assert_eq!(state.messages, 10_050);
+    let stored = stream.get_raw_message(state.last_sequence).await.unwrap();
+    assert_eq!(stored.headers.get("Nats-Msg-Id").unwrap().as_str(), last);
+    js.delete_stream(&name).await.unwrap();
+}
