@@ -10,12 +10,10 @@ use async_nats::client::PublishErrorKind;
 use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, Context, stream};
 use async_nats::{Client, HeaderMap, HeaderName};
-
-use crate::ack_inbox::{AckFailure, AckInbox};
-
-use crate::message::{MESSAGE_ID_HEADER, POSITION_HEADER};
 use event_store::Position;
 
+use crate::ack_inbox::{AckFailure, AckInbox};
+use crate::message::{MESSAGE_ID_HEADER, POSITION_HEADER};
 use crate::{Held, IntegrationMessage, PublishError, Publisher, SUBJECT_PREFIX, Stored};
 
 /// JetStream refuses a message whose predecessor is not the stream's last (checked after
@@ -309,7 +307,7 @@ impl JetStream {
                 Ok(Err(error)) => return Err(refused_or_unavailable(&event_id, error)),
                 Err(_) => {
                     return Err(unavailable(format!(
-                        "{event_id}: the connection took no publish for {:?}",
+                        "{event_id}: the batch was not all handed to the connection within {:?}",
                         self.settings.ack_wait
                     )));
                 }
