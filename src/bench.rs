@@ -4,6 +4,7 @@
 mod all;
 mod commands;
 mod hot;
+mod load_client;
 mod processes;
 mod projections;
 mod queries;

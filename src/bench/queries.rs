@@ -4,7 +4,8 @@
 //! appended to the log through the store (each order's whole life, its stock items, deliveries,
 //! inspections and purchases), then every read model rebuilt from the log. The query API is
 //! served over HTTP in this process, as `supplyline query-api` serves it, and `--clients`
-//! clients (keep-alive, an admin's token) send for `--seconds` each:
+//! clients (each its own keep-alive connection, as wrk's are; an admin's token) send for
+//! `--seconds` each:
 //!
 //! * `orders(first: 50)` with each order's lines and delivery, and the total count;
 //! * `stockItem(id)` of a random existing item.
@@ -19,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use axum::body::Bytes;
-use axum::http::HeaderValue;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderValue, Request};
 use command_api::{Authenticator, JwtConfig, JwtKey, mint_token};
 use event_schemas::values::Role;
 use event_store::{EventStore, Position, StoreOptions};
+use http_body_util::Full;
 use projections::ReadDb;
 use projections::models::orders::OrderFilter;
 use projections::models::{deliveries, orders, stock};
@@ -33,6 +35,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use super::load_client::LoadClient;
 use super::served::Served;
 use super::{milliseconds, percentile};
 
@@ -148,11 +151,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     );
     let served = Served::router(routes).await?;
     let http = Http {
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(options.clients)
-            .build()?,
-        url: format!("{}/graphql", served.base).parse()?,
-        health: format!("{}/health", served.base).parse()?,
+        client: Arc::new(LoadClient::connect(served.addr, options.clients).await?),
         authorization: HeaderValue::try_from(format!(
             "Bearer {}",
             mint_token(&jwt, "bench-admin", Role::Admin, 3600)?
@@ -175,16 +174,16 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     let page = Page::new(Some(PAGE), None)?;
     let orders_sql = {
         let (db, page) = (db.clone(), page.clone());
-        move |_: usize| {
+        move |_: usize, _: usize| {
             let (db, page) = (db.clone(), page.clone());
             async move { orders_page(&db, &page).await }
         }
     };
     let orders_graphql = {
         let (http, body) = (http.clone(), orders_body.clone());
-        move |_: usize| {
+        move |client: usize, _: usize| {
             let (http, body) = (http.clone(), body.clone());
-            async move { http.post(body).await }
+            async move { http.post(client, body).await }
         }
     };
     println!("\norders(first: {PAGE}) with lines, delivery and totalCount");
@@ -199,7 +198,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     let items = Arc::new(data.stock_items);
     let stock_sql = {
         let (db, items) = (db.clone(), items.clone());
-        move |n: usize| {
+        move |_: usize, n: usize| {
             let (db, items) = (db.clone(), items.clone());
             async move {
                 let found = stock::stock_item(&db, &items[n]).await?;
@@ -210,9 +209,9 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     };
     let stock_graphql = {
         let (http, bodies) = (http.clone(), stock_bodies.clone());
-        move |n: usize| {
+        move |client: usize, n: usize| {
             let (http, bodies) = (http.clone(), bodies.clone());
-            async move { http.post(bodies[n].clone()).await }
+            async move { http.post(client, bodies[n].clone()).await }
         }
     };
     println!("\nstockItem(id) of a random item");
@@ -228,9 +227,9 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
     // database): the bound on any answer over HTTP on this machine.
     let health = {
         let http = http.clone();
-        move |_: usize| {
+        move |client: usize, _: usize| {
             let http = http.clone();
-            async move { http.health().await }
+            async move { http.health(client).await }
         }
     };
     let floor = measure(clients, seconds, 1, health).await?;
@@ -323,31 +322,24 @@ async fn orders_page(db: &ReadDb, page: &Page) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A client of the served API.
+/// A client of the served API: one connection per client, an admin's token.
 #[derive(Clone)]
 struct Http {
-    client: reqwest::Client,
-    url: reqwest::Url,
-    health: reqwest::Url,
+    client: Arc<LoadClient>,
     authorization: HeaderValue,
 }
 
 impl Http {
-    /// Asks for `/health`; anything but 200 is an error.
-    async fn health(&self) -> anyhow::Result<()> {
-        let response = self.client.get(self.health.clone()).send().await?;
-        ensure!(
-            response.status().is_success(),
-            "/health answered {}",
-            response.status()
-        );
-        response.bytes().await?;
+    /// Asks for `/health` on client `client`'s connection; anything but 200 is an error.
+    async fn health(&self, client: usize) -> anyhow::Result<()> {
+        let request = Request::get("/health").body(Full::default())?;
+        self.client.expect_success(client, request).await?;
         Ok(())
     }
 
     /// Posts a GraphQL request body; an answer with errors is an error.
-    async fn post(&self, body: Bytes) -> anyhow::Result<()> {
-        let answer = self.send(body).await?;
+    async fn post(&self, client: usize, body: Bytes) -> anyhow::Result<()> {
+        let answer = self.send(client, body).await?;
         // A scan of the bytes, not a parse.
         if answer.windows(9).any(|w| w == b"\"errors\":") {
             bail!(
@@ -358,25 +350,18 @@ impl Http {
         Ok(())
     }
 
-    /// Posts a GraphQL request body; its answer's bytes, if its status is a success. (What
-    /// every request needs is made once: the clients share the machine with the server.)
-    async fn send(&self, body: Bytes) -> anyhow::Result<Bytes> {
-        let response = self
-            .client
-            .post(self.url.clone())
+    /// Posts a GraphQL request body on client `client`'s connection; its answer's bytes, if
+    /// its status is a success. (What every request needs is made once: the clients share the
+    /// machine with the server.)
+    async fn send(&self, client: usize, body: Bytes) -> anyhow::Result<Bytes> {
+        let request = Request::post("/graphql")
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let answer = response.bytes().await?;
-        ensure!(
-            status.is_success(),
-            "GraphQL answered {status}: {}",
-            String::from_utf8_lossy(&answer)
-        );
-        Ok(answer)
+            .body(Full::new(body))?;
+        self.client
+            .expect_success(client, request)
+            .await
+            .context("GraphQL")
     }
 }
 
@@ -390,7 +375,7 @@ async fn check_answers(
     data: &Data,
     db: &ReadDb,
 ) -> anyhow::Result<()> {
-    let answer: Value = serde_json::from_slice(&http.send(orders_body.clone()).await?)?;
+    let answer: Value = serde_json::from_slice(&http.send(0, orders_body.clone()).await?)?;
     ensure!(
         answer.get("errors").is_none(),
         "the orders query failed: {answer}"
@@ -431,7 +416,7 @@ async fn check_answers(
     let Some(body) = stock_bodies.first() else {
         bail!("no stock items in the read models");
     };
-    let answer: Value = serde_json::from_slice(&http.send(body.clone()).await?)?;
+    let answer: Value = serde_json::from_slice(&http.send(0, body.clone()).await?)?;
     ensure!(
         answer["data"]["stockItem"]["id"].as_str() == data.stock_items.first().map(String::as_str),
         "the stock item query failed: {answer}"
@@ -456,7 +441,7 @@ async fn measure<F, Fut>(
     request: F,
 ) -> anyhow::Result<Run>
 where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
     let warm_up = (seconds / 10.0).min(1.0);
@@ -471,7 +456,7 @@ async fn drive<F, Fut>(
     request: F,
 ) -> anyhow::Result<Run>
 where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
     let started = Instant::now();
@@ -485,7 +470,7 @@ where
                 while Instant::now() < deadline {
                     let choice = rng.random_range(0..choices.max(1));
                     let sent = Instant::now();
-                    request(choice).await?;
+                    request(client, choice).await?;
                     latencies.push(sent.elapsed());
                 }
                 Ok::<_, anyhow::Error>(latencies)

@@ -7,6 +7,8 @@ use tokio::sync::oneshot;
 pub(super) struct Served {
     /// Its base URL, `http://127.0.0.1:<port>`.
     pub(super) base: String,
+    /// Its address.
+    pub(super) addr: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -25,13 +27,15 @@ impl Served {
     /// Serves `router` as the product's server does (its connection limits included).
     pub(super) async fn router(router: axum::Router) -> anyhow::Result<Self> {
         let server = Server::bind("127.0.0.1:0", router).await?;
-        let base = format!("http://{}", server.local_addr()?);
+        let addr = server.local_addr()?;
+        let base = format!("http://{addr}");
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(server.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         Ok(Self {
             base,
+            addr,
             stop,
             serving,
         })
