@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
 use crate::rate_limit::RateLimit;
+use crate::verified_tokens::VerifiedTokens;
 
 /// Where the key that verifies tokens comes from.
 #[derive(Clone)]
@@ -105,12 +106,16 @@ pub struct Claims {
 struct Subject {
     sub: String,
     role: String,
+    /// Read as any JSON: the validation has checked it; only a whole number of seconds lets
+    /// the token be kept as verified.
+    exp: serde_json::Value,
 }
 
 /// Verifies bearer tokens.
 pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -165,12 +170,19 @@ impl Authenticator {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(Self { key, validation })
+        Ok(Self {
+            key,
+            verified: VerifiedTokens::new(validation.leeway),
+            validation,
+        })
     }
 
     /// The actor a bearer token stands for.
     pub fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
         use jsonwebtoken::errors::ErrorKind;
+        if let Some(actor) = self.verified.get(token) {
+            return Ok(actor);
+        }
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation).map_err(
             |error| {
                 ApiError::InvalidToken(match error.kind() {
@@ -202,7 +214,11 @@ impl Authenticator {
                 "the token's subject `{sub}` is reserved for supplyline's own processes"
             )));
         }
-        Ok(Actor::new(sub, role))
+        let actor = Actor::new(sub, role);
+        if let Some(expires) = claims.exp.as_u64() {
+            self.verified.keep(token, expires, &actor);
+        }
+        Ok(actor)
     }
 }
 

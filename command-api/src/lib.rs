@@ -28,6 +28,7 @@ mod server;
 mod state;
 mod stock_items;
 mod validate;
+mod verified_tokens;
 mod wire;
 
 pub use app::{

@@ -7,7 +7,7 @@
 use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value};
 
-use crate::parsed::ParsedQueries;
+use crate::parsed::{ParsedQueries, Seen};
 
 /// The most aliased fields one request may hold.
 pub const MAX_ALIASES: usize = 30;
@@ -20,13 +20,13 @@ const REFUSED_SHAPE: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// Refuses a request over the limits before it runs: parses it, or takes its document from
 /// `parsed` (the engine then runs that document), and checks its aliases, root fields and
-/// texts.
+/// texts; whether the text was validated in full before.
 ///
 /// This is no engine extension on purpose: with any extension the engine sends every field of
 /// every answer through the extension chain, which cost a page of orders a tenth of its time.
-pub(crate) fn check(request: &mut Request, parsed: &ParsedQueries) -> Result<(), ServerError> {
+pub(crate) fn check(request: &mut Request, parsed: &ParsedQueries) -> Result<Seen, ServerError> {
     let variables_have_nul = request.variables.values().any(has_nul);
-    let document = parsed
+    let (document, seen) = parsed
         .parse(request)
         .map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED"))?;
     let refuse = |message: String, code: &str| Err(coded(ServerError::new(message, None), code));
@@ -82,7 +82,7 @@ pub(crate) fn check(request: &mut Request, parsed: &ParsedQueries) -> Result<(),
             "BAD_USER_INPUT",
         );
     }
-    Ok(())
+    Ok(seen)
 }
 
 /// `response` with a code on every error: the engine's own errors have none. Those without a
@@ -93,8 +93,9 @@ pub(crate) fn coded_response(mut response: Response) -> Response {
     for error in &mut response.errors {
         let code = if error.path.is_empty() {
             REFUSED_SHAPE
-        } else if error.message.starts_with("Failed to parse")
-            || error.message.starts_with("Invalid value")
+        } else if COERCION_FAILURES
+            .iter()
+            .any(|start| error.message.starts_with(start))
         {
             "BAD_USER_INPUT"
         } else {
@@ -104,6 +105,15 @@ pub(crate) fn coded_response(mut response: Response) -> Response {
     }
     response
 }
+
+/// How the engine's messages begin when an argument or a variable could not be coerced while
+/// the query ran: the caller's input, not the server, is at fault.
+const COERCION_FAILURES: [&str; 4] = [
+    "Failed to parse",
+    "Invalid value",
+    "Expected input type",
+    "Variable ",
+];
 
 /// `error` with `extensions.code` set to `code` unless it has one already.
 fn coded(mut error: ServerError, code: &str) -> ServerError {
