@@ -5,6 +5,9 @@
 //! from the server. A general-purpose client (a connection pool, URL parsing, redirects) costs
 //! about as much per request as the server's whole HTTP layer; a bare connection costs a
 //! fraction of it.
+//!
+//! A connection the server closed (its idle timeout passes while a ceiling is measured) is
+//! opened again before the client's next request, as wrk reconnects.
 
 use std::net::SocketAddr;
 
@@ -21,6 +24,7 @@ use tokio::sync::Mutex;
 /// One open connection per client, to one server.
 pub(super) struct LoadClient {
     connections: Vec<Mutex<SendRequest<Full<Bytes>>>>,
+    addr: SocketAddr,
     host: HeaderValue,
 }
 
@@ -29,21 +33,11 @@ impl LoadClient {
     pub(super) async fn connect(addr: SocketAddr, clients: usize) -> anyhow::Result<Self> {
         let mut connections = Vec::with_capacity(clients);
         for _ in 0..clients.max(1) {
-            let stream = TcpStream::connect(addr)
-                .await
-                .with_context(|| format!("connecting to {addr}"))?;
-            // As any HTTP client does: a request must not wait for the previous one's ACK.
-            stream.set_nodelay(true)?;
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "a load client's connection ended");
-                }
-            });
-            connections.push(Mutex::new(sender));
+            connections.push(Mutex::new(open(addr).await?));
         }
         Ok(Self {
             connections,
+            addr,
             host: HeaderValue::try_from(addr.to_string())?,
         })
     }
@@ -63,8 +57,21 @@ impl LoadClient {
         // A client's requests are sequential, so the lock is never contended: it only lends
         // the connection.
         let mut sender = connection.lock().await;
-        sender.ready().await.context("the connection closed")?;
-        let response = sender.send_request(request).await?;
+        if sender.ready().await.is_err() {
+            *sender = open(self.addr).await?;
+        }
+        let response = match sender.try_send_request(request).await {
+            Ok(response) => response,
+            // Closed by the server as the request went out, before any of it was sent: sent
+            // again once on a new connection.
+            Err(mut failed) => match failed.take_message() {
+                Some(request) => {
+                    *sender = open(self.addr).await?;
+                    sender.send_request(request).await?
+                }
+                None => return Err(failed.into_error().into()),
+            },
+        };
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
@@ -84,4 +91,20 @@ impl LoadClient {
         );
         Ok(body)
     }
+}
+
+/// A new connection to `addr`, driven on its own task.
+async fn open(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    // As any HTTP client does: a request must not wait for the previous one's ACK.
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "a load client's connection ended");
+        }
+    });
+    Ok(sender)
 }
