@@ -45,6 +45,7 @@ mod executor;
 mod filter;
 mod hash;
 mod idempotency;
+mod loopback;
 mod migrations;
 mod options;
 mod position;
@@ -67,6 +68,7 @@ pub use executor::{
 pub use filter::LogFilter;
 pub use hash::{canonical_event, canonical_json, event_hash};
 pub use idempotency::{IdempotentOutcome, KeyOutcome};
+pub use loopback::postgres_options;
 pub use options::{DEFAULT_STATEMENT_TIMEOUT, StoreOptions};
 pub use position::{InvalidPosition, Position};
 pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend};

@@ -11,7 +11,6 @@
 //! that sends at most one `NOTIFY` every few milliseconds; readers also poll, so a lost
 //! notification only delays them.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,8 +128,7 @@ impl PostgresBackend {
         // A blocked statement fails inside the database, so a caller that gives up on it can
         // truthfully say it was not applied (see `CommitPoint`). Zero: no limit (audits).
         let timeout = options.statement_timeout.as_millis().to_string();
-        let base = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let base = crate::loopback::postgres_options(url)?;
         let connect = base.clone().options([
             ("statement_timeout", timeout.as_str()),
             ("lock_timeout", timeout.as_str()),

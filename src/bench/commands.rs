@@ -106,7 +106,7 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
 
     let raw_pool = PgPoolOptions::new()
         .max_connections(u32::try_from(max_clients)? + 1)
-        .connect(url)
+        .connect_with(event_store::postgres_options(url)?)
         .await?;
     sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
         .execute(&raw_pool)

@@ -55,7 +55,10 @@ pub async fn run(admin_url: &str, options: HotBenchOptions) -> anyhow::Result<()
 async fn run_in(url: &str, options: HotBenchOptions) -> anyhow::Result<()> {
     let store = open(url).await?;
     store.migrate().await?;
-    let raw_pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
+    let raw_pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(event_store::postgres_options(url)?)
+        .await?;
     let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&raw_pool)
         .await?;

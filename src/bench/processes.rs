@@ -157,7 +157,7 @@ async fn run_in(url: &str, options: ProcessBenchOptions) -> anyhow::Result<()> {
     );
     let ceiling_pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)
-        .connect(url)
+        .connect_with(event_store::postgres_options(url)?)
         .await?;
     sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
         .execute(&ceiling_pool)
