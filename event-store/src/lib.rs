@@ -74,7 +74,7 @@ pub use position::{InvalidPosition, Position};
 pub use postgres::{BeforeCommit, BeforeCommitHook, PostgresBackend};
 pub use record::{
     AppendRequest, Appended, IdempotencyClaim, NewEvent, RawEvent, RecordedEvent, Snapshot,
-    StreamId,
+    StoredJson, StreamId,
 };
 pub use scratch::ScratchDatabase;
 pub use sqlite::SqliteBackend;

@@ -111,7 +111,38 @@ pub struct RecordedEvent<J = Value> {
 
 /// An event whose payload and metadata are the JSON text the store holds, not decoded: what a
 /// reader that only passes them on (the relay) reads, at a fraction of the decoding.
-pub type RawEvent = RecordedEvent<Box<RawValue>>;
+pub type RawEvent = RecordedEvent<StoredJson>;
+
+/// JSON text as the store holds it, neither decoded nor checked again on the way out: the
+/// database checked it on the way in (PostgreSQL's `jsonb` holds nothing else), and SQLite's
+/// text is checked as it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredJson(Box<str>);
+
+impl StoredJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// `value` written as JSON text.
+    pub fn from_value(value: &Value) -> Result<Self, serde_json::Error> {
+        Ok(Self(serde_json::to_string(value)?.into_boxed_str()))
+    }
+
+    /// Text a database vouches is JSON.
+    pub(crate) fn vouched(text: String) -> Self {
+        Self(text.into_boxed_str())
+    }
+}
+
+/// Checks the text is JSON, and keeps it as it is.
+impl<'de> serde::Deserialize<'de> for StoredJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(Self(raw.into()))
+    }
+}
 
 impl<J> RecordedEvent<J> {
     /// The same event with its payload and metadata turned into `K` by `convert`.

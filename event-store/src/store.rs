@@ -11,7 +11,8 @@ use crate::postgres::PostgresBackend;
 use crate::sqlite::SqliteBackend;
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoreOptions, StreamId,
+    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoreOptions, StoredJson,
+    StreamId,
 };
 
 /// The log, on whichever backend the URL names.
@@ -276,7 +277,7 @@ fn upcast_raw(event: RawEvent) -> Result<RawEvent, StoreError> {
     }
     let decoded = event.try_map_json(|raw| serde_json::from_str::<serde_json::Value>(raw.get()))?;
     let upcast = decoded.upcast(event_schemas::upcast);
-    Ok(upcast.try_map_json(|value| serde_json::value::to_raw_value(&value))?)
+    Ok(upcast.try_map_json(|value| StoredJson::from_value(&value))?)
 }
 
 /// Upcasts one stored event to its current version.

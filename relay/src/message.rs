@@ -6,7 +6,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use event_store::RawEvent;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// The first token of every subject (a deployment may choose another).
 pub const SUBJECT_PREFIX: &str = "supplyline";
@@ -55,9 +54,9 @@ impl IntegrationMessage {
         let ids: Ids<'_> = serde_json::from_str(event.metadata.get())
             .map_err(|e| fail(format!("its metadata lacks its ids: {e}")))?;
         let position = event.position.token();
+        let (payload, metadata) = (event.payload.get(), event.metadata.get());
         // Sized for the whole body at once: growing it would copy the payload again and again.
-        let mut body =
-            Vec::with_capacity(event.payload.get().len() + event.metadata.get().len() + 512);
+        let mut body = Vec::with_capacity(payload.len() + metadata.len() + 512);
         serde_json::to_writer(
             &mut body,
             &Body {
@@ -71,11 +70,17 @@ impl IntegrationMessage {
                 },
                 sequence: event.sequence,
                 recorded_at: event.recorded_at,
-                payload: &event.payload,
-                metadata: &event.metadata,
             },
         )
         .map_err(|e| fail(format!("its JSON cannot be written: {e}")))?;
+        // The payload and metadata close the object as the store holds them: JSON already,
+        // so written, not decoded and written again.
+        body.pop();
+        for (name, json) in [(",\"payload\":", payload), (",\"metadata\":", metadata)] {
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(json.as_bytes());
+        }
+        body.push(b'}');
         let event_id = ids.event_id.into_owned();
         Ok(Self {
             subject: [prefix, ".", aggregate_type, ".", event_type].concat(),
@@ -102,7 +107,8 @@ struct Ids<'a> {
     correlation_id: Cow<'a, str>,
 }
 
-/// A message's body, written from the event without copying it first.
+/// A message's body but its payload and metadata, written from the event without copying it
+/// first.
 #[derive(Serialize)]
 struct Body<'a> {
     event_id: &'a str,
@@ -112,8 +118,6 @@ struct Body<'a> {
     stream: BodyStream<'a>,
     sequence: u64,
     recorded_at: DateTime<Utc>,
-    payload: &'a RawValue,
-    metadata: &'a RawValue,
 }
 
 /// The body's `stream`.
@@ -140,7 +144,7 @@ fn subject_token(text: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use event_store::{Position, RecordedEvent, StreamId};
+    use event_store::{Position, RecordedEvent, StoredJson, StreamId};
     use serde_json::{Value, json};
 
     use super::*;
@@ -163,7 +167,7 @@ mod tests {
 
     fn raw(event: RecordedEvent) -> RawEvent {
         event
-            .try_map_json(|value| serde_json::value::to_raw_value(&value))
+            .try_map_json(|value| StoredJson::from_value(&value))
             .unwrap()
     }
 
@@ -195,6 +199,10 @@ mod tests {
         assert_eq!(body["stream"]["aggregate_id"], "order-1");
         assert_eq!(body["sequence"], 3);
         assert_eq!(body["payload"]["OrderCancelled"]["reason"], "x");
+        assert_eq!(
+            body["metadata"]["correlation_id"],
+            "0190d6c2-0000-7000-8000-0000000000aa"
+        );
         assert_eq!(body["position"], Position::new(0, 42, 7).token());
     }
 
@@ -217,7 +225,7 @@ mod tests {
     #[test]
     fn an_event_without_its_ids_is_refused() {
         let mut event = recorded("order", "OrderPlaced");
-        event.metadata = serde_json::value::to_raw_value(&json!({ "event_id": "e" })).unwrap();
+        event.metadata = StoredJson::from_value(&json!({ "event_id": "e" })).unwrap();
         let refused = IntegrationMessage::of(&event, SUBJECT_PREFIX).unwrap_err();
         assert!(refused.message.contains("correlation_id"), "{refused}");
     }

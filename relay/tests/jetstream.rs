@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use chrono::Utc;
-use event_store::{Position, RawEvent, RecordedEvent, StreamId};
+use event_store::{Position, RawEvent, RecordedEvent, StoredJson, StreamId};
 use futures_util::StreamExt;
 use relay::{Held, IntegrationMessage, JetStream, JetStreamSettings, Publisher};
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ fn event(n: u64) -> RawEvent {
         position: Position::new(0, n + 1, 0),
         recorded_at: Utc::now(),
     }
-    .try_map_json(|value| serde_json::value::to_raw_value(&value))
+    .try_map_json(|value| StoredJson::from_value(&value))
     .unwrap()
 }
 

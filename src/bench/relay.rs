@@ -84,12 +84,16 @@ async fn on_postgres(
         ..JetStreamSettings::new(options.nats_url.clone())
     };
     let ceiling = raw_ceiling(&store, &raw).await?;
+    // Each phase's stream goes as soon as it is measured, so that the server does not carry
+    // one phase's 200,000 messages (writing them out, indexing them) into the next.
+    delete_stream(&options.nats_url, raw_stream).await?;
     let alone = JetStreamSettings {
         stream: alone_stream.clone(),
         subject_prefix: format!("benchalone{tag}"),
         ..JetStreamSettings::new(options.nats_url.clone())
     };
     let publisher_alone = publisher_alone(&store, &alone).await?;
+    delete_stream(&options.nats_url, alone_stream).await?;
 
     let nats = JetStreamSettings {
         stream: relay_stream.clone(),
@@ -180,6 +184,15 @@ async fn on_postgres(
         &lags,
     );
     db.close().await;
+    Ok(())
+}
+
+/// Deletes the JetStream stream `name` on the NATS server at `url`.
+async fn delete_stream(url: &str, name: &str) -> anyhow::Result<()> {
+    let js = async_nats::jetstream::new(async_nats::connect(url).await?);
+    js.delete_stream(name)
+        .await
+        .with_context(|| format!("cannot delete the stream {name}"))?;
     Ok(())
 }
 
