@@ -4,8 +4,9 @@
 //!   the raw ceiling measured in the same run: the same messages (subjects, headers with the
 //!   relay's order guard, bodies), built beforehand, published by a plain async-nats client
 //!   into another fresh stream, as many in flight as the relay's batch, acknowledgements
-//!   awaited in order; and the relay's own publisher fed those messages from memory, which
-//!   tells what reading the log and preparing its messages cost the relay;
+//!   awaited in order; in [`ROUNDS`] rounds of a ceiling then a relay, their medians; and the
+//!   relay's own publisher fed those messages from memory, which tells what reading the log
+//!   and preparing its messages cost the relay;
 //! * the lag from a command's answer (its events appended) to the broker's acknowledgement of
 //!   its event (p50, p99), at `--rate` commands/s with the relay running.
 
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use event_store::{EventStore, Position};
 use executors::{ExecutorSettings, Executors};
+use futures_util::StreamExt;
 use projections::ReadDb;
 use relay::{
     Held, IntegrationMessage, JetStream, JetStreamSettings, PublishError, Publisher, Relay,
@@ -42,98 +44,91 @@ pub struct RelayBenchOptions {
 /// Events per batch of the relay, and messages in flight of the ceiling.
 const BATCH: u32 = 1_000;
 
+/// Rounds of the throughput figures, each a ceiling and a relay on streams of their own: the
+/// figures are their medians, so that one slow moment of a shared machine does not decide them.
+const ROUNDS: usize = 3;
+
 /// Runs the benchmark on a scratch database on the PostgreSQL server `admin_url` names, with
 /// streams of its own (deleted afterwards) on the NATS server the options name.
 pub async fn run(admin_url: &str, options: RelayBenchOptions) -> anyhow::Result<()> {
     let tag = Uuid::now_v7().simple().to_string();
-    let streams = [
-        format!("BENCH_RAW_{tag}"),
-        format!("BENCH_ALONE_{tag}"),
-        format!("BENCH_RELAY_{tag}"),
-    ];
     let outcome = super::on_scratch_database(admin_url, |url| {
-        let (options, tag, streams) = (options.clone(), tag.clone(), streams.clone());
-        async move { on_postgres(&url, &options, &tag, &streams).await }
+        let (options, tag) = (options.clone(), tag.clone());
+        async move { on_postgres(&url, &options, &tag).await }
     })
     .await;
+    // Whatever a failed run left behind: every stream of this run has the tag in its name.
     if let Ok(client) = async_nats::connect(options.nats_url.as_str()).await {
         let js = async_nats::jetstream::new(client);
-        for stream in &streams {
+        let names: Vec<String> = js
+            .stream_names()
+            .filter_map(|n| async { n.ok() })
+            .collect()
+            .await;
+        for stream in names.iter().filter(|name| name.contains(&tag)) {
             js.delete_stream(stream).await.ok();
         }
     }
     outcome
 }
 
-async fn on_postgres(
-    url: &str,
-    options: &RelayBenchOptions,
-    tag: &str,
-    [raw_stream, alone_stream, relay_stream]: &[String; 3],
-) -> anyhow::Result<()> {
+async fn on_postgres(url: &str, options: &RelayBenchOptions, tag: &str) -> anyhow::Result<()> {
     let (store, events, filled) = filled_log(url, options.events).await?;
     println!(
         "relay to NATS JetStream at {}: a log of {events} events on PostgreSQL (filled in \
          {filled:.0} s)",
         options.nats_url
     );
-
-    let raw = JetStreamSettings {
-        stream: raw_stream.clone(),
-        subject_prefix: format!("benchraw{tag}"),
-        ..JetStreamSettings::new(options.nats_url.clone())
-    };
-    let ceiling = raw_ceiling(&store, &raw).await?;
-    // Each phase's stream goes as soon as it is measured, so that the server does not carry
-    // one phase's 200,000 messages (writing them out, indexing them) into the next.
-    delete_stream(&options.nats_url, raw_stream).await?;
-    let alone = JetStreamSettings {
-        stream: alone_stream.clone(),
-        subject_prefix: format!("benchalone{tag}"),
-        ..JetStreamSettings::new(options.nats_url.clone())
-    };
-    let publisher_alone = publisher_alone(&store, &alone).await?;
-    delete_stream(&options.nats_url, alone_stream).await?;
-
-    let nats = JetStreamSettings {
-        stream: relay_stream.clone(),
-        subject_prefix: format!("benchrelay{tag}"),
+    let settings = |kind: &str, round: usize| JetStreamSettings {
+        stream: format!("BENCH_{}_{tag}_{round}", kind.to_uppercase()),
+        subject_prefix: format!("bench{kind}{tag}{round}"),
         ..JetStreamSettings::new(options.nats_url.clone())
     };
     let db = ReadDb::open(&store, 4).await?;
     // Makes the checkpoint's table, which the relay would make as it starts, for `wait_for`.
     relay::checkpoints(&db).await?;
-    let publisher = Timed::new(
-        JetStream::connect(nats.clone())
-            .await
-            .with_context(|| format!("cannot connect to NATS at {}", options.nats_url))?,
-    );
-    let acknowledged = publisher.acknowledged.clone();
-    let settings = RelaySettings {
-        subject_prefix: nats.subject_prefix.clone(),
-        batch: BATCH,
-        ..RelaySettings::default()
-    };
-    let name = settings.name.clone();
-    let relay = Relay::new(store.clone(), db.clone(), publisher, settings);
-    let (stop, stopped) = watch::channel(false);
-    let head = store.head().await?.readable.unwrap_or(Position::START);
-    let started = Instant::now();
-    let running = tokio::spawn(async move { relay.run(stopped).await });
-    wait_for(&db, &name, head).await?;
-    let elapsed = started.elapsed();
-    let ours = events as f64 / elapsed.as_secs_f64().max(1e-9);
-    println!("\nevents relayed from the log into a fresh stream (events/s)");
+
+    println!("\nevents relayed from the log into a fresh stream (events/s), {ROUNDS} rounds");
+    let (mut ceilings, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last: Option<(Relaying, String)> = None;
+    for round in 0..ROUNDS {
+        let raw = settings("raw", round);
+        let ceiling = raw_ceiling(&store, &raw).await?;
+        // Each phase's stream goes as soon as it is measured, so that the server does not
+        // carry one phase's messages (writing them out, indexing them) into the next.
+        delete_stream(&options.nats_url, &raw.stream).await?;
+        if let Some((relaying, stream)) = last.take() {
+            relaying.stop().await?;
+            delete_stream(&options.nats_url, &stream).await?;
+        }
+        let nats = settings("relay", round);
+        let relaying = Relaying::start(&store, &db, &nats, round).await?;
+        let started = Instant::now();
+        wait_for(&db, &relaying.name, relaying.head).await?;
+        let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        println!(
+            "  round {}: relay {rate:>9.0}/s ({events} events in {:.1} s)   plain async-nats \
+             client {ceiling:>9.0}/s   ratio {:.2}",
+            round + 1,
+            started.elapsed().as_secs_f64(),
+            rate / ceiling
+        );
+        ceilings.push(ceiling);
+        ours.push(rate);
+        ratios.push(rate / ceiling);
+        last = Some((relaying, nats.stream));
+    }
+    let (ceiling, ours, ratio) = (median(&ceilings), median(&ours), median(&ratios));
     println!(
-        "  relay {ours:>9.0}/s ({events} events in {:.1} s)   plain async-nats client \
-         {:>9.0}/s   ratio {:.2}",
-        elapsed.as_secs_f64(),
-        ceiling,
-        ours / ceiling
+        "  median: relay {ours:>9.0}/s   plain async-nats client {ceiling:>9.0}/s   ratio \
+         {ratio:.2}"
     );
+    let alone = settings("alone", 0);
+    let publisher_alone = publisher_alone(&store, &alone).await?;
+    delete_stream(&options.nats_url, &alone.stream).await?;
     println!(
-        "  the relay's publisher alone, the same messages built beforehand {publisher_alone:>9.0}/s   \
-         relay/publisher alone {:.2}",
+        "  the relay's publisher alone, the same messages built beforehand \
+         {publisher_alone:>9.0}/s   relay (median)/publisher alone {:.2}",
         ours / publisher_alone
     );
     super::record(
@@ -141,8 +136,18 @@ async fn on_postgres(
         "events relayed into JetStream",
         format!("{ours:.0} events/s"),
         Some(format!("{ceiling:.0} events/s")),
-        Some(ours / ceiling),
+        Some(ratio),
     );
+    let Some((relaying, _)) = last else {
+        anyhow::bail!("no round ran");
+    };
+    let Relaying {
+        stop,
+        task: running,
+        acknowledged,
+        name,
+        head,
+    } = relaying;
 
     // The lag, with the relay caught up and running.
     let executors = Executors::new(store.clone(), ExecutorSettings::default());
@@ -185,6 +190,67 @@ async fn on_postgres(
     );
     db.close().await;
     Ok(())
+}
+
+/// The middle of a sorted copy of `figures` (0 for none).
+fn median(figures: &[f64]) -> f64 {
+    let mut sorted = figures.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A relay running from the start of the log into a stream of its own.
+struct Relaying {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    /// When the broker acknowledged each event, once recording is on.
+    acknowledged: Arc<Mutex<Acknowledged>>,
+    /// Its name, and so its checkpoint's.
+    name: String,
+    /// The log's head as it started.
+    head: Position,
+}
+
+impl Relaying {
+    /// Starts relay `round` (a checkpoint of its own) into the stream `nats` names.
+    async fn start(
+        store: &EventStore,
+        db: &ReadDb,
+        nats: &JetStreamSettings,
+        round: usize,
+    ) -> anyhow::Result<Self> {
+        let publisher = Timed::new(
+            JetStream::connect(nats.clone())
+                .await
+                .with_context(|| format!("cannot connect to NATS at {}", nats.url))?,
+        );
+        let acknowledged = publisher.acknowledged.clone();
+        let settings = RelaySettings {
+            name: format!("bench-relay-{round}"),
+            subject_prefix: nats.subject_prefix.clone(),
+            batch: BATCH,
+            ..RelaySettings::default()
+        };
+        let name = settings.name.clone();
+        let relay = Relay::new(store.clone(), db.clone(), publisher, settings);
+        let (stop, stopped) = watch::channel(false);
+        let head = store.head().await?.readable.unwrap_or(Position::START);
+        let task = tokio::spawn(async move { relay.run(stopped).await });
+        Ok(Self {
+            stop,
+            task,
+            acknowledged,
+            name,
+            head,
+        })
+    }
+
+    /// Stops it, and waits until it has.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        self.task.await?;
+        Ok(())
+    }
 }
 
 /// Deletes the JetStream stream `name` on the NATS server at `url`.
