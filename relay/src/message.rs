@@ -207,6 +207,19 @@ mod tests {
     }
 
     #[test]
+    fn stored_text_with_escapes_and_unicode_stays_one_json_object() {
+        let mut event = recorded("order", "OrderPlaced");
+        let payload =
+            json!({ "OrderPlaced": { "note": "a \"quoted\" } , {\n\\ élan 🌱", "n": [1, 2.5] } });
+        event.payload = StoredJson::from_value(&payload).unwrap();
+        let message = IntegrationMessage::of(&event, SUBJECT_PREFIX).unwrap();
+        let body: Value = serde_json::from_slice(&message.body).unwrap();
+        assert_eq!(body["payload"], payload);
+        assert_eq!(body["metadata"]["event_id"], message.event_id);
+        assert_eq!(body.as_object().map(|o| o.len()), Some(9));
+    }
+
+    #[test]
     fn a_type_that_would_change_the_subject_is_refused() {
         for (aggregate_type, event_type) in [
             ("order.x", "OrderPlaced"),
