@@ -5,6 +5,7 @@ mod all;
 mod commands;
 mod hot;
 mod load_client;
+mod pgbench;
 mod processes;
 mod projections;
 mod queries;
