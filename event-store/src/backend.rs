@@ -189,6 +189,19 @@ pub trait Backend: Send + Sync + 'static {
     /// The stream's latest snapshot, if any.
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
 
+    /// The stream's latest snapshot and the events after it (all its events without one), as
+    /// stored: what a cold load needs. A backend that can answers in one query; this default
+    /// reads the snapshot, then the events after its version (any appended in between come
+    /// along, which is as good).
+    async fn load_stream(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        let snapshot = self.load_snapshot(stream).await?;
+        let after = snapshot.as_ref().map_or(0, |s| s.version);
+        Ok((snapshot, self.read_stream(stream, after).await?))
+    }
+
     /// Stores a snapshot unless a newer one is stored already.
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 

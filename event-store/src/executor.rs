@@ -278,10 +278,14 @@ where
         mut lock: Option<&mut Box<dyn StreamLock>>,
     ) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded::<A>::default();
-        let snapshot = match (&mut lock, from_snapshot) {
-            (_, false) => None,
-            (Some(lock), true) => lock.load_snapshot(stream).await?,
-            (None, true) => self.store.load_snapshot(stream).await?,
+        // A cold load without a lock: the snapshot and the events after it in one query.
+        let (snapshot, mut tail) = match (&mut lock, from_snapshot) {
+            (_, false) => (None, None),
+            (Some(lock), true) => (lock.load_snapshot(stream).await?, None),
+            (None, true) => {
+                let (snapshot, events) = self.store.load_stream(stream).await?;
+                (snapshot, Some(events))
+            }
         };
         if let Some(snapshot) = snapshot {
             match serde_json::from_value::<A>(snapshot.state) {
@@ -294,12 +298,16 @@ where
                     };
                 }
                 // A snapshot of an older state shape: replay from the start instead.
-                Err(error) => tracing::warn!(%stream, %error, "ignoring unreadable snapshot"),
+                Err(error) => {
+                    tracing::warn!(%stream, %error, "ignoring unreadable snapshot");
+                    tail = None;
+                }
             }
         }
-        let events = match lock {
-            Some(lock) => upcast_all(lock.read_stream(stream, loaded.version).await?),
-            None => self.store.read_stream(stream, loaded.version).await?,
+        let events = match (tail, lock) {
+            (Some(events), _) => events,
+            (None, Some(lock)) => upcast_all(lock.read_stream(stream, loaded.version).await?),
+            (None, None) => self.store.read_stream(stream, loaded.version).await?,
         };
         for event in events {
             apply_recorded(&mut loaded, &event)?;

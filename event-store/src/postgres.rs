@@ -741,6 +741,63 @@ impl Backend for PostgresBackend {
         snapshot_on(&mut conn, stream).await
     }
 
+    async fn load_stream(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        // One statement, so one round trip and one view: the snapshot's row first (`part` 0,
+        // its state in `payload`), then the events after its version in order.
+        let rows = sqlx::query(
+            "WITH s AS (SELECT version, state, last_hash, epoch, tx, position FROM snapshots \
+                 WHERE aggregate_type = $1 AND aggregate_id = $2) \
+             SELECT 0 AS part, version AS sequence, NULL::text AS event_type, \
+                 NULL::text AS event_version, state AS payload, NULL::jsonb AS metadata, epoch, \
+                 tx AS tx_id, position, NULL::timestamptz AS recorded_at, last_hash FROM s \
+             UNION ALL \
+             SELECT 1, sequence, event_type, event_version, payload, metadata, epoch, \
+                 tx::text::bigint, position, recorded_at, NULL FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 \
+               AND sequence > COALESCE((SELECT version FROM s), 0) \
+             ORDER BY part, sequence",
+        )
+        .bind(&stream.aggregate_type)
+        .bind(&stream.aggregate_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut snapshot = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let position = Position::new(
+                to_u32(row.try_get("epoch")?)?,
+                to_u64(row.try_get("tx_id")?)?,
+                to_u64(row.try_get("position")?)?,
+            );
+            let sequence = to_u64(row.try_get("sequence")?)?;
+            if row.try_get::<i32, _>("part")? == 0 {
+                let last_hash: String = row.try_get("last_hash")?;
+                snapshot = Some(Snapshot {
+                    stream: stream.clone(),
+                    version: sequence,
+                    state: row.try_get("payload")?,
+                    last_hash: parse_hash(&last_hash)?,
+                    position,
+                });
+                continue;
+            }
+            events.push(RecordedEvent {
+                stream: stream.clone(),
+                sequence,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+                position,
+                recorded_at: row.try_get("recorded_at")?,
+            });
+        }
+        Ok((snapshot, events))
+    }
+
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \

@@ -252,6 +252,16 @@ impl EventStore {
         self.backend.load_snapshot(stream).await
     }
 
+    /// The stream's latest snapshot and its events after it, upcast to current versions (one
+    /// query on PostgreSQL): a cold load.
+    pub async fn load_stream(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        let (snapshot, events) = self.backend.load_stream(stream).await?;
+        Ok((snapshot, upcast_all(events)))
+    }
+
     /// Stores a snapshot unless a newer one exists.
     pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.backend.save_snapshot(snapshot).await

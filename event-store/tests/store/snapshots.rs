@@ -42,6 +42,41 @@ fn assert_same_aggregate(loaded: &Loaded<StockItem>, replayed: &Loaded<StockItem
 }
 
 conformance!(
+    a_cold_load_reads_the_snapshot_and_the_events_after_it_together,
+    |db| async move {
+        let store = db.store;
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(4);
+        let id = stock_item_with_history(&executor).await;
+        let stream = StreamId::new(StockItem::TYPE, &id);
+
+        // With a snapshot (at 8 of 11): it, then the events 9 to 11, as read apart.
+        let (snapshot, tail) = store.load_stream(&stream).await.unwrap();
+        let alone = store.load_snapshot(&stream).await.unwrap();
+        assert_eq!(snapshot, alone);
+        assert_eq!(snapshot.as_ref().map(|s| s.version), Some(8));
+        assert_eq!(tail, store.read_stream(&stream, 8).await.unwrap());
+        assert_eq!(
+            tail.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [9, 10, 11]
+        );
+
+        // Without one: every event; and a stream with nothing at all.
+        let bare = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(0);
+        let other = register_stock_item(&bare, &farmer(), 1).await;
+        let other_stream = StreamId::new(StockItem::TYPE, &other);
+        let (none, all) = store.load_stream(&other_stream).await.unwrap();
+        assert!(none.is_none());
+        assert_eq!(all, store.read_stream(&other_stream, 0).await.unwrap());
+        assert_eq!(all.len(), 1);
+        let (none, nothing) = store
+            .load_stream(&StreamId::new(StockItem::TYPE, "never-registered"))
+            .await
+            .unwrap();
+        assert!(none.is_none() && nothing.is_empty());
+    }
+);
+
+conformance!(
     a_snapshot_loaded_stock_item_equals_the_replayed_one,
     |db| async move {
         let store = db.store;
