@@ -115,10 +115,9 @@ async fn run_in(url: &str, options: CommandBenchOptions) -> anyhow::Result<()> {
         .await?;
     setup.close().await;
     // The ceiling: pgbench's own single-row INSERT transactions (prepared, same row, same
-    // concurrency, connected as the store connects); beside it, the same inserts through sqlx
-    // in this process, which tells what our client costs.
-    // pgbench before this process opens its own 65 connections: together they would not fit
-    // in PostgreSQL's default 100.
+    // concurrency, connected as the store connects), run before this process opens its own 65
+    // connections (together they would not fit in PostgreSQL's default 100). Beside it, the
+    // same inserts through sqlx in this process, which tells what our client costs.
     let (mut ceilings, mut in_process) = (Vec::new(), Vec::new());
     for clients in CLIENTS {
         ceilings.push(
