@@ -24,9 +24,10 @@ pub async fn enforce(
     tokio::pin!(response);
     match tokio::time::timeout(timeout, &mut response).await {
         Ok(response) => response,
-        // The handler is not running while we look (same task): if its append was not sent
-        // by now, dropping it cancels everything before the append, and nothing is applied.
-        Err(_) if commit_point.reached() => {
+        // Giving up is one atomic step against the committer taking the append (it may wait
+        // in another task's queue): if the append was not sent by now it never will be, and
+        // dropping the handler cancels everything before it, so nothing is applied.
+        Err(_) if !commit_point.abandon() => {
             tracing::warn!(
                 ?timeout,
                 "the request outlived its deadline with its append in flight; answering the \

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use tokio::sync::watch;
 
+use crate::group_commit::GroupCommitStats;
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
     LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StreamId,
@@ -204,6 +205,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Stores a snapshot unless a newer one is stored already.
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// How group commit has gone so far, where appends are committed in groups.
+    fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        None
+    }
 
     /// A receiver that changes whenever events may have been appended (by this process or,
     /// where the backend can tell, another); never the only way to notice new events.

@@ -46,6 +46,23 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// The same failure for another append of a group that failed as a whole: the same kind,
+    /// the cause as text (`sqlx::Error` cannot be cloned, and was classified already).
+    pub(crate) fn for_another(&self) -> Self {
+        let cause = |e: &sqlx::Error| sqlx::Error::Protocol(e.to_string());
+        match self {
+            Self::Unavailable(e) => Self::Unavailable(cause(e)),
+            Self::OutcomeUnknown(e) => Self::OutcomeUnknown(cause(e)),
+            Self::Database(e) => Self::Database(cause(e)),
+            Self::Corrupt(detail) => Self::Corrupt(detail.clone()),
+            Self::Config(detail) => Self::Config(detail.clone()),
+            Self::Conflict { expected_version } => Self::Conflict {
+                expected_version: *expected_version,
+            },
+            other => Self::Corrupt(other.to_string()),
+        }
+    }
 }
 
 /// SQLSTATE of a unique violation.

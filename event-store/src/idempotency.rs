@@ -66,11 +66,14 @@ pub(crate) struct StoredOutcome {
 }
 
 impl KeyOutcome {
+    /// How the `outcome` column names an append.
+    pub(crate) const APPENDED: &'static str = "appended";
+
     /// The columns that store this outcome.
     pub(crate) fn stored(&self) -> Result<StoredOutcome, StoreError> {
         Ok(match self {
             Self::Appended(appended) => StoredOutcome {
-                kind: "appended",
+                kind: Self::APPENDED,
                 version: Some(to_i64(appended.version)?),
                 position: Some(appended.position),
                 last_hash: Some(appended.last_hash.to_string()),

@@ -43,6 +43,7 @@ mod convert;
 mod error;
 mod executor;
 mod filter;
+mod group_commit;
 mod hash;
 mod idempotency;
 mod loopback;
@@ -66,6 +67,7 @@ pub use executor::{
     ExecuteError, Executed, Executor, Loaded, ReplayUntil, replay,
 };
 pub use filter::LogFilter;
+pub use group_commit::GroupCommitStats;
 pub use hash::{canonical_event, canonical_json, event_hash};
 pub use idempotency::{IdempotentOutcome, KeyOutcome};
 pub use loopback::postgres_options;

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use tokio::sync::{Notify, OnceCell, watch};
 use tokio::task::JoinHandle;
 
@@ -31,6 +31,7 @@ use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
 use crate::chain::chain_events;
 use crate::convert::{audit_cursor, parse_hash, to_i32, to_i64, to_u32, to_u64};
 use crate::error::{DEADLOCK_DETECTED, UNIQUE_VIOLATION};
+use crate::group_commit::{GroupCommitStats, GroupCommitter};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
@@ -39,6 +40,7 @@ use crate::{
     StreamId,
 };
 
+mod group;
 mod keys;
 
 /// A query selecting events' columns in the order [`decode_event`] reads them, then `$rest`.
@@ -81,8 +83,10 @@ pub struct PostgresBackend {
     /// The database's connect options without the append path's time limits, for the crates
     /// that keep their tables beside the log.
     options: PgConnectOptions,
-    epoch: OnceCell<u32>,
+    epoch: Arc<OnceCell<u32>>,
     signals: Signals,
+    /// Where appends queue for the next group commit.
+    committer: GroupCommitter,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -152,20 +156,30 @@ impl PostgresBackend {
             tokio::spawn(announce_appends(pool.clone(), announce.clone())),
             tokio::spawn(listen_for_appends(pool.clone(), wakeups.clone())),
         ];
+        let epoch = Arc::new(OnceCell::new());
+        let signals = Signals {
+            wakeups,
+            announce,
+            before_commit: None,
+        };
+        let committer = GroupCommitter::start(group::PgGroupWriter::new(
+            pool.clone(),
+            epoch.clone(),
+            signals.clone(),
+        ));
         Self {
             pool,
             options,
-            epoch: OnceCell::new(),
-            signals: Signals {
-                wakeups,
-                announce,
-                before_commit: None,
-            },
+            epoch,
+            signals,
+            committer,
             tasks,
         }
     }
 
-    /// Installs a hook awaited inside every append's transaction before commit (tests).
+    /// Installs a hook awaited inside every append's transaction before commit (tests). Each
+    /// append then runs in a transaction of its own, outside group commit, so that a test can
+    /// hold one open while others commit.
     pub fn with_before_commit(mut self, hook: BeforeCommitHook) -> Self {
         self.signals.before_commit = Some(hook);
         self
@@ -177,16 +191,24 @@ impl PostgresBackend {
     }
 
     async fn epoch(&self) -> Result<u32, StoreError> {
-        self.epoch
-            .get_or_try_init(|| async {
-                let epoch: i32 = sqlx::query_scalar("SELECT epoch FROM log_epoch")
-                    .fetch_one(&self.pool)
-                    .await?;
-                u32::try_from(epoch).map_err(|_| StoreError::Corrupt("negative epoch".into()))
-            })
-            .await
-            .copied()
+        if let Some(epoch) = self.epoch.get() {
+            return Ok(*epoch);
+        }
+        let mut conn = self.pool.acquire().await?;
+        epoch_on(&self.epoch, &mut conn).await
     }
+}
+
+/// The log's epoch, read once (on `conn`) and kept.
+async fn epoch_on(cell: &OnceCell<u32>, conn: &mut PgConnection) -> Result<u32, StoreError> {
+    if let Some(epoch) = cell.get() {
+        return Ok(*epoch);
+    }
+    let epoch: i32 = sqlx::query_scalar("SELECT epoch FROM log_epoch")
+        .fetch_one(&mut *conn)
+        .await?;
+    let epoch = u32::try_from(epoch).map_err(|_| StoreError::Corrupt("negative epoch".into()))?;
+    Ok(*cell.get_or_init(|| async { epoch }).await)
 }
 
 /// The advisory-lock key of a stream: the first 8 bytes of a SHA-256 of its name, the same in
@@ -316,7 +338,7 @@ async fn insert_events(
 /// another process), whose outcome is then this one's, so giving up on it would not be
 /// truthful. Any failure before `COMMIT` rolls everything back and clears the point.
 async fn append_in_transaction(
-    mut tx: Transaction<'static, Postgres>,
+    mut tx: Transaction<'_, Postgres>,
     request: &AppendRequest,
     commit: &CommitPoint,
     epoch: u32,
@@ -344,6 +366,31 @@ async fn append_in_transaction(
     tx.commit().await.map_err(in_doubt)?;
     signals.appended();
     Ok(appended)
+}
+
+/// Appends on `conn` on its own (outside any group): without a key in one statement, which
+/// commits as it is sent; with a key in a transaction (see [`append_in_transaction`]).
+async fn append_alone(
+    conn: &mut PgConnection,
+    request: &AppendRequest,
+    commit: &CommitPoint,
+    epoch: u32,
+    signals: &Signals,
+) -> Result<Appended, StoreError> {
+    if request.events.is_empty() {
+        return Err(StoreError::NothingToAppend);
+    }
+    if request.idempotency.is_none() {
+        commit.reach();
+        let appended = match insert_events(conn, request, epoch).await {
+            Ok(appended) => appended,
+            Err(error) => return Err(settled_or_in_doubt(error, commit)),
+        };
+        signals.appended();
+        return Ok(appended);
+    }
+    let tx = conn.begin().await?;
+    append_in_transaction(tx, request, commit, epoch, signals).await
 }
 
 /// What the statements of a transactional append did before `COMMIT`.
@@ -463,21 +510,16 @@ impl Backend for PostgresBackend {
         if request.events.is_empty() {
             return Err(StoreError::NothingToAppend);
         }
-        let epoch = self.epoch().await?;
-        if request.idempotency.is_none() && self.signals.before_commit.is_none() {
-            // One statement, one round trip: the INSERT is atomic on its own, so the commit
-            // point is reached as it is sent.
-            let mut conn = self.pool.acquire().await?;
-            commit.reach();
-            let appended = match insert_events(&mut conn, &request, epoch).await {
-                Ok(appended) => appended,
-                Err(error) => return Err(settled_or_in_doubt(error, commit)),
-            };
-            self.signals.appended();
-            return Ok(appended);
+        if self.signals.before_commit.is_none() {
+            return self.committer.append(request, commit).await;
         }
+        let epoch = self.epoch().await?;
         let tx = self.pool.begin().await?;
         append_in_transaction(tx, &request, commit, epoch, &self.signals).await
+    }
+
+    fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        Some(self.committer.stats())
     }
 
     async fn lock_stream(&self, stream: &StreamId) -> Result<Box<dyn StreamLock>, StoreError> {

@@ -17,12 +17,15 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
 
 use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
 use crate::chain::chain_events;
 use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
+use crate::group_commit::{
+    Answer, GroupCommitStats, GroupCommitter, GroupWriter, Queued, same_for_all,
+};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
@@ -37,6 +40,8 @@ pub struct SqliteBackend {
     reader: SqlitePool,
     log_file: Option<PathBuf>,
     wakeups: Arc<Wakeups>,
+    /// Where appends queue for the next group commit on the write connection.
+    committer: GroupCommitter,
 }
 
 impl SqliteBackend {
@@ -86,28 +91,46 @@ impl SqliteBackend {
                 .connect_with(connect.read_only(true))
                 .await?
         };
+        let wakeups = Arc::new(Wakeups::new());
+        let committer = GroupCommitter::start(SqliteGroupWriter {
+            writer: writer.clone(),
+            wakeups: wakeups.clone(),
+        });
         Ok(Self {
             writer,
             reader,
             log_file: (!in_memory).then_some(filename),
-            wakeups: Arc::new(Wakeups::new()),
+            wakeups,
+            committer,
         })
     }
 }
 
-/// Claims the key (when the request has one), checks the stream's head, inserts the events,
-/// records the key's outcome and commits, all in `tx` (which holds the write lock).
+/// Writes the append in `tx` (which holds the write lock) and commits.
 async fn append_in(
-    mut tx: Transaction<'static, Sqlite>,
+    mut tx: Transaction<'_, Sqlite>,
     request: &AppendRequest,
     commit: &CommitPoint,
     wakeups: &Wakeups,
+) -> Result<Appended, StoreError> {
+    let appended = write_append(&mut tx, request).await?;
+    commit.reach();
+    tx.commit().await?;
+    wakeups.wake();
+    Ok(appended)
+}
+
+/// Checks the key (when the request has one) and the stream's head, inserts the events and
+/// records the key's outcome on `tx`, which holds the write lock; commits nothing.
+async fn write_append(
+    tx: &mut SqliteConnection,
+    request: &AppendRequest,
 ) -> Result<Appended, StoreError> {
     if request.events.is_empty() {
         return Err(StoreError::NothingToAppend);
     }
     if let Some(claim) = &request.idempotency
-        && let Some(outcome) = outcome_in(&mut tx, &claim.key).await?
+        && let Some(outcome) = outcome_in(tx, &claim.key).await?
     {
         if outcome.fingerprint != claim.fingerprint {
             return Err(StoreError::IdempotencyKeyReused);
@@ -165,17 +188,58 @@ async fn append_in(
         replayed: false,
     };
     if let Some(claim) = &request.idempotency {
-        store_outcome(
-            &mut tx,
-            claim,
-            &request.stream,
-            &KeyOutcome::Appended(appended),
-        )
-        .await?;
+        store_outcome(tx, claim, &request.stream, &KeyOutcome::Appended(appended)).await?;
     }
-    commit.reach();
-    tx.commit().await?;
-    wakeups.wake();
+    Ok(appended)
+}
+
+/// Writes a group's appends in one transaction on the single write connection: each in a
+/// savepoint of its own, so that one refused (a conflict, a key's first answer) or failing
+/// undoes only its own writes, and one commit for all.
+struct SqliteGroupWriter {
+    writer: SqlitePool,
+    wakeups: Arc<Wakeups>,
+}
+
+#[async_trait]
+impl GroupWriter for SqliteGroupWriter {
+    async fn write(&mut self, group: &[Queued]) -> Vec<Answer> {
+        // IMMEDIATE: take the write lock before reading any stream's head, so another process
+        // writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
+        let mut tx = match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            Err(error) => return same_for_all(group.len(), error.into()),
+        };
+        if let [lone] = group {
+            return vec![append_in(tx, &lone.request, &lone.commit, &self.wakeups).await];
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for queued in group {
+            answers.push(write_in_savepoint(&mut tx, &queued.request).await);
+        }
+        if !answers.iter().any(Result::is_ok) {
+            return answers;
+        }
+        if let Err(error) = tx.commit().await {
+            let error = StoreError::from(error);
+            for answer in &mut answers {
+                if answer.is_ok() {
+                    *answer = Err(error.for_another());
+                }
+            }
+            return answers;
+        }
+        self.wakeups.wake();
+        answers
+    }
+}
+
+/// Writes one append of a group in a savepoint, released when it is written and rolled back
+/// to when it is not.
+async fn write_in_savepoint(tx: &mut SqliteConnection, request: &AppendRequest) -> Answer {
+    let mut savepoint = tx.begin().await?;
+    let appended = write_append(&mut savepoint, request).await?;
+    savepoint.commit().await?;
     Ok(appended)
 }
 
@@ -318,10 +382,14 @@ impl Backend for SqliteBackend {
         request: AppendRequest,
         commit: &CommitPoint,
     ) -> Result<Appended, StoreError> {
-        // IMMEDIATE: take the write lock before reading the stream's head, so another process
-        // writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        append_in(tx, &request, commit, &self.wakeups).await
+        if request.events.is_empty() {
+            return Err(StoreError::NothingToAppend);
+        }
+        self.committer.append(request, commit).await
+    }
+
+    fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        Some(self.committer.stats())
     }
 
     async fn lock_stream(&self, _: &StreamId) -> Result<Box<dyn StreamLock>, StoreError> {

@@ -10,9 +10,9 @@ use crate::backend::{Backend, Database, LogHead, StreamLock};
 use crate::postgres::PostgresBackend;
 use crate::sqlite::SqliteBackend;
 use crate::{
-    AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoreOptions, StoredJson,
-    StreamId,
+    AppendRequest, Appended, CommitPoint, GroupCommitStats, IdempotencyClaim, IdempotentOutcome,
+    KeyOutcome, LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoreOptions,
+    StoredJson, StreamId,
 };
 
 /// The log, on whichever backend the URL names.
@@ -71,6 +71,11 @@ impl EventStore {
     /// The backend itself, for audits that must read events exactly as stored.
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
+    }
+
+    /// How group commit has gone so far (`None` where the backend commits each append alone).
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.backend.group_commit_stats()
     }
 
     /// Applies the migrations.

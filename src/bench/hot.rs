@@ -30,6 +30,7 @@ use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 use super::commands::{Client, HttpRun, http_commands, raw_inserts};
+use super::load_client::LoadClient;
 use super::served::Served;
 
 /// What to run and for how long.
@@ -80,6 +81,8 @@ async fn run_in(url: &str, options: HotBenchOptions) -> anyhow::Result<()> {
         .pool_max_idle_per_host(128)
         .build()?;
     let here = Api::start(store.clone(), &jwt).await?;
+    let here_load =
+        LoadClient::connect(here.addr, CLIENTS.iter().copied().max().unwrap_or(1)).await?;
     let farmer = "bench-farmer";
     let token = mint_token(&jwt, farmer, Role::Farmer, 3600)?;
 
@@ -90,17 +93,18 @@ async fn run_in(url: &str, options: HotBenchOptions) -> anyhow::Result<()> {
     for count in CLIENTS {
         let item = here.stock_item(&client, &token).await?;
         let clients = same_item(&token, &item, count);
-        let run = http_commands(&client, &here.base, &clients, options.seconds).await?;
+        let run = http_commands(&here_load, &clients, options.seconds).await?;
         print_run(&format!("{count:>2} clients"), &run, raw);
     }
 
     println!("\nthe same item from two API processes, {CLIENTS_PER_PROCESS} clients each");
     let there = Api::start(open(url).await?, &jwt).await?;
+    let there_load = LoadClient::connect(there.addr, CLIENTS_PER_PROCESS).await?;
     let item = here.stock_item(&client, &token).await?;
     let clients = same_item(&token, &item, CLIENTS_PER_PROCESS);
     let (a, b) = tokio::join!(
-        http_commands(&client, &here.base, &clients, options.seconds),
-        http_commands(&client, &there.base, &clients, options.seconds),
+        http_commands(&here_load, &clients, options.seconds),
+        http_commands(&there_load, &clients, options.seconds),
     );
     let (a, b) = (a?, b?);
     let succeeded = (a.rate + b.rate) * options.seconds;

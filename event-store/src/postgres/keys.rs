@@ -1,6 +1,9 @@
 //! The idempotency keys' SQL on PostgreSQL: claiming a key inside an append, storing and
 //! reading its first answer.
 
+use std::collections::HashMap;
+
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use super::stream_lock_key;
@@ -69,24 +72,48 @@ pub(super) async fn settle_key(
     Ok(())
 }
 
+/// The columns [`outcome_of`] reads, and the condition of a live outcome.
+macro_rules! select_outcome {
+    ($where:literal) => {
+        concat!(
+            "SELECT key, fingerprint, aggregate_type, aggregate_id, outcome, version, epoch, tx, \
+                 position, last_hash, detail \
+             FROM idempotency_keys WHERE ",
+            $where,
+            " AND outcome IS NOT NULL AND (expires_at IS NULL OR expires_at > now())"
+        )
+    };
+}
+
 /// The live outcome of `key`, read on `conn`.
 pub(super) async fn outcome_on(
     conn: &mut PgConnection,
     key: &str,
 ) -> Result<Option<IdempotentOutcome>, StoreError> {
-    let row = sqlx::query(
-        "SELECT fingerprint, aggregate_type, aggregate_id, outcome, version, epoch, tx, \
-             position, last_hash, detail \
-         FROM idempotency_keys \
-         WHERE key = $1 AND outcome IS NOT NULL \
-           AND (expires_at IS NULL OR expires_at > now())",
-    )
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
+    sqlx::query(select_outcome!("key = $1"))
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| outcome_of(&row))
+        .transpose()
+}
+
+/// The live outcomes of `keys`, read on `conn`, by key.
+pub(super) async fn outcomes_on(
+    conn: &mut PgConnection,
+    keys: &[&str],
+) -> Result<HashMap<String, IdempotentOutcome>, StoreError> {
+    let rows = sqlx::query(select_outcome!("key = ANY($1)"))
+        .bind(keys)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("key")?, outcome_of(row)?)))
+        .collect()
+}
+
+/// An outcome as its row stores it.
+fn outcome_of(row: &PgRow) -> Result<IdempotentOutcome, StoreError> {
     let position = match (
         row.try_get::<Option<i32>, _>("epoch")?,
         row.try_get::<Option<i64>, _>("tx")?,
@@ -101,7 +128,7 @@ pub(super) async fn outcome_on(
     };
     let kind: String = row.try_get("outcome")?;
     let last_hash: Option<String> = row.try_get("last_hash")?;
-    Ok(Some(IdempotentOutcome {
+    Ok(IdempotentOutcome {
         fingerprint: row.try_get("fingerprint")?,
         stream: StreamId::new(
             row.try_get::<String, _>("aggregate_type")?,
@@ -114,7 +141,7 @@ pub(super) async fn outcome_on(
             last_hash.as_deref(),
             row.try_get("detail")?,
         )?,
-    }))
+    })
 }
 
 /// The answer an append gets when its key already stands for one.

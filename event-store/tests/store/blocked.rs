@@ -4,10 +4,8 @@
 use std::time::{Duration, Instant};
 
 use event_store::{CommitPoint, StoreError, StoreOptions};
-use sqlx::Connection;
 
 use crate::fixtures::{StreamWriter, new_stream, probes};
-use crate::support::BackendKind;
 
 conformance!(
     a_blocked_append_gives_up_inside_the_database_and_applies_nothing,
@@ -22,25 +20,7 @@ conformance!(
         writer.append(&store, probes(1..=1)).await;
 
         // Someone holds a lock that keeps every append out.
-        let blocker = match db.backend {
-            BackendKind::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-                sqlx::query("LOCK TABLE events IN SHARE MODE")
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Blocker::Postgres(conn)
-            }
-            BackendKind::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Blocker::Sqlite(conn)
-            }
-        };
+        let blocker = db.block_appends().await;
         let commit = CommitPoint::new();
         let started = Instant::now();
         let error = store
@@ -62,22 +42,3 @@ conformance!(
         writer.append(&store, probes(2..=2)).await;
     }
 );
-
-/// A connection holding a lock that keeps appends out.
-enum Blocker {
-    Postgres(sqlx::PgConnection),
-    Sqlite(sqlx::SqliteConnection),
-}
-
-impl Blocker {
-    async fn release(self) {
-        match self {
-            Self::Postgres(mut conn) => {
-                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
-            }
-            Self::Sqlite(mut conn) => {
-                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
-            }
-        }
-    }
-}

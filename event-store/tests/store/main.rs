@@ -34,6 +34,7 @@ mod append;
 mod blocked;
 mod executor;
 mod fixtures;
+mod group_commit;
 mod hash_chain;
 mod hostile;
 mod hot;

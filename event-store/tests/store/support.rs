@@ -215,6 +215,31 @@ impl TestStore {
         }
     }
 
+    /// Holds a lock that keeps every append out (the whole `events` table on PostgreSQL, the
+    /// write lock on SQLite) until [`Blocker::release`].
+    pub async fn block_appends(&self) -> Blocker {
+        use sqlx::Connection;
+        match self.backend {
+            BackendKind::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query("LOCK TABLE events IN SHARE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Blocker::Postgres(conn)
+            }
+            BackendKind::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Blocker::Sqlite(conn)
+            }
+        }
+    }
+
     /// Opens the store's database again, as another process would, with these options.
     pub async fn reopen(&self, options: StoreOptions) -> EventStore {
         EventStore::connect_with(&self.url, options)
@@ -252,5 +277,27 @@ pub async fn read_whole_log(store: &EventStore, batch: u32) -> Vec<RecordedEvent
         };
         after = last.position;
         log.extend(events);
+    }
+}
+
+/// A connection holding a lock that keeps appends out.
+pub enum Blocker {
+    /// A transaction holding the `events` table in share mode.
+    Postgres(sqlx::PgConnection),
+    /// A transaction holding SQLite's write lock.
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Blocker {
+    /// Lets appends in again.
+    pub async fn release(self) {
+        match self {
+            Self::Postgres(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            Self::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+        }
     }
 }

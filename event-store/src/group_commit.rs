@@ -1,0 +1,285 @@
+//! Group commit: appends that arrive while a commit is in flight wait in a queue and go
+//! together into the next transaction, so a commit's flush is paid once per group instead of
+//! once per command. There is no timer: a lone append is taken at once and waits for nothing.
+//!
+//! This module keeps the queue and forms the groups; a backend's [`GroupWriter`] writes one.
+//! A group holds at most one append per stream and per idempotency key (a second one waits for
+//! the next group, where it sees the first one's outcome), so appends in a group never decide
+//! each other's fate, and each gets its own answer.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AppendRequest, Appended, CommitPoint, StoreError, StreamId};
+
+/// The most appends in one group.
+pub(crate) const MAX_GROUP_APPENDS: usize = 256;
+
+/// The most events in one group (a single larger append still goes, alone).
+pub(crate) const MAX_GROUP_EVENTS: usize = 4096;
+
+/// An append's answer.
+pub(crate) type Answer = Result<Appended, StoreError>;
+
+/// An append waiting for its group.
+pub(crate) struct Queued {
+    /// What to append.
+    pub(crate) request: AppendRequest,
+    /// The caller's commit point, reached when the append is taken into a group.
+    pub(crate) commit: CommitPoint,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Writes one group in one transaction.
+#[async_trait]
+pub(crate) trait GroupWriter: Send + 'static {
+    /// Writes the group and returns one answer per append, in the group's order. Whatever
+    /// fails, each append is answered: applied, refused on its own (a conflict, a key's first
+    /// answer), not applied with the rest of the group, or of unknown outcome when the
+    /// commit's answer was lost.
+    async fn write(&mut self, group: &[Queued]) -> Vec<Answer>;
+}
+
+/// How group commit has gone so far (for benchmarks, metrics and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Groups written.
+    pub groups: u64,
+    /// Appends written in them.
+    pub appends: u64,
+    /// The most appends one group held.
+    pub largest: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    groups: AtomicU64,
+    appends: AtomicU64,
+    largest: AtomicU64,
+}
+
+/// The queue in front of a backend's writer, and the task that empties it group by group.
+pub(crate) struct GroupCommitter {
+    queue: mpsc::UnboundedSender<Queued>,
+    counters: Arc<Counters>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GroupCommitter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl GroupCommitter {
+    /// Starts the committer task over `writer`. Needs a Tokio runtime.
+    pub(crate) fn start(writer: impl GroupWriter) -> Self {
+        // Unbounded: every queued append has a caller awaiting it, so the callers (bounded by
+        // the API's connection limits) bound the queue.
+        let (queue, received) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(commit_groups(received, writer, counters.clone()));
+        Self {
+            queue,
+            counters,
+            task,
+        }
+    }
+
+    /// Queues the append for the next group and waits for its answer.
+    pub(crate) async fn append(&self, request: AppendRequest, commit: &CommitPoint) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            request,
+            commit: commit.clone(),
+            reply,
+        };
+        if self.queue.send(queued).is_err() {
+            return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+        }
+        answer.await.unwrap_or_else(|_| {
+            // The committer is gone (the store is shutting down): if it had taken the append,
+            // nobody can tell whether it committed.
+            Err(if commit.reached() {
+                StoreError::OutcomeUnknown(sqlx::Error::WorkerCrashed)
+            } else {
+                StoreError::Unavailable(sqlx::Error::WorkerCrashed)
+            })
+        })
+    }
+
+    /// How group commit has gone so far.
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            groups: self.counters.groups.load(Ordering::Relaxed),
+            appends: self.counters.appends.load(Ordering::Relaxed),
+            largest: self.counters.largest.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Takes whatever is queued (appends deferred from the last group first), writes it as one
+/// group, answers every append, and again, until the store is dropped.
+async fn commit_groups(
+    mut received: mpsc::UnboundedReceiver<Queued>,
+    mut writer: impl GroupWriter,
+    counters: Arc<Counters>,
+) {
+    let mut deferred = VecDeque::new();
+    loop {
+        if deferred.is_empty() {
+            match received.recv().await {
+                Some(queued) => deferred.push_back(queued),
+                None => return,
+            }
+        }
+        while let Ok(queued) = received.try_recv() {
+            deferred.push_back(queued);
+        }
+        let group = form_group(&mut deferred);
+        if group.is_empty() {
+            continue;
+        }
+        let answers = writer.write(&group).await;
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        counters
+            .appends
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        counters
+            .largest
+            .fetch_max(group.len() as u64, Ordering::Relaxed);
+        for (queued, answer) in group.into_iter().zip(answers) {
+            if let Err(error) = &answer
+                && !matches!(error, StoreError::OutcomeUnknown(_))
+            {
+                // Settled without effect: giving up is truthful again.
+                queued.commit.clear();
+            }
+            // A caller that went away after the append was taken no longer needs its answer.
+            let _ = queued.reply.send(answer);
+        }
+    }
+}
+
+/// `error` as the answer of each of `count` appends (a group that failed as a whole).
+pub(crate) fn same_for_all(count: usize, error: StoreError) -> Vec<Answer> {
+    let mut answers: Vec<Answer> = (1..count).map(|_| Err(error.for_another())).collect();
+    if count > 0 {
+        answers.push(Err(error));
+    }
+    answers
+}
+
+/// Takes the next group out of `waiting`: in arrival order, at most one append per stream and
+/// per key, within the bounds; the rest stay for the next group, in order. An append whose
+/// caller gave up before it was taken is dropped (never sent).
+fn form_group(waiting: &mut VecDeque<Queued>) -> Vec<Queued> {
+    let mut group = Vec::new();
+    let mut streams: HashSet<StreamId> = HashSet::new();
+    let mut keys: HashSet<String> = HashSet::new();
+    let mut events = 0;
+    let mut rest = VecDeque::new();
+    while let Some(queued) = waiting.pop_front() {
+        let full = group.len() >= MAX_GROUP_APPENDS
+            || (!group.is_empty() && events + queued.request.events.len() > MAX_GROUP_EVENTS);
+        let key = queued.request.idempotency.as_ref().map(|c| c.key.as_str());
+        if full || streams.contains(&queued.request.stream) || key.is_some_and(|k| keys.contains(k))
+        {
+            rest.push_back(queued);
+            continue;
+        }
+        if !queued.commit.try_reach() {
+            // Its caller answered "not applied" already; its receiver is gone.
+            continue;
+        }
+        streams.insert(queued.request.stream.clone());
+        if let Some(key) = key {
+            keys.insert(key.to_owned());
+        }
+        events += queued.request.events.len();
+        group.push(queued);
+    }
+    *waiting = rest;
+    group
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IdempotencyClaim;
+    use event_schemas::ChainHash;
+
+    fn queued(stream: &str, key: Option<&str>) -> (Queued, oneshot::Receiver<Answer>) {
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream: StreamId::new("stock", stream),
+            expected_version: 0,
+            prev_hash: ChainHash::GENESIS,
+            // Forming groups looks at streams, keys and counts only.
+            events: Vec::new(),
+            idempotency: key.map(|key| IdempotencyClaim {
+                key: key.into(),
+                fingerprint: "f".into(),
+                ttl: None,
+            }),
+        };
+        let queued = Queued {
+            request,
+            commit: CommitPoint::new(),
+            reply,
+        };
+        (queued, answer)
+    }
+
+    fn streams(group: &[Queued]) -> Vec<&str> {
+        group
+            .iter()
+            .map(|q| q.request.stream.aggregate_id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_group_holds_one_append_per_stream_and_per_key_and_the_rest_wait_in_order() {
+        let mut waiting: VecDeque<Queued> = [
+            queued("a", None),
+            queued("b", Some("k")),
+            queued("a", None),
+            queued("c", Some("k")),
+            queued("d", None),
+        ]
+        .into_iter()
+        .map(|(q, _)| q)
+        .collect();
+
+        let first = form_group(&mut waiting);
+        assert_eq!(streams(&first), ["a", "b", "d"]);
+        assert!(first.iter().all(|q| q.commit.reached()));
+        let second = form_group(&mut waiting);
+        assert_eq!(streams(&second), ["a", "c"]);
+        assert!(waiting.is_empty());
+    }
+
+    #[test]
+    fn an_append_given_up_on_before_it_was_taken_is_never_sent() {
+        let (gone, _) = queued("a", None);
+        assert!(gone.commit.abandon());
+        let (kept, _) = queued("b", None);
+        let mut waiting = VecDeque::from([gone, kept]);
+
+        assert_eq!(streams(&form_group(&mut waiting)), ["b"]);
+    }
+
+    #[test]
+    fn a_group_is_bounded() {
+        let mut waiting: VecDeque<Queued> = (0..MAX_GROUP_APPENDS + 3)
+            .map(|n| queued(&n.to_string(), None).0)
+            .collect();
+
+        assert_eq!(form_group(&mut waiting).len(), MAX_GROUP_APPENDS);
+        assert_eq!(form_group(&mut waiting).len(), 3);
+    }
+}

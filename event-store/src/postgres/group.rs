@@ -1,0 +1,544 @@
+//! Group commit on PostgreSQL: a group's appends go into the log in one statement, each stream
+//! with its own guard, and (when some carry idempotency keys) in one transaction with their
+//! keys' claims and outcomes.
+//!
+//! The stream locks of a group are taken in key order, all of them before any key's row, the
+//! order every other append follows too (its one stream, then its key), so groups and lone
+//! appends never wait on each other in a cycle. A stream whose guard fails (not at the
+//! expected version, or another hash there) is left out and answered as a conflict; the
+//! others commit. When PostgreSQL refuses a group's statement as a whole (a concurrent append
+//! from another process at the same version, a payload it will not store), nothing of the group
+//! was applied, and each append is written again on its own, where the refusal is its own.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::{Connection, PgConnection, PgPool, Row};
+
+use super::{
+    Signals, append_alone, conflict_or, epoch_on, in_doubt, is_connection_lost, keys,
+    stream_lock_key,
+};
+use crate::chain::{Chained, chain_events};
+use crate::convert::{to_i32, to_i64, to_u64};
+use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
+use crate::{AppendRequest, Appended, KeyOutcome, Position, StoreError};
+
+/// A held connection idle this long is closed, and the next group takes one the pool checked:
+/// a database restarted meanwhile is noticed before an append is sent, not after.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// Writes groups on a connection of its own, kept while groups keep coming (a pool connection
+/// costs a round trip each time it is returned). It is taken out of the pool, so it never
+/// leaves the pool's other users one connection short.
+pub(super) struct PgGroupWriter {
+    pool: PgPool,
+    held: Option<(PgConnection, Instant)>,
+    epoch: std::sync::Arc<tokio::sync::OnceCell<u32>>,
+    signals: Signals,
+}
+
+impl PgGroupWriter {
+    pub(super) fn new(
+        pool: PgPool,
+        epoch: std::sync::Arc<tokio::sync::OnceCell<u32>>,
+        signals: Signals,
+    ) -> Self {
+        Self {
+            pool,
+            held: None,
+            epoch,
+            signals,
+        }
+    }
+
+    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        let held = match self.held.take() {
+            Some((conn, used)) if used.elapsed() <= IDLE => conn,
+            idle => {
+                if let Some((conn, _)) = idle {
+                    // It may be dead already; its end is no concern of the next group.
+                    let _ = conn.close().await;
+                }
+                self.pool.acquire().await?.detach()
+            }
+        };
+        Ok(&mut self.held.insert((held, Instant::now())).0)
+    }
+}
+
+#[async_trait]
+impl GroupWriter for PgGroupWriter {
+    async fn write(&mut self, group: &[Queued]) -> Vec<Answer> {
+        let signals = self.signals.clone();
+        let epoch = self.epoch.clone();
+        let answers = match self.connection().await {
+            Ok(conn) => write_group(conn, group, &epoch, &signals).await,
+            Err(error) => same_for_all(group.len(), error),
+        };
+        if answers.iter().any(|a| match a {
+            Err(StoreError::OutcomeUnknown(_) | StoreError::Unavailable(_)) => true,
+            Err(StoreError::Database(e)) => is_connection_lost(e),
+            _ => false,
+        }) {
+            // The connection may be the cause: the pool checks a fresh one next time.
+            self.held = None;
+        }
+        answers
+    }
+}
+
+async fn write_group(
+    conn: &mut PgConnection,
+    group: &[Queued],
+    epoch: &tokio::sync::OnceCell<u32>,
+    signals: &Signals,
+) -> Vec<Answer> {
+    let epoch = match epoch_on(epoch, conn).await {
+        Ok(epoch) => epoch,
+        Err(error) => return same_for_all(group.len(), error),
+    };
+    if let [lone] = group {
+        return vec![append_alone(conn, &lone.request, &lone.commit, epoch, signals).await];
+    }
+    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(group.len());
+    let mut members = Vec::with_capacity(group.len());
+    for (index, queued) in group.iter().enumerate() {
+        let request = &queued.request;
+        answers.push(if request.events.is_empty() {
+            Some(Err(StoreError::NothingToAppend))
+        } else {
+            match chain_events(request) {
+                Ok(chained) => {
+                    members.push(Member {
+                        index,
+                        request,
+                        chained,
+                    });
+                    None
+                }
+                Err(error) => Some(Err(error)),
+            }
+        });
+    }
+    let keyed = members.iter().any(|m| m.request.idempotency.is_some());
+    let written = if keyed {
+        write_keyed(conn, &members, epoch).await
+    } else {
+        write_plain(conn, &members, epoch).await
+    };
+    match written {
+        Ok(settled) => {
+            for (index, answer) in settled {
+                answers[index] = Some(answer);
+            }
+        }
+        Err(GroupFailed::Refused(error)) => {
+            tracing::debug!(%error, "a group was refused as a whole; writing its appends one by one");
+            for member in &members {
+                let queued = &group[member.index];
+                answers[member.index] =
+                    Some(append_alone(conn, member.request, &queued.commit, epoch, signals).await);
+            }
+            return answers.into_iter().flatten().collect();
+        }
+        Err(GroupFailed::All(error)) => {
+            let mut all = same_for_all(members.len(), error).into_iter();
+            for member in &members {
+                answers[member.index] = all.next();
+            }
+        }
+    }
+    if answers
+        .iter()
+        .any(|a| matches!(a, Some(Ok(appended)) if !appended.replayed))
+    {
+        signals.appended();
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(StoreError::Corrupt("an append went unanswered".into()))))
+        .collect()
+}
+
+/// An append of a group, chained.
+struct Member<'a> {
+    /// Its place in the group.
+    index: usize,
+    request: &'a AppendRequest,
+    chained: Chained,
+}
+
+/// Why a group's write came to nothing as a whole.
+enum GroupFailed {
+    /// PostgreSQL refused a statement (the connection is fine): nothing was applied, and each
+    /// append may fare differently on its own.
+    Refused(StoreError),
+    /// Every append gets this answer: not applied (the database unavailable, say), or of
+    /// unknown outcome (the connection broke while the group committed).
+    All(StoreError),
+}
+
+/// Classifies a failure before the group's commit, which rolled everything back.
+fn before_commit(error: StoreError) -> GroupFailed {
+    match error {
+        StoreError::Database(sqlx::Error::Database(_)) | StoreError::Conflict { .. } => {
+            GroupFailed::Refused(error)
+        }
+        other => GroupFailed::All(other),
+    }
+}
+
+/// The group without keys: one statement, atomic on its own, so its answer is its commit.
+async fn write_plain(
+    conn: &mut PgConnection,
+    members: &[Member<'_>],
+    epoch: u32,
+) -> Result<Vec<(usize, Answer)>, GroupFailed> {
+    let all: Vec<&Member<'_>> = members.iter().collect();
+    match insert_group(conn, &all, epoch).await {
+        Ok(appended) => Ok(members
+            .iter()
+            .map(|m| (m.index, answer_of(m, appended.get(&m.index))))
+            .collect()),
+        // The statement was sent: a broken connection leaves it in doubt.
+        Err(StoreError::Unavailable(cause)) if is_connection_lost(&cause) => {
+            Err(GroupFailed::All(StoreError::OutcomeUnknown(cause)))
+        }
+        Err(error) => Err(before_commit(error)),
+    }
+}
+
+/// The group with keys: claims, events and outcomes in one transaction.
+async fn write_keyed(
+    conn: &mut PgConnection,
+    members: &[Member<'_>],
+    epoch: u32,
+) -> Result<Vec<(usize, Answer)>, GroupFailed> {
+    let mut tx = conn.begin().await.map_err(|e| GroupFailed::All(e.into()))?;
+    let mut settled = Vec::with_capacity(members.len());
+    let writing = claim_keys(&mut tx, members, &mut settled)
+        .await
+        .map_err(before_commit)?;
+    let appended = insert_group(&mut tx, &writing, epoch)
+        .await
+        .map_err(before_commit)?;
+    let (mut won, mut lost) = (Vec::new(), Vec::new());
+    for member in &writing {
+        if let Some(claim) = &member.request.idempotency {
+            match appended.get(&member.index) {
+                Some(appended) => won.push((claim.key.as_str(), *appended)),
+                None => lost.push(claim.key.as_str()),
+            }
+        }
+    }
+    settle_keys(&mut tx, &won, &lost, epoch)
+        .await
+        .map_err(before_commit)?;
+    match tx.commit().await.map_err(in_doubt) {
+        Ok(()) => {
+            settled.extend(
+                writing
+                    .iter()
+                    .map(|m| (m.index, answer_of(m, appended.get(&m.index)))),
+            );
+        }
+        Err(error) => {
+            // The first answers read in it stand either way; the appends are in doubt (or,
+            // when the commit was refused, not applied).
+            let mut all = same_for_all(writing.len(), error).into_iter();
+            settled.extend(writing.iter().map(|m| {
+                (
+                    m.index,
+                    all.next().unwrap_or_else(|| {
+                        Err(StoreError::Corrupt("an append went unanswered".into()))
+                    }),
+                )
+            }));
+        }
+    }
+    Ok(settled)
+}
+
+/// An append's answer from what the group's statement returned for it.
+fn answer_of(member: &Member<'_>, appended: Option<&Appended>) -> Answer {
+    appended.copied().ok_or(StoreError::Conflict {
+        expected_version: member.request.expected_version,
+    })
+}
+
+/// Locks every stream of the group in key order, then claims the keys; the members whose key
+/// already stands for an answer get that answer in `settled`, and the rest are returned, to be
+/// written.
+async fn claim_keys<'m, 'a>(
+    conn: &mut PgConnection,
+    members: &'m [Member<'a>],
+    settled: &mut Vec<(usize, Answer)>,
+) -> Result<Vec<&'m Member<'a>>, StoreError> {
+    let claims: Vec<_> = members
+        .iter()
+        .filter_map(|m| m.request.idempotency.as_ref().map(|c| (m, c)))
+        .collect();
+    let claimed: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
+             expires_at) \
+         SELECT c.key, c.fingerprint, c.aggregate_type, c.aggregate_id, \
+             now() + c.ttl * interval '1 second' \
+         FROM (SELECT count(pg_advisory_xact_lock(k)) FROM UNNEST($1::bigint[]) AS k) \
+                 AS stream_locks, \
+             UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[]) \
+                 AS c(key, fingerprint, aggregate_type, aggregate_id, ttl) \
+         ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id, \
+             outcome = NULL, version = NULL, epoch = NULL, tx = NULL, position = NULL, \
+             last_hash = NULL, detail = NULL, created_at = now(), \
+             expires_at = EXCLUDED.expires_at \
+         WHERE idempotency_keys.expires_at <= now() \
+         RETURNING key",
+    )
+    .bind(stream_locks(members.iter().map(|m| m.request)))
+    .bind(
+        claims
+            .iter()
+            .map(|(_, c)| c.key.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        claims
+            .iter()
+            .map(|(_, c)| c.fingerprint.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        claims
+            .iter()
+            .map(|(m, _)| m.request.stream.aggregate_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        claims
+            .iter()
+            .map(|(m, _)| m.request.stream.aggregate_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        claims
+            .iter()
+            .map(|(_, c)| keys::ttl_seconds(c))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let answered: Vec<&str> = claims
+        .iter()
+        .map(|(_, c)| c.key.as_str())
+        .filter(|key| !claimed.contains(*key))
+        .collect();
+    let mut outcomes = if answered.is_empty() {
+        HashMap::new()
+    } else {
+        keys::outcomes_on(conn, &answered).await?
+    };
+    let mut writing = Vec::with_capacity(members.len());
+    for member in members {
+        match &member.request.idempotency {
+            Some(claim) if !claimed.contains(&claim.key) => settled.push((
+                member.index,
+                keys::first_answer(claim, outcomes.remove(&claim.key)),
+            )),
+            _ => writing.push(member),
+        }
+    }
+    Ok(writing)
+}
+
+/// Stores the outcome of the keys whose appends were written, and gives up the claims of those
+/// whose streams conflicted (their commands are decided again, under the key again).
+async fn settle_keys(
+    conn: &mut PgConnection,
+    won: &[(&str, Appended)],
+    lost: &[&str],
+    epoch: u32,
+) -> Result<(), StoreError> {
+    if !won.is_empty() {
+        let (mut versions, mut txs, mut positions, mut hashes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (_, appended) in won {
+            versions.push(to_i64(appended.version)?);
+            txs.push(to_i64(appended.position.tx())?);
+            positions.push(to_i64(appended.position.seq())?);
+            hashes.push(appended.last_hash.to_string());
+        }
+        sqlx::query(
+            "UPDATE idempotency_keys AS k SET outcome = $1, version = u.version, epoch = $2, \
+                 tx = u.tx, position = u.position, last_hash = u.last_hash, detail = NULL \
+             FROM UNNEST($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) \
+                 AS u(key, version, tx, position, last_hash) \
+             WHERE k.key = u.key",
+        )
+        .bind(KeyOutcome::APPENDED)
+        .bind(to_i32(epoch)?)
+        .bind(won.iter().map(|(key, _)| *key).collect::<Vec<_>>())
+        .bind(versions)
+        .bind(txs)
+        .bind(positions)
+        .bind(hashes)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !lost.is_empty() {
+        sqlx::query("DELETE FROM idempotency_keys WHERE key = ANY($1)")
+            .bind(lost)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The advisory-lock keys of the group's streams, in the order every group takes them.
+fn stream_locks<'r>(requests: impl IntoIterator<Item = &'r AppendRequest>) -> Vec<i64> {
+    let mut locks: Vec<i64> = requests
+        .into_iter()
+        .map(|r| stream_lock_key(&r.stream))
+        .collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
+}
+
+/// Inserts the members' events in one statement, each stream under its own guard (at the
+/// expected version with the hash chained on, and nothing after it), holding every stream's
+/// lock until the transaction ends. Returns what each member whose guard held appended, by
+/// its place in the group.
+async fn insert_group(
+    conn: &mut PgConnection,
+    members: &[&Member<'_>],
+    epoch: u32,
+) -> Result<HashMap<usize, Appended>, StoreError> {
+    if members.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let count: usize = members.iter().map(|m| m.chained.events.len()).sum();
+    let mut columns = EventColumns::with_capacity(count);
+    for member in members {
+        let expected = to_i64(member.request.expected_version)?;
+        let prev_hash = member.request.prev_hash.to_string();
+        for event in &member.chained.events {
+            columns
+                .types
+                .push(member.request.stream.aggregate_type.as_str());
+            columns
+                .ids
+                .push(member.request.stream.aggregate_id.as_str());
+            columns.sequences.push(to_i64(event.sequence)?);
+            columns.event_types.push(event.event_type.as_str());
+            columns.event_versions.push(event.event_version.as_str());
+            columns.payloads.push(&event.payload);
+            columns.metadata.push(&event.metadata);
+            columns.expected.push(expected);
+            columns.prev_hashes.push(prev_hash.clone());
+        }
+    }
+    let locks = stream_locks(members.iter().map(|m| m.request));
+    let rows = sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata, epoch) \
+         SELECT u.aggregate_type, u.aggregate_id, u.sequence, u.event_type, u.event_version, \
+             u.payload, u.metadata, $1 \
+         FROM (SELECT count(pg_advisory_xact_lock(k)) FROM UNNEST($2::bigint[]) AS k) \
+                 AS stream_locks, \
+             UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], \
+                    $8::jsonb[], $9::jsonb[], $10::bigint[], $11::text[]) WITH ORDINALITY \
+                 AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                      payload, metadata, expected, prev_hash, n) \
+         WHERE NOT EXISTS (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
+                   AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected + 1) \
+           AND (u.expected = 0 OR EXISTS (SELECT 1 FROM events x \
+                   WHERE x.aggregate_type = u.aggregate_type \
+                     AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected \
+                     AND x.metadata->>'hash' = u.prev_hash)) \
+         ORDER BY u.n \
+         RETURNING aggregate_type, aggregate_id, tx::text::bigint AS tx_id, position",
+    )
+    .bind(to_i32(epoch)?)
+    .bind(locks)
+    .bind(&columns.types)
+    .bind(&columns.ids)
+    .bind(&columns.sequences)
+    .bind(&columns.event_types)
+    .bind(&columns.event_versions)
+    .bind(&columns.payloads)
+    .bind(&columns.metadata)
+    .bind(&columns.expected)
+    .bind(&columns.prev_hashes)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, 0))?;
+    let by_stream: HashMap<(&str, &str), &Member<'_>> = members
+        .iter()
+        .map(|m| {
+            (
+                (
+                    m.request.stream.aggregate_type.as_str(),
+                    m.request.stream.aggregate_id.as_str(),
+                ),
+                *m,
+            )
+        })
+        .collect();
+    let mut appended: HashMap<usize, Appended> = HashMap::with_capacity(members.len());
+    for row in &rows {
+        let aggregate_type: &str = row.try_get("aggregate_type")?;
+        let aggregate_id: &str = row.try_get("aggregate_id")?;
+        let member = by_stream
+            .get(&(aggregate_type, aggregate_id))
+            .ok_or_else(|| StoreError::Corrupt("a group wrote a stream it did not hold".into()))?;
+        let position = Position::new(
+            epoch,
+            to_u64(row.try_get("tx_id")?)?,
+            to_u64(row.try_get("position")?)?,
+        );
+        let entry = appended.entry(member.index).or_insert(Appended {
+            version: member.chained.version,
+            position,
+            last_hash: member.chained.last_hash,
+            replayed: false,
+        });
+        if position.seq() > entry.position.seq() {
+            entry.position = position;
+        }
+    }
+    Ok(appended)
+}
+
+/// The group's events as the statement's arrays.
+struct EventColumns<'a> {
+    types: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    sequences: Vec<i64>,
+    event_types: Vec<&'a str>,
+    event_versions: Vec<&'a str>,
+    payloads: Vec<&'a serde_json::Value>,
+    metadata: Vec<&'a serde_json::Value>,
+    expected: Vec<i64>,
+    prev_hashes: Vec<String>,
+}
+
+impl EventColumns<'_> {
+    fn with_capacity(count: usize) -> Self {
+        Self {
+            types: Vec::with_capacity(count),
+            ids: Vec::with_capacity(count),
+            sequences: Vec::with_capacity(count),
+            event_types: Vec::with_capacity(count),
+            event_versions: Vec::with_capacity(count),
+            payloads: Vec::with_capacity(count),
+            metadata: Vec::with_capacity(count),
+            expected: Vec::with_capacity(count),
+            prev_hashes: Vec::with_capacity(count),
+        }
+    }
+}
