@@ -62,32 +62,35 @@ struct Counters {
     largest: AtomicU64,
 }
 
-/// The queue in front of a backend's writer, and the task that empties it group by group.
+/// The queue in front of a backend's writer, and the thread that empties it group by group.
+///
+/// The committer runs on a thread of its own, with a runtime of its own: every group waits on
+/// it, so it must never wait its turn behind the request tasks of the runtime that serves the
+/// API (under load, each of its wake-ups would queue behind dozens of them, and every append
+/// of the group with it). Its writer's connections are opened on that runtime.
 pub(crate) struct GroupCommitter {
     queue: mpsc::UnboundedSender<Queued>,
     counters: Arc<Counters>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for GroupCommitter {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl GroupCommitter {
-    /// Starts the committer task over `writer`. Needs a Tokio runtime.
-    pub(crate) fn start(writer: impl GroupWriter) -> Self {
+    /// Starts the committer thread over `writer`. When the committer is dropped, the thread
+    /// ends once it has answered what was queued.
+    pub(crate) fn start(writer: impl GroupWriter) -> Result<Self, StoreError> {
         // Unbounded: every queued append has a caller awaiting it, so the callers (bounded by
         // the API's connection limits) bound the queue.
         let (queue, received) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(commit_groups(received, writer, counters.clone()));
-        Self {
-            queue,
-            counters,
-            task,
-        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Config(format!("group commit runtime: {e}")))?;
+        let counting = counters.clone();
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || runtime.block_on(commit_groups(received, writer, counting)))
+            .map_err(|e| StoreError::Config(format!("group commit thread: {e}")))?;
+        Ok(Self { queue, counters })
     }
 
     /// Queues the append for the next group and waits for its answer.
@@ -102,8 +105,8 @@ impl GroupCommitter {
             return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
         }
         answer.await.unwrap_or_else(|_| {
-            // The committer is gone (the store is shutting down): if it had taken the append,
-            // nobody can tell whether it committed.
+            // The committer is gone (its thread panicked): if it had taken the append, nobody
+            // can tell whether it committed.
             Err(if commit.reached() {
                 StoreError::OutcomeUnknown(sqlx::Error::WorkerCrashed)
             } else {
@@ -123,7 +126,7 @@ impl GroupCommitter {
 }
 
 /// Takes whatever is queued (appends deferred from the last group first), writes it as one
-/// group, answers every append, and again, until the store is dropped.
+/// group, answers every append, and again, until the store is dropped and the queue is empty.
 async fn commit_groups(
     mut received: mpsc::UnboundedReceiver<Queued>,
     mut writer: impl GroupWriter,

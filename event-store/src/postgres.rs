@@ -142,13 +142,13 @@ impl PostgresBackend {
             .max_connections(options.max_connections.max(1) + 1)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        let mut backend = Self::from_pool(pool);
+        let mut backend = Self::from_pool(pool)?;
         backend.options = base;
         Ok(backend)
     }
 
-    /// Wraps an existing pool.
-    pub fn from_pool(pool: PgPool) -> Self {
+    /// Wraps an existing pool (and starts the group committer's thread).
+    pub fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         let options = pool.connect_options().as_ref().clone();
         let wakeups = Arc::new(Wakeups::new());
         let announce = Arc::new(Notify::new());
@@ -163,18 +163,18 @@ impl PostgresBackend {
             before_commit: None,
         };
         let committer = GroupCommitter::start(group::PgGroupWriter::new(
-            pool.clone(),
+            &pool,
             epoch.clone(),
             signals.clone(),
-        ));
-        Self {
+        ))?;
+        Ok(Self {
             pool,
             options,
             epoch,
             signals,
             committer,
             tasks,
-        }
+        })
     }
 
     /// Installs a hook awaited inside every append's transaction before commit (tests). Each

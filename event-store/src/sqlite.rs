@@ -17,15 +17,13 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
 
 use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
 use crate::chain::chain_events;
 use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
-use crate::group_commit::{
-    Answer, GroupCommitStats, GroupCommitter, GroupWriter, Queued, same_for_all,
-};
+use crate::group_commit::{GroupCommitStats, GroupCommitter};
 use crate::migrations::{self, migrator};
 use crate::wakeup::Wakeups;
 use crate::{
@@ -33,6 +31,8 @@ use crate::{
     IdempotentOutcome, KeyOutcome, LogFilter, Position, RawEvent, RecordedEvent, Snapshot,
     StoreError, StoreOptions, StreamId,
 };
+
+mod group;
 
 /// The log in SQLite.
 pub struct SqliteBackend {
@@ -92,10 +92,10 @@ impl SqliteBackend {
                 .await?
         };
         let wakeups = Arc::new(Wakeups::new());
-        let committer = GroupCommitter::start(SqliteGroupWriter {
+        let committer = GroupCommitter::start(group::SqliteGroupWriter {
             writer: writer.clone(),
             wakeups: wakeups.clone(),
-        });
+        })?;
         Ok(Self {
             writer,
             reader,
@@ -132,13 +132,7 @@ async fn write_append(
     if let Some(claim) = &request.idempotency
         && let Some(outcome) = outcome_in(tx, &claim.key).await?
     {
-        if outcome.fingerprint != claim.fingerprint {
-            return Err(StoreError::IdempotencyKeyReused);
-        }
-        return match outcome.outcome {
-            KeyOutcome::Appended(appended) => Ok(appended),
-            other => Err(StoreError::Answered(Box::new(other))),
-        };
+        return first_answer(claim, outcome);
     }
     // The head must be the version *and* the hash the events were decided on.
     let head: Option<(i64, Option<String>)> = sqlx::query_as(
@@ -149,14 +143,7 @@ async fn write_append(
     .bind(&request.stream.aggregate_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let at_head = match &head {
-        None => request.expected_version == 0,
-        Some((version, hash)) => {
-            to_u64(*version)? == request.expected_version
-                && hash.as_deref() == Some(request.prev_hash.to_string().as_str())
-        }
-    };
-    if !at_head {
+    if !at_head(request, head)? {
         return Err(StoreError::Conflict {
             expected_version: request.expected_version,
         });
@@ -193,54 +180,33 @@ async fn write_append(
     Ok(appended)
 }
 
-/// Writes a group's appends in one transaction on the single write connection: each in a
-/// savepoint of its own, so that one refused (a conflict, a key's first answer) or failing
-/// undoes only its own writes, and one commit for all.
-struct SqliteGroupWriter {
-    writer: SqlitePool,
-    wakeups: Arc<Wakeups>,
-}
-
-#[async_trait]
-impl GroupWriter for SqliteGroupWriter {
-    async fn write(&mut self, group: &[Queued]) -> Vec<Answer> {
-        // IMMEDIATE: take the write lock before reading any stream's head, so another process
-        // writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
-        let mut tx = match self.writer.begin_with("BEGIN IMMEDIATE").await {
-            Ok(tx) => tx,
-            Err(error) => return same_for_all(group.len(), error.into()),
-        };
-        if let [lone] = group {
-            return vec![append_in(tx, &lone.request, &lone.commit, &self.wakeups).await];
-        }
-        let mut answers = Vec::with_capacity(group.len());
-        for queued in group {
-            answers.push(write_in_savepoint(&mut tx, &queued.request).await);
-        }
-        if !answers.iter().any(Result::is_ok) {
-            return answers;
-        }
-        if let Err(error) = tx.commit().await {
-            let error = StoreError::from(error);
-            for answer in &mut answers {
-                if answer.is_ok() {
-                    *answer = Err(error.for_another());
-                }
-            }
-            return answers;
-        }
-        self.wakeups.wake();
-        answers
+/// The answer of an append whose key already stands for `outcome`.
+fn first_answer(
+    claim: &IdempotencyClaim,
+    outcome: IdempotentOutcome,
+) -> Result<Appended, StoreError> {
+    if outcome.fingerprint != claim.fingerprint {
+        return Err(StoreError::IdempotencyKeyReused);
+    }
+    match outcome.outcome {
+        KeyOutcome::Appended(appended) => Ok(appended),
+        other => Err(StoreError::Answered(Box::new(other))),
     }
 }
 
-/// Writes one append of a group in a savepoint, released when it is written and rolled back
-/// to when it is not.
-async fn write_in_savepoint(tx: &mut SqliteConnection, request: &AppendRequest) -> Answer {
-    let mut savepoint = tx.begin().await?;
-    let appended = write_append(&mut savepoint, request).await?;
-    savepoint.commit().await?;
-    Ok(appended)
+/// Whether the stream's head (its last sequence and that event's hash, `None` for a new
+/// stream) is the version *and* the hash the request's events were decided on.
+fn at_head(
+    request: &AppendRequest,
+    head: Option<(i64, Option<String>)>,
+) -> Result<bool, StoreError> {
+    Ok(match head {
+        None => request.expected_version == 0,
+        Some((version, hash)) => {
+            to_u64(version)? == request.expected_version
+                && hash.as_deref() == Some(request.prev_hash.to_string().as_str())
+        }
+    })
 }
 
 /// Writes `outcome` as the answer of the claim's key (over an expired row of the same key).

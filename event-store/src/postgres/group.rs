@@ -14,7 +14,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use std::sync::Arc;
+
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool, Row};
+use tokio::sync::OnceCell;
 
 use super::{
     Signals, append_alone, conflict_or, epoch_on, in_doubt, is_connection_lost, keys,
@@ -25,28 +29,25 @@ use crate::convert::{to_i32, to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::{AppendRequest, Appended, KeyOutcome, Position, StoreError};
 
-/// A held connection idle this long is closed, and the next group takes one the pool checked:
-/// a database restarted meanwhile is noticed before an append is sent, not after.
+/// A held connection idle this long is closed, and the next group opens a new one: a
+/// database restarted meanwhile is noticed before an append is sent, not after.
 const IDLE: Duration = Duration::from_secs(5);
 
-/// Writes groups on a connection of its own, kept while groups keep coming (a pool connection
-/// costs a round trip each time it is returned). It is taken out of the pool, so it never
-/// leaves the pool's other users one connection short.
+/// Writes groups on a connection of its own, kept while groups keep coming, opened on the
+/// committer's runtime (its socket then wakes the committer directly) with the pool's options.
 pub(super) struct PgGroupWriter {
-    pool: PgPool,
+    options: PgConnectOptions,
+    connect_timeout: Duration,
     held: Option<(PgConnection, Instant)>,
-    epoch: std::sync::Arc<tokio::sync::OnceCell<u32>>,
+    epoch: Arc<OnceCell<u32>>,
     signals: Signals,
 }
 
 impl PgGroupWriter {
-    pub(super) fn new(
-        pool: PgPool,
-        epoch: std::sync::Arc<tokio::sync::OnceCell<u32>>,
-        signals: Signals,
-    ) -> Self {
+    pub(super) fn new(pool: &PgPool, epoch: Arc<OnceCell<u32>>, signals: Signals) -> Self {
         Self {
-            pool,
+            options: pool.connect_options().as_ref().clone(),
+            connect_timeout: pool.options().get_acquire_timeout(),
             held: None,
             epoch,
             signals,
@@ -61,7 +62,12 @@ impl PgGroupWriter {
                     // It may be dead already; its end is no concern of the next group.
                     let _ = conn.close().await;
                 }
-                self.pool.acquire().await?.detach()
+                tokio::time::timeout(
+                    self.connect_timeout,
+                    PgConnection::connect_with(&self.options),
+                )
+                .await
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))??
             }
         };
         Ok(&mut self.held.insert((held, Instant::now())).0)
@@ -92,7 +98,7 @@ impl GroupWriter for PgGroupWriter {
 async fn write_group(
     conn: &mut PgConnection,
     group: &[Queued],
-    epoch: &tokio::sync::OnceCell<u32>,
+    epoch: &OnceCell<u32>,
     signals: &Signals,
 ) -> Vec<Answer> {
     let epoch = match epoch_on(epoch, conn).await {
@@ -411,7 +417,10 @@ fn stream_locks<'r>(requests: impl IntoIterator<Item = &'r AppendRequest>) -> Ve
 
 /// Inserts the members' events in one statement, each stream under its own guard (at the
 /// expected version with the hash chained on, and nothing after it), holding every stream's
-/// lock until the transaction ends. Returns what each member whose guard held appended, by
+/// lock until the transaction ends. The guards are scalar subqueries on purpose: PostgreSQL
+/// runs each as one primary-key lookup per row whatever its statistics say, where an `EXISTS`
+/// may be planned (on a new, unanalysed log, and then kept in the cached plan) as a hash of
+/// the whole table built on every group. Returns what each member whose guard held appended, by
 /// its place in the group.
 async fn insert_group(
     conn: &mut PgConnection,
@@ -454,12 +463,12 @@ async fn insert_group(
                     $8::jsonb[], $9::jsonb[], $10::bigint[], $11::text[]) WITH ORDINALITY \
                  AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, \
                       payload, metadata, expected, prev_hash, n) \
-         WHERE NOT EXISTS (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
-                   AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected + 1) \
-           AND (u.expected = 0 OR EXISTS (SELECT 1 FROM events x \
+         WHERE (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
+                   AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected + 1) IS NULL \
+           AND (u.expected = 0 OR (SELECT x.metadata->>'hash' FROM events x \
                    WHERE x.aggregate_type = u.aggregate_type \
-                     AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected \
-                     AND x.metadata->>'hash' = u.prev_hash)) \
+                     AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected) \
+                 = u.prev_hash) \
          ORDER BY u.n \
          RETURNING aggregate_type, aggregate_id, tx::text::bigint AS tx_id, position",
     )
