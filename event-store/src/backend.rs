@@ -191,12 +191,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
 
     /// The stream's latest snapshot and the events after it (all its events without one), as
-    /// stored: what a cold load needs. A backend that can answers in one query; this default
-    /// reads the snapshot, then the events after its version (any appended in between come
-    /// along, which is as good).
+    /// stored: what a cold load needs. Without `metadata`, a backend may leave each event's
+    /// metadata as its `hash` alone (all that deciding the next command needs of it), neither
+    /// sent whole nor decoded. A backend that can answers in one query; this default reads
+    /// the snapshot, then the events after its version (any appended in between come along,
+    /// which is as good), with their metadata.
     async fn load_stream(
         &self,
         stream: &StreamId,
+        _metadata: bool,
     ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
         let snapshot = self.load_snapshot(stream).await?;
         let after = snapshot.as_ref().map_or(0, |s| s.version);

@@ -283,7 +283,7 @@ where
             (_, false) => (None, None),
             (Some(lock), true) => (lock.load_snapshot(stream).await?, None),
             (None, true) => {
-                let (snapshot, events) = self.store.load_stream(stream).await?;
+                let (snapshot, events) = self.store.load_to_decide(stream).await?;
                 (snapshot, Some(events))
             }
         };

@@ -81,15 +81,10 @@ impl GroupCommitter {
         // the API's connection limits) bound the queue.
         let (queue, received) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Config(format!("group commit runtime: {e}")))?;
-        let counting = counters.clone();
-        std::thread::Builder::new()
-            .name("group-commit".into())
-            .spawn(move || runtime.block_on(commit_groups(received, writer, counting)))
-            .map_err(|e| StoreError::Config(format!("group commit thread: {e}")))?;
+        spawn_worker(
+            "group-commit",
+            commit_groups(received, writer, counters.clone()),
+        )?;
         Ok(Self { queue, counters })
     }
 
@@ -123,6 +118,23 @@ impl GroupCommitter {
             largest: self.counters.largest.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Runs `work` on a thread of its own, with a runtime of its own: a worker that everybody's
+/// requests wait on must never wait its turn behind them.
+pub(crate) fn spawn_worker(
+    name: &str,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Config(format!("{name} runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || runtime.block_on(work))
+        .map_err(|e| StoreError::Config(format!("{name} thread: {e}")))?;
+    Ok(())
 }
 
 /// Takes whatever is queued (appends deferred from the last group first), writes it as one

@@ -41,7 +41,9 @@ use crate::{
 };
 
 mod group;
+mod held;
 mod keys;
+mod loads;
 
 /// A query selecting events' columns in the order [`decode_event`] reads them, then `$rest`.
 macro_rules! select_event {
@@ -87,6 +89,8 @@ pub struct PostgresBackend {
     signals: Signals,
     /// Where appends queue for the next group commit.
     committer: GroupCommitter,
+    /// Where cold loads queue for the next group load.
+    loader: loads::GroupLoader,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -167,12 +171,14 @@ impl PostgresBackend {
             epoch.clone(),
             signals.clone(),
         ))?;
+        let loader = loads::GroupLoader::start(&pool)?;
         Ok(Self {
             pool,
             options,
             epoch,
             signals,
             committer,
+            loader,
             tasks,
         })
     }
@@ -786,58 +792,9 @@ impl Backend for PostgresBackend {
     async fn load_stream(
         &self,
         stream: &StreamId,
+        metadata: bool,
     ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-        // One statement, so one round trip and one view: the snapshot's row first (`part` 0,
-        // its state in `payload`), then the events after its version in order.
-        let rows = sqlx::query(
-            "WITH s AS (SELECT version, state, last_hash, epoch, tx, position FROM snapshots \
-                 WHERE aggregate_type = $1 AND aggregate_id = $2) \
-             SELECT 0 AS part, version AS sequence, NULL::text AS event_type, \
-                 NULL::text AS event_version, state AS payload, NULL::jsonb AS metadata, epoch, \
-                 tx AS tx_id, position, NULL::timestamptz AS recorded_at, last_hash FROM s \
-             UNION ALL \
-             SELECT 1, sequence, event_type, event_version, payload, metadata, epoch, \
-                 tx::text::bigint, position, recorded_at, NULL FROM events \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 \
-               AND sequence > COALESCE((SELECT version FROM s), 0) \
-             ORDER BY part, sequence",
-        )
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut snapshot = None;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let position = Position::new(
-                to_u32(row.try_get("epoch")?)?,
-                to_u64(row.try_get("tx_id")?)?,
-                to_u64(row.try_get("position")?)?,
-            );
-            let sequence = to_u64(row.try_get("sequence")?)?;
-            if row.try_get::<i32, _>("part")? == 0 {
-                let last_hash: String = row.try_get("last_hash")?;
-                snapshot = Some(Snapshot {
-                    stream: stream.clone(),
-                    version: sequence,
-                    state: row.try_get("payload")?,
-                    last_hash: parse_hash(&last_hash)?,
-                    position,
-                });
-                continue;
-            }
-            events.push(RecordedEvent {
-                stream: stream.clone(),
-                sequence,
-                event_type: row.try_get("event_type")?,
-                event_version: row.try_get("event_version")?,
-                payload: row.try_get("payload")?,
-                metadata: row.try_get("metadata")?,
-                position,
-                recorded_at: row.try_get("recorded_at")?,
-            });
-        }
-        Ok((snapshot, events))
+        self.loader.load(stream, metadata).await
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {

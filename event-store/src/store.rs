@@ -263,7 +263,17 @@ impl EventStore {
         &self,
         stream: &StreamId,
     ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-        let (snapshot, events) = self.backend.load_stream(stream).await?;
+        let (snapshot, events) = self.backend.load_stream(stream, true).await?;
+        Ok((snapshot, upcast_all(events)))
+    }
+
+    /// As [`Self::load_stream`], each event's metadata perhaps its `hash` alone: what deciding
+    /// a command needs, for less to send and decode.
+    pub(crate) async fn load_to_decide(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        let (snapshot, events) = self.backend.load_stream(stream, false).await?;
         Ok((snapshot, upcast_all(events)))
     }
 

@@ -11,15 +11,14 @@
 //! was applied, and each append is written again on its own, where the refusal is its own.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::OnceCell;
 
+use super::held::HeldConnection;
 use super::{
     Signals, append_alone, conflict_or, epoch_on, in_doubt, is_connection_lost, keys,
     stream_lock_key,
@@ -29,16 +28,9 @@ use crate::convert::{to_i32, to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::{AppendRequest, Appended, KeyOutcome, Position, StoreError};
 
-/// A held connection idle this long is closed, and the next group opens a new one: a
-/// database restarted meanwhile is noticed before an append is sent, not after.
-const IDLE: Duration = Duration::from_secs(5);
-
-/// Writes groups on a connection of its own, kept while groups keep coming, opened on the
-/// committer's runtime (its socket then wakes the committer directly) with the pool's options.
+/// Writes groups on a connection of its own.
 pub(super) struct PgGroupWriter {
-    options: PgConnectOptions,
-    connect_timeout: Duration,
-    held: Option<(PgConnection, Instant)>,
+    conn: HeldConnection,
     epoch: Arc<OnceCell<u32>>,
     signals: Signals,
 }
@@ -46,31 +38,10 @@ pub(super) struct PgGroupWriter {
 impl PgGroupWriter {
     pub(super) fn new(pool: &PgPool, epoch: Arc<OnceCell<u32>>, signals: Signals) -> Self {
         Self {
-            options: pool.connect_options().as_ref().clone(),
-            connect_timeout: pool.options().get_acquire_timeout(),
-            held: None,
+            conn: HeldConnection::like(pool),
             epoch,
             signals,
         }
-    }
-
-    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
-        let held = match self.held.take() {
-            Some((conn, used)) if used.elapsed() <= IDLE => conn,
-            idle => {
-                if let Some((conn, _)) = idle {
-                    // It may be dead already; its end is no concern of the next group.
-                    let _ = conn.close().await;
-                }
-                tokio::time::timeout(
-                    self.connect_timeout,
-                    PgConnection::connect_with(&self.options),
-                )
-                .await
-                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))??
-            }
-        };
-        Ok(&mut self.held.insert((held, Instant::now())).0)
     }
 }
 
@@ -79,7 +50,7 @@ impl GroupWriter for PgGroupWriter {
     async fn write(&mut self, group: &[Queued]) -> Vec<Answer> {
         let signals = self.signals.clone();
         let epoch = self.epoch.clone();
-        let answers = match self.connection().await {
+        let answers = match self.conn.get().await {
             Ok(conn) => write_group(conn, group, &epoch, &signals).await,
             Err(error) => same_for_all(group.len(), error),
         };
@@ -88,8 +59,8 @@ impl GroupWriter for PgGroupWriter {
             Err(StoreError::Database(e)) => is_connection_lost(e),
             _ => false,
         }) {
-            // The connection may be the cause: the pool checks a fresh one next time.
-            self.held = None;
+            // The connection may be the cause.
+            self.conn.discard();
         }
         answers
     }

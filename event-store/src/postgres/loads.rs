@@ -1,0 +1,195 @@
+//! Cold loads in groups on PostgreSQL: loads asked for while one is in flight go together in
+//! the next statement, on a connection of the loader's own. A cold load is one statement either
+//! way (a stream's snapshot and the events after it); in a group, many streams share its round
+//! trip, its planning and its connection, where each alone paid for a pool connection and the
+//! check the pool makes when it is returned.
+
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::held::HeldConnection;
+use super::is_connection_lost;
+use crate::convert::{parse_hash, to_u32, to_u64};
+use crate::group_commit::spawn_worker;
+use crate::{Position, RecordedEvent, Snapshot, StoreError, StreamId};
+
+/// The most streams one statement loads.
+const MAX_GROUP_LOADS: usize = 256;
+
+/// What a cold load reads: the stream's snapshot, if any, and its events after it.
+pub(super) type Loaded = (Option<Snapshot>, Vec<RecordedEvent>);
+
+/// A load waiting for its group.
+struct Wanted {
+    stream: StreamId,
+    /// Whether each event's whole metadata is wanted, or its hash alone.
+    metadata: bool,
+    reply: oneshot::Sender<Result<Loaded, StoreError>>,
+}
+
+/// The queue in front of the loader's thread.
+pub(super) struct GroupLoader {
+    queue: mpsc::UnboundedSender<Wanted>,
+}
+
+impl GroupLoader {
+    /// Starts the loader's thread, with a connection like `pool`'s.
+    pub(super) fn start(pool: &PgPool) -> Result<Self, StoreError> {
+        let (queue, received) = mpsc::unbounded_channel();
+        // Each statement is planned for the streams it carries and the log as it is now: a
+        // plan cached while the log was new and small would scan it whole once it is not.
+        let conn =
+            HeldConnection::like(pool).with_settings(&[("plan_cache_mode", "force_custom_plan")]);
+        spawn_worker("group-load", load_groups(received, conn))?;
+        Ok(Self { queue })
+    }
+
+    /// The stream's snapshot and the events after it, read in the next group; without
+    /// `metadata`, each event's metadata is its `hash` alone.
+    pub(super) async fn load(
+        &self,
+        stream: &StreamId,
+        metadata: bool,
+    ) -> Result<Loaded, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let wanted = Wanted {
+            stream: stream.clone(),
+            metadata,
+            reply,
+        };
+        if self.queue.send(wanted).is_err() {
+            return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)))
+    }
+}
+
+/// Takes whatever loads are queued, reads them in one statement and answers each, until the
+/// store is dropped.
+async fn load_groups(mut received: mpsc::UnboundedReceiver<Wanted>, mut conn: HeldConnection) {
+    while let Some(first) = received.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_LOADS
+            && let Ok(wanted) = received.try_recv()
+        {
+            group.push(wanted);
+        }
+        // A caller that went away needs nothing read.
+        group.retain(|wanted| !wanted.reply.is_closed());
+        if group.is_empty() {
+            continue;
+        }
+        let loaded = match conn.get().await {
+            Ok(connection) => load_many(connection, &group).await,
+            Err(error) => Err(error),
+        };
+        match loaded {
+            Ok(loaded) => {
+                for (wanted, loaded) in group.into_iter().zip(loaded) {
+                    let _ = wanted.reply.send(Ok(loaded));
+                }
+            }
+            Err(error) => {
+                if let StoreError::Unavailable(cause) = &error
+                    && is_connection_lost(cause)
+                {
+                    conn.discard();
+                }
+                for wanted in group {
+                    let _ = wanted.reply.send(Err(error.for_another()));
+                }
+            }
+        }
+    }
+}
+
+/// Each stream's snapshot and the events after it, in one statement (one view of the log):
+/// per stream, its snapshot's row first (`part` 0, its state in `payload`), then its events
+/// after the snapshot's version, in order, each with its metadata or its hash alone. Every
+/// lookup is by primary key, per stream.
+async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Loaded>, StoreError> {
+    let types: Vec<&str> = group
+        .iter()
+        .map(|w| w.stream.aggregate_type.as_str())
+        .collect();
+    let ids: Vec<&str> = group
+        .iter()
+        .map(|w| w.stream.aggregate_id.as_str())
+        .collect();
+    let metadata: Vec<bool> = group.iter().map(|w| w.metadata).collect();
+    let rows = sqlx::query(
+        "SELECT w.n, 0 AS part, s.version AS sequence, NULL::text AS event_type, \
+             NULL::text AS event_version, s.state AS payload, NULL::jsonb AS metadata, \
+             NULL::text AS hash, s.epoch, s.tx AS tx_id, s.position, \
+             NULL::timestamptz AS recorded_at, s.last_hash \
+         FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n) \
+         CROSS JOIN LATERAL (SELECT * FROM snapshots \
+             WHERE aggregate_type = w.t AND aggregate_id = w.i) AS s \
+         UNION ALL \
+         SELECT w.n, 1, e.sequence, e.event_type, e.event_version, e.payload, \
+             CASE WHEN w.m THEN e.metadata END, CASE WHEN NOT w.m THEN e.metadata->>'hash' END, \
+             e.epoch, e.tx::text::bigint, e.position, e.recorded_at, NULL \
+         FROM UNNEST($1::text[], $2::text[], $3::boolean[]) WITH ORDINALITY AS w(t, i, m, n) \
+         CROSS JOIN LATERAL (SELECT * FROM events \
+             WHERE aggregate_type = w.t AND aggregate_id = w.i \
+               AND sequence > COALESCE((SELECT version FROM snapshots \
+                   WHERE aggregate_type = w.t AND aggregate_id = w.i), 0)) AS e \
+         ORDER BY n, part, sequence",
+    )
+    .bind(types)
+    .bind(ids)
+    .bind(metadata)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut loaded: Vec<Loaded> = group.iter().map(|_| (None, Vec::new())).collect();
+    for row in &rows {
+        let n: i64 = row.try_get("n")?;
+        let index = usize::try_from(n - 1)
+            .ok()
+            .filter(|&i| i < group.len())
+            .ok_or_else(|| StoreError::Corrupt("a load answered for a stream not asked".into()))?;
+        add_row(row, &group[index].stream, &mut loaded[index])?;
+    }
+    Ok(loaded)
+}
+
+/// Adds a row of a cold load to what was loaded of `stream`: its snapshot or its next event.
+fn add_row(
+    row: &sqlx::postgres::PgRow,
+    stream: &StreamId,
+    loaded: &mut Loaded,
+) -> Result<(), StoreError> {
+    let position = Position::new(
+        to_u32(row.try_get("epoch")?)?,
+        to_u64(row.try_get("tx_id")?)?,
+        to_u64(row.try_get("position")?)?,
+    );
+    let sequence = to_u64(row.try_get("sequence")?)?;
+    if row.try_get::<i32, _>("part")? == 0 {
+        let last_hash: String = row.try_get("last_hash")?;
+        loaded.0 = Some(Snapshot {
+            stream: stream.clone(),
+            version: sequence,
+            state: row.try_get("payload")?,
+            last_hash: parse_hash(&last_hash)?,
+            position,
+        });
+        return Ok(());
+    }
+    loaded.1.push(RecordedEvent {
+        stream: stream.clone(),
+        sequence,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: match row.try_get::<Option<serde_json::Value>, _>("metadata")? {
+            Some(metadata) => metadata,
+            None => serde_json::json!({ "hash": row.try_get::<Option<String>, _>("hash")? }),
+        },
+        position,
+        recorded_at: row.try_get("recorded_at")?,
+    });
+    Ok(())
+}
