@@ -56,6 +56,12 @@ macro_rules! select_event {
     };
 }
 
+/// Session settings of the group committer's and loader's connections, whose statements
+/// only ever look rows up by key: their plans are cached (planning a group's statement costs
+/// more than running it), and a plan made while the log was new and nearly empty must not scan
+/// whole tables once it is not, before any `ANALYZE` replaces it.
+const LOOKUPS_ONLY: &[(&str, &str)] = &[("enable_seqscan", "off")];
+
 /// The channel appends are announced on.
 const CHANNEL: &str = "supplyline_log";
 

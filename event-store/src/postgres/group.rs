@@ -38,7 +38,7 @@ pub(super) struct PgGroupWriter {
 impl PgGroupWriter {
     pub(super) fn new(pool: &PgPool, epoch: Arc<OnceCell<u32>>, signals: Signals) -> Self {
         Self {
-            conn: HeldConnection::like(pool),
+            conn: HeldConnection::like(pool).with_settings(super::LOOKUPS_ONLY),
             epoch,
             signals,
         }

@@ -36,10 +36,7 @@ impl GroupLoader {
     /// Starts the loader's thread, with a connection like `pool`'s.
     pub(super) fn start(pool: &PgPool) -> Result<Self, StoreError> {
         let (queue, received) = mpsc::unbounded_channel();
-        // Each statement is planned for the streams it carries and the log as it is now: a
-        // plan cached while the log was new and small would scan it whole once it is not.
-        let conn =
-            HeldConnection::like(pool).with_settings(&[("plan_cache_mode", "force_custom_plan")]);
+        let conn = HeldConnection::like(pool).with_settings(super::LOOKUPS_ONLY);
         spawn_worker("group-load", load_groups(received, conn))?;
         Ok(Self { queue })
     }
@@ -108,7 +105,8 @@ async fn load_groups(mut received: mpsc::UnboundedReceiver<Wanted>, mut conn: He
 /// Each stream's snapshot and the events after it, in one statement (one view of the log):
 /// per stream, its snapshot's row first (`part` 0, its state in `payload`), then its events
 /// after the snapshot's version, in order, each with its metadata or its hash alone. Every
-/// lookup is by primary key, per stream.
+/// lookup is by primary key, per stream: `LIMIT 1` and `OFFSET 0` keep each lateral a lookup
+/// per stream (PostgreSQL would otherwise be free to join whole tables).
 async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Loaded>, StoreError> {
     let types: Vec<&str> = group
         .iter()
@@ -126,7 +124,7 @@ async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Load
              NULL::timestamptz AS recorded_at, s.last_hash \
          FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n) \
          CROSS JOIN LATERAL (SELECT * FROM snapshots \
-             WHERE aggregate_type = w.t AND aggregate_id = w.i) AS s \
+             WHERE aggregate_type = w.t AND aggregate_id = w.i LIMIT 1) AS s \
          UNION ALL \
          SELECT w.n, 1, e.sequence, e.event_type, e.event_version, e.payload, \
              CASE WHEN w.m THEN e.metadata END, CASE WHEN NOT w.m THEN e.metadata->>'hash' END, \
@@ -135,7 +133,7 @@ async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Load
          CROSS JOIN LATERAL (SELECT * FROM events \
              WHERE aggregate_type = w.t AND aggregate_id = w.i \
                AND sequence > COALESCE((SELECT version FROM snapshots \
-                   WHERE aggregate_type = w.t AND aggregate_id = w.i), 0)) AS e \
+                   WHERE aggregate_type = w.t AND aggregate_id = w.i), 0) OFFSET 0) AS e \
          ORDER BY n, part, sequence",
     )
     .bind(types)
