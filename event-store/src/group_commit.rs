@@ -8,10 +8,12 @@
 //! each other's fate, and each gets its own answer.
 
 use std::collections::{HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppendRequest, Appended, CommitPoint, StoreError, StreamId};
@@ -34,7 +36,7 @@ pub(crate) struct Queued {
     reply: oneshot::Sender<Answer>,
 }
 
-/// Writes one group in one transaction.
+/// Writes one group in one transaction, a group at a time.
 #[async_trait]
 pub(crate) trait GroupWriter: Send + 'static {
     /// Writes the group and returns one answer per append, in the group's order. Whatever
@@ -42,6 +44,10 @@ pub(crate) trait GroupWriter: Send + 'static {
     /// answer), not applied with the rest of the group, or of unknown outcome when the
     /// commit's answer was lost.
     async fn write(&mut self, group: &[Queued]) -> Vec<Answer>;
+
+    /// Gets ready to write again after a write panicked (say, drops a connection left in an
+    /// unknown state).
+    fn recover(&mut self) {}
 }
 
 /// How group commit has gone so far (for benchmarks, metrics and tests).
@@ -62,7 +68,7 @@ struct Counters {
     largest: AtomicU64,
 }
 
-/// The queue in front of a backend's writer, and the thread that empties it group by group.
+/// The queue in front of a backend's writers, and the thread that empties it group by group.
 ///
 /// The committer runs on a thread of its own, with a runtime of its own: every group waits on
 /// it, so it must never wait its turn behind the request tasks of the runtime that serves the
@@ -74,17 +80,24 @@ pub(crate) struct GroupCommitter {
 }
 
 impl GroupCommitter {
-    /// Starts the committer thread over `writer`. When the committer is dropped, the thread
-    /// ends once it has answered what was queued.
-    pub(crate) fn start(writer: impl GroupWriter) -> Result<Self, StoreError> {
+    /// Starts the committer thread over `writers`, one group in flight per writer. When the
+    /// committer is dropped, the thread ends once it has answered what was queued.
+    pub(crate) fn start<W: GroupWriter>(writers: Vec<W>) -> Result<Self, StoreError> {
         // Unbounded: every queued append has a caller awaiting it, so the callers (bounded by
         // the API's connection limits) bound the queue.
         let (queue, received) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        spawn_worker(
-            "group-commit",
-            commit_groups(received, writer, counters.clone()),
-        )?;
+        let waiting = Arc::new(tokio::sync::Mutex::new(Waiting {
+            received,
+            deferred: VecDeque::new(),
+        }));
+        let committers: Vec<_> = writers
+            .into_iter()
+            .map(|writer| commit_groups(waiting.clone(), writer, counters.clone()))
+            .collect();
+        spawn_worker("group-commit", async move {
+            futures_util::future::join_all(committers).await;
+        })?;
         Ok(Self { queue, counters })
     }
 
@@ -137,29 +150,57 @@ pub(crate) fn spawn_worker(
     Ok(())
 }
 
-/// Takes whatever is queued (appends deferred from the last group first), writes it as one
-/// group, answers every append, and again, until the store is dropped and the queue is empty.
+/// The queue as the committers share it: what arrived, and what earlier groups deferred.
+struct Waiting {
+    received: mpsc::UnboundedReceiver<Queued>,
+    deferred: VecDeque<Queued>,
+}
+
+impl Waiting {
+    /// The next group: whatever is queued (deferred appends first), or the next append to
+    /// arrive; `None` once the store is dropped and nothing waits.
+    async fn next_group(&mut self) -> Option<Vec<Queued>> {
+        loop {
+            if self.deferred.is_empty() {
+                let first = self.received.recv().await?;
+                self.deferred.push_back(first);
+            }
+            while let Ok(queued) = self.received.try_recv() {
+                self.deferred.push_back(queued);
+            }
+            let group = form_group(&mut self.deferred);
+            if !group.is_empty() {
+                return Some(group);
+            }
+        }
+    }
+}
+
+/// One committer: takes the next group, writes it, answers every append, and again, until
+/// the store is dropped and the queue is empty.
 async fn commit_groups(
-    mut received: mpsc::UnboundedReceiver<Queued>,
+    waiting: Arc<tokio::sync::Mutex<Waiting>>,
     mut writer: impl GroupWriter,
     counters: Arc<Counters>,
 ) {
-    let mut deferred = VecDeque::new();
     loop {
-        if deferred.is_empty() {
-            match received.recv().await {
-                Some(queued) => deferred.push_back(queued),
-                None => return,
+        // Held only while the group is taken, not while it is written.
+        let Some(group) = waiting.lock().await.next_group().await else {
+            return;
+        };
+        let answers = match AssertUnwindSafe(writer.write(&group)).catch_unwind().await {
+            Ok(answers) => answers,
+            Err(_) => {
+                // A bug, not the database: this group's fate is unknown, but the committer
+                // goes on (on a fresh connection) rather than fail every later append.
+                tracing::error!("the group committer panicked writing a group");
+                writer.recover();
+                same_for_all(
+                    group.len(),
+                    StoreError::OutcomeUnknown(sqlx::Error::WorkerCrashed),
+                )
             }
-        }
-        while let Ok(queued) = received.try_recv() {
-            deferred.push_back(queued);
-        }
-        let group = form_group(&mut deferred);
-        if group.is_empty() {
-            continue;
-        }
-        let answers = writer.write(&group).await;
+        };
         counters.groups.fetch_add(1, Ordering::Relaxed);
         counters
             .appends

@@ -62,6 +62,12 @@ macro_rules! select_event {
 /// whole tables once it is not, before any `ANALYZE` replaces it.
 const LOOKUPS_ONLY: &[(&str, &str)] = &[("enable_seqscan", "off")];
 
+/// Groups in flight at once, each on a connection of its own. One: on the 2-core machine
+/// the benchmarks run on, two or four in flight made smaller groups, which cost PostgreSQL
+/// more per append (HTTP commands at 64 clients: 23.4k/s with one, 15.9k/s and 19.3k/s with
+/// two and four), and `bench store` at 64 writers gained less than a tenth.
+const COMMITTERS: usize = 1;
+
 /// The channel appends are announced on.
 const CHANNEL: &str = "supplyline_log";
 
@@ -172,11 +178,10 @@ impl PostgresBackend {
             announce,
             before_commit: None,
         };
-        let committer = GroupCommitter::start(group::PgGroupWriter::new(
-            &pool,
-            epoch.clone(),
-            signals.clone(),
-        ))?;
+        let writers = (0..COMMITTERS)
+            .map(|_| group::PgGroupWriter::new(&pool, epoch.clone(), signals.clone()))
+            .collect();
+        let committer = GroupCommitter::start(writers)?;
         let loader = loads::GroupLoader::start(&pool)?;
         Ok(Self {
             pool,
@@ -1036,12 +1041,22 @@ fn in_doubt(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Whether the connection broke under a statement (so it may or may not have taken effect).
+/// Whether the session ended under a statement (so it may or may not have taken effect): the
+/// connection broke, or the server ended the session with a FATAL error (terminated, shut
+/// down), which can come after a `COMMIT` took effect locally.
 fn is_connection_lost(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed
-    )
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|pg| {
+                matches!(
+                    pg.severity(),
+                    sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                )
+            }),
+        _ => false,
+    }
 }
 
 /// A unique violation on the events' key is a concurrent append at the same version.

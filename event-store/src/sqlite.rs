@@ -92,10 +92,11 @@ impl SqliteBackend {
                 .await?
         };
         let wakeups = Arc::new(Wakeups::new());
-        let committer = GroupCommitter::start(group::SqliteGroupWriter {
+        // One writer: SQLite has one write connection.
+        let committer = GroupCommitter::start(vec![group::SqliteGroupWriter {
             writer: writer.clone(),
             wakeups: wakeups.clone(),
-        })?;
+        }])?;
         Ok(Self {
             writer,
             reader,

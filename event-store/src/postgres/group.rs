@@ -2,11 +2,11 @@
 //! with its own guard, and (when some carry idempotency keys) in one transaction with their
 //! keys' claims and outcomes.
 //!
-//! The stream locks of a group are taken in key order, all of them before any key's row, the
-//! order every other append follows too (its one stream, then its key), so groups and lone
-//! appends never wait on each other in a cycle. A stream whose guard fails (not at the
-//! expected version, or another hash there) is left out and answered as a conflict; the
-//! others commit. When PostgreSQL refuses a group's statement as a whole (a concurrent append
+//! A group never waits for a stream's lock: it tries each (`pg_try_advisory_xact_lock`), and
+//! an append whose stream another transaction holds (a locked retry, another process's
+//! append) is left out and answered as a conflict, like one whose guard fails (not at the
+//! expected version, or another hash there); the others commit. So one busy stream never holds
+//! up a group, and groups wait only for key rows, which they claim in key order. When PostgreSQL refuses a group's statement as a whole (a concurrent append
 //! from another process at the same version, a payload it will not store), nothing of the group
 //! was applied, and each append is written again on its own, where the refusal is its own.
 
@@ -47,6 +47,10 @@ impl PgGroupWriter {
 
 #[async_trait]
 impl GroupWriter for PgGroupWriter {
+    fn recover(&mut self) {
+        self.conn.discard();
+    }
+
     async fn write(&mut self, group: &[Queued]) -> Vec<Answer> {
         let signals = self.signals.clone();
         let epoch = self.epoch.clone();
@@ -113,10 +117,24 @@ async fn write_group(
         }
         Err(GroupFailed::Refused(error)) => {
             tracing::debug!(%error, "a group was refused as a whole; writing its appends one by one");
+            let mut session_ended = false;
             for member in &members {
                 let queued = &group[member.index];
-                answers[member.index] =
-                    Some(append_alone(conn, member.request, &queued.commit, epoch, signals).await);
+                if session_ended {
+                    // Never sent: not applied.
+                    answers[member.index] = Some(Err(StoreError::Unavailable(
+                        sqlx::Error::Protocol("the connection to the event store broke".into()),
+                    )));
+                    continue;
+                }
+                let answer =
+                    append_alone(conn, member.request, &queued.commit, epoch, signals).await;
+                session_ended = match &answer {
+                    Err(StoreError::OutcomeUnknown(_)) => true,
+                    Err(StoreError::Unavailable(cause)) => is_connection_lost(cause),
+                    _ => false,
+                };
+                answers[member.index] = Some(answer);
             }
             return answers.into_iter().flatten().collect();
         }
@@ -195,7 +213,24 @@ async fn write_keyed(
 ) -> Result<Vec<(usize, Answer)>, GroupFailed> {
     let mut tx = conn.begin().await.map_err(|e| GroupFailed::All(e.into()))?;
     let mut settled = Vec::with_capacity(members.len());
-    let writing = claim_keys(&mut tx, members, &mut settled)
+    let locked: HashSet<i64> = sqlx::query_scalar(
+        "SELECT k FROM UNNEST($1::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)",
+    )
+    .bind(stream_locks(members.iter().map(|m| m.request)))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| before_commit(e.into()))?
+    .into_iter()
+    .collect();
+    let mut free = Vec::with_capacity(members.len());
+    for member in members {
+        if locked.contains(&stream_lock_key(&member.request.stream)) {
+            free.push(member);
+        } else {
+            settled.push((member.index, answer_of(member, None)));
+        }
+    }
+    let writing = claim_keys(&mut tx, &free, &mut settled)
         .await
         .map_err(before_commit)?;
     let appended = insert_group(&mut tx, &writing, epoch)
@@ -222,17 +257,22 @@ async fn write_keyed(
             );
         }
         Err(error) => {
-            // The first answers read in it stand either way; the appends are in doubt (or,
-            // when the commit was refused, not applied).
-            let mut all = same_for_all(writing.len(), error).into_iter();
-            settled.extend(writing.iter().map(|m| {
-                (
-                    m.index,
-                    all.next().unwrap_or_else(|| {
+            // The first answers read in it and the conflicts stand either way; the appends
+            // are in doubt (or, when the commit was refused, not applied).
+            let written: Vec<_> = writing
+                .iter()
+                .filter(|m| appended.contains_key(&m.index))
+                .collect();
+            let mut all = same_for_all(written.len(), error).into_iter();
+            for member in &writing {
+                let answer = match appended.get(&member.index) {
+                    Some(_) => all.next().unwrap_or_else(|| {
                         Err(StoreError::Corrupt("an append went unanswered".into()))
                     }),
-                )
-            }));
+                    None => answer_of(member, None),
+                };
+                settled.push((member.index, answer));
+            }
         }
     }
     Ok(settled)
@@ -245,27 +285,28 @@ fn answer_of(member: &Member<'_>, appended: Option<&Appended>) -> Answer {
     })
 }
 
-/// Locks every stream of the group in key order, then claims the keys; the members whose key
-/// already stands for an answer get that answer in `settled`, and the rest are returned, to be
-/// written.
+/// Claims the keys of the group's appends (their streams' locks are held already), in key
+/// order (two groups claiming the same keys never wait on each other in a cycle); the members
+/// whose key already stands for an answer get that answer in `settled`, and the rest are
+/// returned, to be written.
 async fn claim_keys<'m, 'a>(
     conn: &mut PgConnection,
-    members: &'m [Member<'a>],
+    members: &[&'m Member<'a>],
     settled: &mut Vec<(usize, Answer)>,
 ) -> Result<Vec<&'m Member<'a>>, StoreError> {
-    let claims: Vec<_> = members
+    let mut claims: Vec<_> = members
         .iter()
-        .filter_map(|m| m.request.idempotency.as_ref().map(|c| (m, c)))
+        .filter_map(|m| m.request.idempotency.as_ref().map(|c| (*m, c)))
         .collect();
+    claims.sort_by(|a, b| a.1.key.cmp(&b.1.key));
     let claimed: HashSet<String> = sqlx::query_scalar(
         "INSERT INTO idempotency_keys (key, fingerprint, aggregate_type, aggregate_id, \
              expires_at) \
          SELECT c.key, c.fingerprint, c.aggregate_type, c.aggregate_id, \
              now() + c.ttl * interval '1 second' \
-         FROM (SELECT count(pg_advisory_xact_lock(k)) FROM UNNEST($1::bigint[]) AS k) \
-                 AS stream_locks, \
-             UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[]) \
-                 AS c(key, fingerprint, aggregate_type, aggregate_id, ttl) \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) \
+             WITH ORDINALITY AS c(key, fingerprint, aggregate_type, aggregate_id, ttl, n) \
+         ORDER BY c.n \
          ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
              aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id, \
              outcome = NULL, version = NULL, epoch = NULL, tx = NULL, position = NULL, \
@@ -274,7 +315,6 @@ async fn claim_keys<'m, 'a>(
          WHERE idempotency_keys.expires_at <= now() \
          RETURNING key",
     )
-    .bind(stream_locks(members.iter().map(|m| m.request)))
     .bind(
         claims
             .iter()
@@ -326,7 +366,7 @@ async fn claim_keys<'m, 'a>(
                 member.index,
                 keys::first_answer(claim, outcomes.remove(&claim.key)),
             )),
-            _ => writing.push(member),
+            _ => writing.push(*member),
         }
     }
     Ok(writing)
@@ -387,8 +427,8 @@ fn stream_locks<'r>(requests: impl IntoIterator<Item = &'r AppendRequest>) -> Ve
 }
 
 /// Inserts the members' events in one statement, each stream under its own guard (at the
-/// expected version with the hash chained on, and nothing after it), holding every stream's
-/// lock until the transaction ends. The guards are scalar subqueries on purpose: PostgreSQL
+/// expected version with the hash chained on, and nothing after it) and only where its
+/// stream's lock was free (it is then held until the transaction ends). The guards are scalar subqueries on purpose: PostgreSQL
 /// runs each as one primary-key lookup per row whatever its statistics say, where an `EXISTS`
 /// may be planned (on a new, unanalysed log, and then kept in the cached plan) as a hash of
 /// the whole table built on every group. Returns what each member whose guard held appended, by
@@ -406,6 +446,7 @@ async fn insert_group(
     for member in members {
         let expected = to_i64(member.request.expected_version)?;
         let prev_hash = member.request.prev_hash.to_string();
+        let lock = stream_lock_key(&member.request.stream);
         for event in &member.chained.events {
             columns
                 .types
@@ -420,21 +461,23 @@ async fn insert_group(
             columns.metadata.push(&event.metadata);
             columns.expected.push(expected);
             columns.prev_hashes.push(prev_hash.clone());
+            columns.locks.push(lock);
         }
     }
     let locks = stream_locks(members.iter().map(|m| m.request));
     let rows = sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+        "WITH locked AS MATERIALIZED (SELECT k FROM UNNEST($2::bigint[]) AS k \
+             WHERE pg_try_advisory_xact_lock(k)) \
+         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
              event_version, payload, metadata, epoch) \
          SELECT u.aggregate_type, u.aggregate_id, u.sequence, u.event_type, u.event_version, \
              u.payload, u.metadata, $1 \
-         FROM (SELECT count(pg_advisory_xact_lock(k)) FROM UNNEST($2::bigint[]) AS k) \
-                 AS stream_locks, \
-             UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], \
-                    $8::jsonb[], $9::jsonb[], $10::bigint[], $11::text[]) WITH ORDINALITY \
-                 AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, \
-                      payload, metadata, expected, prev_hash, n) \
-         WHERE (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
+         FROM UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], \
+                    $8::jsonb[], $9::jsonb[], $10::bigint[], $11::text[], $12::bigint[]) \
+                 WITH ORDINALITY AS u(aggregate_type, aggregate_id, sequence, event_type, \
+                      event_version, payload, metadata, expected, prev_hash, lock_key, n) \
+         WHERE u.lock_key IN (SELECT k FROM locked) \
+           AND (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
                    AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected + 1) IS NULL \
            AND (u.expected = 0 OR (SELECT x.metadata->>'hash' FROM events x \
                    WHERE x.aggregate_type = u.aggregate_type \
@@ -454,6 +497,7 @@ async fn insert_group(
     .bind(&columns.metadata)
     .bind(&columns.expected)
     .bind(&columns.prev_hashes)
+    .bind(&columns.locks)
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, 0))?;
@@ -505,6 +549,7 @@ struct EventColumns<'a> {
     metadata: Vec<&'a serde_json::Value>,
     expected: Vec<i64>,
     prev_hashes: Vec<String>,
+    locks: Vec<i64>,
 }
 
 impl EventColumns<'_> {
@@ -519,6 +564,7 @@ impl EventColumns<'_> {
             metadata: Vec::with_capacity(count),
             expected: Vec::with_capacity(count),
             prev_hashes: Vec::with_capacity(count),
+            locks: Vec::with_capacity(count),
         }
     }
 }

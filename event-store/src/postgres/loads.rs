@@ -4,6 +4,9 @@
 //! trip, its planning and its connection, where each alone paid for a pool connection and the
 //! check the pool makes when it is returned.
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -79,13 +82,20 @@ async fn load_groups(mut received: mpsc::UnboundedReceiver<Wanted>, mut conn: He
             continue;
         }
         let loaded = match conn.get().await {
-            Ok(connection) => load_many(connection, &group).await,
+            Ok(connection) => AssertUnwindSafe(load_many(connection, &group))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    // A bug, not the database: these loads fail, later ones go on.
+                    tracing::error!("the group loader panicked reading a group");
+                    Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))
+                }),
             Err(error) => Err(error),
         };
         match loaded {
             Ok(loaded) => {
                 for (wanted, loaded) in group.into_iter().zip(loaded) {
-                    let _ = wanted.reply.send(Ok(loaded));
+                    let _ = wanted.reply.send(loaded);
                 }
             }
             Err(error) => {
@@ -107,7 +117,10 @@ async fn load_groups(mut received: mpsc::UnboundedReceiver<Wanted>, mut conn: He
 /// after the snapshot's version, in order, each with its metadata or its hash alone. Every
 /// lookup is by primary key, per stream: `LIMIT 1` and `OFFSET 0` keep each lateral a lookup
 /// per stream (PostgreSQL would otherwise be free to join whole tables).
-async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Loaded>, StoreError> {
+async fn load_many(
+    conn: &mut PgConnection,
+    group: &[Wanted],
+) -> Result<Vec<Result<Loaded, StoreError>>, StoreError> {
     let types: Vec<&str> = group
         .iter()
         .map(|w| w.stream.aggregate_type.as_str())
@@ -141,14 +154,20 @@ async fn load_many(conn: &mut PgConnection, group: &[Wanted]) -> Result<Vec<Load
     .bind(metadata)
     .fetch_all(&mut *conn)
     .await?;
-    let mut loaded: Vec<Loaded> = group.iter().map(|_| (None, Vec::new())).collect();
+    // A row that cannot be read fails its own stream's load, not the others'.
+    let mut loaded: Vec<Result<Loaded, StoreError>> =
+        group.iter().map(|_| Ok((None, Vec::new()))).collect();
     for row in &rows {
         let n: i64 = row.try_get("n")?;
         let index = usize::try_from(n - 1)
             .ok()
             .filter(|&i| i < group.len())
             .ok_or_else(|| StoreError::Corrupt("a load answered for a stream not asked".into()))?;
-        add_row(row, &group[index].stream, &mut loaded[index])?;
+        if let Ok(so_far) = &mut loaded[index]
+            && let Err(error) = add_row(row, &group[index].stream, so_far)
+        {
+            loaded[index] = Err(error);
+        }
     }
     Ok(loaded)
 }
