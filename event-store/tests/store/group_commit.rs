@@ -301,13 +301,13 @@ conformance!(
         let verification = store.verify_log().await.unwrap();
         assert!(verification.ok(), "{verification:?}");
         // Readers see a committed event once every older transaction of the cluster has ended.
-    let last = written
-        .iter()
-        .filter_map(|(_, appended)| appended.iter().map(|a| a.position).max())
-        .max()
-        .unwrap();
-    wait_until_readable(store, last).await;
-    let log = read_whole_log(store, 50).await;
+        let last = written
+            .iter()
+            .filter_map(|(_, appended)| appended.iter().map(|a| a.position).max())
+            .max()
+            .unwrap();
+        wait_until_readable(store, last).await;
+        let log = read_whole_log(store, 50).await;
         assert!(log.windows(2).all(|w| w[0].position < w[1].position));
         let total: u64 = written
             .iter()
@@ -335,35 +335,38 @@ conformance!(
     }
 );
 
-conformance!(a_stream_another_holds_is_a_conflict_for_it_alone, |db| async move {
-    if db.backend != BackendKind::Postgres {
-        // SQLite's lock is the whole log: a held stream lock keeps every append out.
-        return;
-    }
-    let store = &db.store;
-    let writers: Vec<StreamWriter> = (0..3).map(|_| StreamWriter::new(new_stream())).collect();
-    // A locked retry (or another process's append) holds the first stream for its decision.
-    let held = store.lock_stream(&writers[0].stream).await.unwrap();
+conformance!(
+    a_stream_another_holds_is_a_conflict_for_it_alone,
+    |db| async move {
+        if db.backend != BackendKind::Postgres {
+            // SQLite's lock is the whole log: a held stream lock keeps every append out.
+            return;
+        }
+        let store = &db.store;
+        let writers: Vec<StreamWriter> = (0..3).map(|_| StreamWriter::new(new_stream())).collect();
+        // A locked retry (or another process's append) holds the first stream for its decision.
+        let held = store.lock_stream(&writers[0].stream).await.unwrap();
 
-    let requests = writers.iter().map(|w| w.request(probes(1..=1))).collect();
-    let answers = sent_together(&db, store, requests, QUEUEING).await;
+        let requests = writers.iter().map(|w| w.request(probes(1..=1))).collect();
+        let answers = sent_together(&db, store, requests, QUEUEING).await;
 
-    assert!(
-        matches!(answers[0].0, Err(StoreError::Conflict { .. })),
-        "the held stream's append is a lost race: {:?}",
-        answers[0].0
-    );
-    for (answer, _) in &answers[1..] {
-        assert_eq!(answer.as_ref().unwrap().version, 1, "the others commit");
+        assert!(
+            matches!(answers[0].0, Err(StoreError::Conflict { .. })),
+            "the held stream's append is a lost race: {:?}",
+            answers[0].0
+        );
+        for (answer, _) in &answers[1..] {
+            assert_eq!(answer.as_ref().unwrap().version, 1, "the others commit");
+        }
+        assert_grouped(store, 3);
+        drop(held);
+        assert_eq!(
+            store
+                .append(writers[0].request(probes(1..=1)))
+                .await
+                .unwrap()
+                .version,
+            1
+        );
     }
-    assert_grouped(store, 3);
-    drop(held);
-    assert_eq!(
-        store
-            .append(writers[0].request(probes(1..=1)))
-            .await
-            .unwrap()
-            .version,
-        1
-    );
-});
+);
