@@ -1041,22 +1041,14 @@ fn in_doubt(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Whether the session ended under a statement (so it may or may not have taken effect): the
-/// connection broke, or the server ended the session with a FATAL error (terminated, shut
-/// down), which can come after a `COMMIT` took effect locally.
+/// Whether the connection broke under a statement (so it may or may not have taken effect).
+/// A FATAL error from the server is not counted: without synchronous replication a session
+/// ended by the server did not commit what it had not answered.
 fn is_connection_lost(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-            .is_some_and(|pg| {
-                matches!(
-                    pg.severity(),
-                    sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
-                )
-            }),
-        _ => false,
-    }
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed
+    )
 }
 
 /// A unique violation on the events' key is a concurrent append at the same version.

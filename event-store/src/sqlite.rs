@@ -21,7 +21,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction}
 use tokio::sync::watch;
 
 use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
-use crate::chain::chain_events;
+use crate::chain::{Chained, chain_events};
 use crate::convert::{audit_cursor, parse_hash, to_i64, to_u64};
 use crate::group_commit::{GroupCommitStats, GroupCommitter};
 use crate::migrations::{self, migrator};
@@ -169,6 +169,17 @@ async fn write_append(
         .fetch_one(&mut *tx)
         .await?;
     }
+    settle_append(tx, request, &chained, position).await
+}
+
+/// What an append whose last event is at `position` did, stored as its key's answer when it
+/// has a key.
+async fn settle_append(
+    tx: &mut SqliteConnection,
+    request: &AppendRequest,
+    chained: &Chained,
+    position: i64,
+) -> Result<Appended, StoreError> {
     let appended = Appended {
         version: chained.version,
         position: Position::new(0, 0, to_u64(position)?),

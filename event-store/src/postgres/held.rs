@@ -9,9 +9,13 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::StoreError;
 
-/// A held connection idle this long is closed, and the next use opens a new one: a database
-/// restarted meanwhile is noticed before a statement is sent, not after.
+/// A held connection idle this long is closed, and the next use opens a new one.
 const IDLE: Duration = Duration::from_secs(5);
+
+/// A held connection idle this long is checked (a round trip) before it is used again: a
+/// connection the server ended meanwhile is noticed before an append is sent on it, when
+/// giving up is still truthful, not after. Under load it is never idle this long.
+const CHECK_AFTER: Duration = Duration::from_millis(10);
 
 /// One connection, opened with the pool's options when first needed.
 pub(super) struct HeldConnection {
@@ -38,20 +42,27 @@ impl HeldConnection {
 
     /// The connection, opened (again) if there is none or it sat idle.
     pub(super) async fn get(&mut self) -> Result<&mut PgConnection, StoreError> {
-        let conn = match self.held.take() {
-            Some((conn, used)) if used.elapsed() <= IDLE => conn,
-            idle => {
-                if let Some((conn, _)) = idle {
-                    // It may be dead already; its end is no concern of the next statement.
-                    let _ = conn.close().await;
-                }
-                tokio::time::timeout(
-                    self.connect_timeout,
-                    PgConnection::connect_with(&self.options),
-                )
-                .await
-                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))??
+        let reusable = match self.held.take() {
+            Some((conn, used)) if used.elapsed() <= CHECK_AFTER => Some(conn),
+            Some((mut conn, used)) if used.elapsed() <= IDLE => match conn.ping().await {
+                Ok(()) => Some(conn),
+                Err(_) => None,
+            },
+            Some((conn, _)) => {
+                // Idle long: not worth a check; its end is no concern of the next statement.
+                let _ = conn.close().await;
+                None
             }
+            None => None,
+        };
+        let conn = match reusable {
+            Some(conn) => conn,
+            None => tokio::time::timeout(
+                self.connect_timeout,
+                PgConnection::connect_with(&self.options),
+            )
+            .await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))??,
         };
         Ok(&mut self.held.insert((conn, Instant::now())).0)
     }

@@ -16,12 +16,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::{append_in, at_head, first_answer, outcome_in, store_outcome, timestamp};
+use super::{append_in, at_head, first_answer, outcome_in, settle_append, timestamp};
 use crate::chain::{Chained, chain_events};
 use crate::convert::{to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::wakeup::Wakeups;
-use crate::{Appended, KeyOutcome, Position, StoreError};
+use crate::StoreError;
 
 /// Events per `INSERT`: SQLite binds at most 32,766 values in one statement, 8 per event.
 const EVENTS_PER_INSERT: usize = 1_000;
@@ -126,15 +126,7 @@ async fn write_group(
             .ok_or_else(|| {
                 StoreError::Corrupt("a grouped append's event was not written".into())
             })?;
-        let appended = Appended {
-            version: chained.version,
-            position: Position::new(0, 0, to_u64(position)?),
-            last_hash: chained.last_hash,
-            replayed: false,
-        };
-        if let Some(claim) = &request.idempotency {
-            store_outcome(tx, claim, &request.stream, &KeyOutcome::Appended(appended)).await?;
-        }
+        let appended = settle_append(tx, request, &chained, position).await?;
         answers[i] = Some(Ok(appended));
     }
     Ok(answers
