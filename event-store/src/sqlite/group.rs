@@ -17,11 +17,11 @@ use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{append_in, at_head, first_answer, outcome_in, settle_append, timestamp};
+use crate::StoreError;
 use crate::chain::{Chained, chain_events};
 use crate::convert::{to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::wakeup::Wakeups;
-use crate::StoreError;
 
 /// Events per `INSERT`: SQLite binds at most 32,766 values in one statement, 8 per event.
 const EVENTS_PER_INSERT: usize = 1_000;
