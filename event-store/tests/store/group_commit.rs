@@ -370,3 +370,28 @@ conformance!(
         );
     }
 );
+
+conformance!(
+    a_key_sent_twice_together_stands_for_one_outcome,
+    |db| async move {
+        let store = &db.store;
+        let writer = StreamWriter::new(new_stream());
+        let mut first = writer.request(probes(1..=1));
+        first.idempotency = claim("twice", "f");
+        let mut again = first.clone();
+        // The same request from another process decided it on another stream (a retry that
+        // raced): its key is the same, so its answer must be the first one's.
+        again.stream = new_stream();
+
+        let answers = sent_together(&db, store, vec![first, again], QUEUEING).await;
+
+        let first = answers[0].0.as_ref().unwrap();
+        let second = answers[1].0.as_ref().unwrap();
+        assert!(!first.replayed && second.replayed, "{first:?} / {second:?}");
+        assert_eq!(
+            (first.version, first.position, first.last_hash),
+            (second.version, second.position, second.last_hash)
+        );
+        assert_eq!(store.read_stream(&writer.stream, 0).await.unwrap().len(), 1);
+    }
+);
