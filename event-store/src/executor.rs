@@ -310,7 +310,7 @@ where
             (None, None) => self.store.read_stream(stream, loaded.version).await?,
         };
         for event in events {
-            apply_recorded(&mut loaded, &event)?;
+            apply_recorded(&mut loaded, event)?;
         }
         Ok(loaded)
     }
@@ -705,14 +705,16 @@ pub async fn replay<A: Aggregate>(
         if past {
             break;
         }
-        apply_recorded(&mut loaded, &event)?;
+        apply_recorded(&mut loaded, event)?;
     }
     Ok(loaded)
 }
 
+/// Applies a stored event to the aggregate, taking it (its payload is decoded in place, not
+/// copied first: a cold load applies every event after the snapshot).
 fn apply_recorded<A: Aggregate>(
     loaded: &mut Loaded<A>,
-    event: &crate::RecordedEvent,
+    mut event: crate::RecordedEvent,
 ) -> Result<(), StoreError> {
     if event.sequence != loaded.version + 1 {
         return Err(StoreError::Corrupt(format!(
@@ -720,7 +722,7 @@ fn apply_recorded<A: Aggregate>(
             event.stream, event.sequence, loaded.version
         )));
     }
-    let payload: A::Event = serde_json::from_value(event.payload.clone()).map_err(|e| {
+    let payload: A::Event = serde_json::from_value(event.payload.take()).map_err(|e| {
         StoreError::Corrupt(format!(
             "{} #{} ({} {}): {e}",
             event.stream, event.sequence, event.event_type, event.event_version

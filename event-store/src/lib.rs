@@ -10,6 +10,8 @@
 //! * [`EventStore::append`]: a command's events, atomically, at an expected version (a
 //!   concurrent append is [`StoreError::Conflict`]), chained into the stream's hash chain,
 //!   idempotent under a key; returns the new version and the [`Position`] of the last event.
+//!   Appends arriving while a commit is in flight go together into the next transaction
+//!   (group commit), each still answered on its own.
 //! * [`EventStore::read_stream`], [`EventStore::read_all`]: a stream, or the global log in
 //!   batches; both upcast stored events to current versions (`event_schemas::upcast`).
 //! * [`EventStore::read_filtered`]: a page of the global log narrowed by a [`LogFilter`], for

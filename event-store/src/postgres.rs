@@ -163,7 +163,7 @@ impl PostgresBackend {
         Ok(backend)
     }
 
-    /// Wraps an existing pool (and starts the group committer's thread).
+    /// Wraps an existing pool (and starts the group committer's and loader's threads).
     pub fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         let options = pool.connect_options().as_ref().clone();
         let wakeups = Arc::new(Wakeups::new());
