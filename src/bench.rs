@@ -64,6 +64,29 @@ where
 }
 pub use store::{StoreBenchOptions, run as run_store};
 
+/// The body of `POST /v1/stock-items` for a benchmark's stock item: registered by its farmer,
+/// or by an administrator on behalf of `farmer`.
+fn stock_item_registration(
+    product: &str,
+    on_behalf_of: Option<&str>,
+    initial_quantity: u64,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "product_name": product,
+        "category": "vegetables",
+        "unit": "bunch",
+        "unit_price_cents": 300,
+        "quality_grade": "A",
+        "certifications": [],
+        "low_stock_threshold": 0,
+        "initial_quantity": initial_quantity,
+    });
+    if let Some(farmer) = on_behalf_of {
+        body["farmer_id"] = serde_json::Value::from(farmer);
+    }
+    body
+}
+
 /// The `q` quantile of `values` (0 for none).
 fn percentile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {

@@ -20,7 +20,7 @@ use event_schemas::values::Role;
 use event_store::{EventStore, GroupCommitStats, PostgresBackend, StoreOptions};
 use executors::{ExecutorSettings, Executors};
 use http_body_util::Full;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 
 use super::load_client::LoadClient;
@@ -291,18 +291,7 @@ impl Api {
                 let farmer = format!("bench-farmer-{}", uuid::Uuid::now_v7().simple());
                 let token = mint_token(&self.jwt, &farmer, Role::Farmer, 3600)?;
                 let body = Bytes::from(
-                    json!({
-                        "farmer_id": farmer,
-                        "product_name": "Bench kale",
-                        "category": "vegetables",
-                        "unit": "bunch",
-                        "unit_price_cents": 300,
-                        "quality_grade": "A",
-                        "certifications": [],
-                        "low_stock_threshold": 0,
-                        "initial_quantity": 0,
-                    })
-                    .to_string(),
+                    super::stock_item_registration("Bench kale", Some(&farmer), 0).to_string(),
                 );
                 let mut ids = Vec::with_capacity(items);
                 for _ in 0..items {

@@ -25,7 +25,7 @@ use event_schemas::{
 use event_store::{
     AppendRequest, CommandContext, EventStore, Executor, NewEvent, Snapshot, StoreOptions, StreamId,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
@@ -222,16 +222,7 @@ impl Api {
         let answer: Value = client
             .post(format!("{}/v1/stock-items", self.base))
             .bearer_auth(token)
-            .json(&json!({
-                "product_name": "Hot kale",
-                "category": "vegetables",
-                "unit": "bunch",
-                "unit_price_cents": 300,
-                "quality_grade": "A",
-                "certifications": [],
-                "low_stock_threshold": 0,
-                "initial_quantity": 1,
-            }))
+            .json(&super::stock_item_registration("Hot kale", None, 1))
             .send()
             .await?
             .error_for_status()?
