@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chain::{Chained, chain_events};
 use crate::{AppendRequest, Appended, CommitPoint, StoreError, StreamId};
 
 /// The most appends in one group.
@@ -31,6 +32,9 @@ pub(crate) type Answer = Result<Appended, StoreError>;
 pub(crate) struct Queued {
     /// What to append.
     pub(crate) request: AppendRequest,
+    /// Its events, chained and written out by the caller (not by the committer, which the
+    /// whole group waits on).
+    pub(crate) chained: Chained,
     /// The caller's commit point, reached when the append is taken into a group.
     pub(crate) commit: CommitPoint,
     reply: oneshot::Sender<Answer>,
@@ -101,11 +105,13 @@ impl GroupCommitter {
         Ok(Self { queue, counters })
     }
 
-    /// Queues the append for the next group and waits for its answer.
+    /// Chains the append's events, queues it for the next group and waits for its answer.
     pub(crate) async fn append(&self, request: AppendRequest, commit: &CommitPoint) -> Answer {
+        let chained = chain_events(&request)?;
         let (reply, answer) = oneshot::channel();
         let queued = Queued {
             request,
+            chained,
             commit: commit.clone(),
             reply,
         };
@@ -284,6 +290,7 @@ mod tests {
             }),
         };
         let queued = Queued {
+            chained: chain_events(&request).expect("an empty append chains"),
             request,
             commit: CommitPoint::new(),
             reply,

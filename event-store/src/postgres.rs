@@ -28,7 +28,7 @@ use tokio::sync::{Notify, OnceCell, watch};
 use tokio::task::JoinHandle;
 
 use crate::backend::{Backend, ContradictedHead, Database, LogHead, StreamLock};
-use crate::chain::chain_events;
+use crate::chain::{Chained, chain_events};
 use crate::convert::{audit_cursor, parse_hash, to_i32, to_i64, to_u32, to_u64};
 use crate::error::{DEADLOCK_DETECTED, UNIQUE_VIOLATION};
 use crate::group_commit::{GroupCommitStats, GroupCommitter};
@@ -249,17 +249,17 @@ fn stream_lock_key(stream: &StreamId) -> i64 {
 async fn insert_events(
     conn: &mut PgConnection,
     request: &AppendRequest,
+    chained: &Chained,
     epoch: u32,
 ) -> Result<Appended, StoreError> {
-    let chained = chain_events(request)?;
     let version = chained.version;
     let last_hash = chained.last_hash;
     let expected = to_i64(request.expected_version)?;
     let prev_hash = request.prev_hash.to_string();
     let lock = stream_lock_key(&request.stream);
-    let rows = match <[_; 1]>::try_from(chained.events) {
+    let rows = match chained.events.as_slice() {
         // The common case, one event: a plain row, no arrays to build and take apart.
-        Ok([event]) => {
+        [event] => {
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
                      event_version, payload, metadata, epoch) \
@@ -274,17 +274,17 @@ async fn insert_events(
             .bind(&request.stream.aggregate_id)
             .bind(to_i32(epoch)?)
             .bind(to_i64(event.sequence)?)
-            .bind(event.event_type)
-            .bind(event.event_version)
-            .bind(event.payload)
-            .bind(event.metadata)
+            .bind(&event.event_type)
+            .bind(&event.event_version)
+            .bind(Json(&*event.payload))
+            .bind(Json(&*event.metadata))
             .bind(expected)
             .bind(lock)
             .bind(&prev_hash)
             .fetch_all(&mut *conn)
             .await
         }
-        Err(events) => {
+        events => {
             let count = events.len();
             let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
                 Vec::with_capacity(count),
@@ -295,10 +295,10 @@ async fn insert_events(
             );
             for event in events {
                 sequences.push(to_i64(event.sequence)?);
-                types.push(event.event_type);
-                versions.push(event.event_version);
-                payloads.push(event.payload);
-                metadata.push(event.metadata);
+                types.push(event.event_type.as_str());
+                versions.push(event.event_version.as_str());
+                payloads.push(Json(&*event.payload));
+                metadata.push(Json(&*event.metadata));
             }
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
@@ -357,6 +357,7 @@ async fn insert_events(
 async fn append_in_transaction(
     mut tx: Transaction<'_, Postgres>,
     request: &AppendRequest,
+    chained: &Chained,
     commit: &CommitPoint,
     epoch: u32,
     signals: &Signals,
@@ -364,7 +365,7 @@ async fn append_in_transaction(
     if request.idempotency.is_some() {
         commit.reach();
     }
-    let written = write_in(&mut tx, request, epoch, signals).await;
+    let written = write_in(&mut tx, request, chained, epoch, signals).await;
     let appended = match written {
         Ok(Written::Events(appended)) => appended,
         Ok(Written::FirstAnswer(answer)) => {
@@ -390,6 +391,7 @@ async fn append_in_transaction(
 async fn append_alone(
     conn: &mut PgConnection,
     request: &AppendRequest,
+    chained: &Chained,
     commit: &CommitPoint,
     epoch: u32,
     signals: &Signals,
@@ -399,7 +401,7 @@ async fn append_alone(
     }
     if request.idempotency.is_none() {
         commit.reach();
-        let appended = match insert_events(conn, request, epoch).await {
+        let appended = match insert_events(conn, request, chained, epoch).await {
             Ok(appended) => appended,
             Err(error) => return Err(settled_or_in_doubt(error, commit)),
         };
@@ -407,7 +409,7 @@ async fn append_alone(
         return Ok(appended);
     }
     let tx = conn.begin().await?;
-    append_in_transaction(tx, request, commit, epoch, signals).await
+    append_in_transaction(tx, request, chained, commit, epoch, signals).await
 }
 
 /// What the statements of a transactional append did before `COMMIT`.
@@ -421,6 +423,7 @@ enum Written {
 async fn write_in(
     tx: &mut PgConnection,
     request: &AppendRequest,
+    chained: &Chained,
     epoch: u32,
     signals: &Signals,
 ) -> Result<Written, StoreError> {
@@ -430,7 +433,7 @@ async fn write_in(
         let outcome = keys::outcome_on(tx, &claim.key).await?;
         return Ok(Written::FirstAnswer(keys::first_answer(claim, outcome)));
     }
-    let appended = insert_events(tx, request, epoch).await?;
+    let appended = insert_events(tx, request, chained, epoch).await?;
     if let Some(claim) = &request.idempotency {
         keys::settle_key(tx, &claim.key, &KeyOutcome::Appended(appended)).await?;
     }
@@ -481,7 +484,8 @@ impl StreamLock for PgStreamLock {
         if request.events.is_empty() {
             return Err(StoreError::NothingToAppend);
         }
-        append_in_transaction(tx, &request, commit, epoch, &signals).await
+        let chained = chain_events(&request)?;
+        append_in_transaction(tx, &request, &chained, commit, epoch, &signals).await
     }
 }
 
@@ -530,9 +534,10 @@ impl Backend for PostgresBackend {
         if self.signals.before_commit.is_none() {
             return self.committer.append(request, commit).await;
         }
+        let chained = chain_events(&request)?;
         let epoch = self.epoch().await?;
         let tx = self.pool.begin().await?;
-        append_in_transaction(tx, &request, commit, epoch, &self.signals).await
+        append_in_transaction(tx, &request, &chained, commit, epoch, &self.signals).await
     }
 
     fn group_commit_stats(&self) -> Option<GroupCommitStats> {

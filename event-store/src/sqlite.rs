@@ -163,8 +163,8 @@ async fn write_append(
         .bind(to_i64(event.sequence)?)
         .bind(&event.event_type)
         .bind(&event.event_version)
-        .bind(serde_json::to_string(&event.payload)?)
-        .bind(serde_json::to_string(&event.metadata)?)
+        .bind(event.payload.get())
+        .bind(event.metadata.get())
         .bind(&recorded_at)
         .fetch_one(&mut *tx)
         .await?;

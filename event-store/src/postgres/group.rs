@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::OnceCell;
 
@@ -23,7 +25,7 @@ use super::{
     Signals, append_alone, conflict_or, epoch_on, in_doubt, is_connection_lost, keys,
     stream_lock_key,
 };
-use crate::chain::{Chained, chain_events};
+use crate::chain::Chained;
 use crate::convert::{to_i32, to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::{AppendRequest, Appended, KeyOutcome, Position, StoreError};
@@ -81,7 +83,17 @@ async fn write_group(
         Err(error) => return same_for_all(group.len(), error),
     };
     if let [lone] = group {
-        return vec![append_alone(conn, &lone.request, &lone.commit, epoch, signals).await];
+        return vec![
+            append_alone(
+                conn,
+                &lone.request,
+                &lone.chained,
+                &lone.commit,
+                epoch,
+                signals,
+            )
+            .await,
+        ];
     }
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(group.len());
     let mut members = Vec::with_capacity(group.len());
@@ -90,17 +102,12 @@ async fn write_group(
         answers.push(if request.events.is_empty() {
             Some(Err(StoreError::NothingToAppend))
         } else {
-            match chain_events(request) {
-                Ok(chained) => {
-                    members.push(Member {
-                        index,
-                        request,
-                        chained,
-                    });
-                    None
-                }
-                Err(error) => Some(Err(error)),
-            }
+            members.push(Member {
+                index,
+                request,
+                chained: &queued.chained,
+            });
+            None
         });
     }
     let keyed = members.iter().any(|m| m.request.idempotency.is_some());
@@ -127,8 +134,15 @@ async fn write_group(
                     )));
                     continue;
                 }
-                let answer =
-                    append_alone(conn, member.request, &queued.commit, epoch, signals).await;
+                let answer = append_alone(
+                    conn,
+                    member.request,
+                    member.chained,
+                    &queued.commit,
+                    epoch,
+                    signals,
+                )
+                .await;
                 session_ended = match &answer {
                     Err(StoreError::OutcomeUnknown(_)) => true,
                     Err(StoreError::Unavailable(cause)) => is_connection_lost(cause),
@@ -162,7 +176,7 @@ struct Member<'a> {
     /// Its place in the group.
     index: usize,
     request: &'a AppendRequest,
-    chained: Chained,
+    chained: &'a Chained,
 }
 
 /// Why a group's write came to nothing as a whole.
@@ -426,13 +440,14 @@ fn stream_locks<'r>(requests: impl IntoIterator<Item = &'r AppendRequest>) -> Ve
     locks
 }
 
-/// Inserts the members' events in one statement, each stream under its own guard (at the
-/// expected version with the hash chained on, and nothing after it) and only where its
-/// stream's lock was free (it is then held until the transaction ends). The guards are scalar subqueries on purpose: PostgreSQL
-/// runs each as one primary-key lookup per row whatever its statistics say, where an `EXISTS`
-/// may be planned (on a new, unanalysed log, and then kept in the cached plan) as a hash of
-/// the whole table built on every group. Returns what each member whose guard held appended, by
-/// its place in the group.
+/// Inserts the members' events in one statement, each stream under its own guard (its head,
+/// the last event, is at the expected version with the hash chained on) and only where its
+/// stream's lock was free (it is then held until the transaction ends). The head is a lateral
+/// `LIMIT 1` on purpose: PostgreSQL runs it as one backward primary-key lookup per row
+/// whatever its statistics say (bounded below by the expected version, so that it reads the
+/// head, not a whole leaf page of the stream's older events), where an `EXISTS` may be planned (on a new, unanalysed log, and
+/// then kept in the cached plan) as a hash of the whole table built on every group. Returns
+/// what each member whose guard held appended, by its place in the group.
 async fn insert_group(
     conn: &mut PgConnection,
     members: &[&Member<'_>],
@@ -457,8 +472,8 @@ async fn insert_group(
             columns.sequences.push(to_i64(event.sequence)?);
             columns.event_types.push(event.event_type.as_str());
             columns.event_versions.push(event.event_version.as_str());
-            columns.payloads.push(&event.payload);
-            columns.metadata.push(&event.metadata);
+            columns.payloads.push(Json(&event.payload));
+            columns.metadata.push(Json(&event.metadata));
             columns.expected.push(expected);
             columns.prev_hashes.push(prev_hash.clone());
             columns.locks.push(lock);
@@ -476,13 +491,13 @@ async fn insert_group(
                     $8::jsonb[], $9::jsonb[], $10::bigint[], $11::text[], $12::bigint[]) \
                  WITH ORDINALITY AS u(aggregate_type, aggregate_id, sequence, event_type, \
                       event_version, payload, metadata, expected, prev_hash, lock_key, n) \
+         LEFT JOIN LATERAL (SELECT x.sequence, x.metadata->>'hash' AS hash FROM events x \
+             WHERE x.aggregate_type = u.aggregate_type AND x.aggregate_id = u.aggregate_id \
+               AND x.sequence >= u.expected \
+             ORDER BY x.sequence DESC LIMIT 1) AS head ON true \
          WHERE u.lock_key IN (SELECT k FROM locked) \
-           AND (SELECT 1 FROM events x WHERE x.aggregate_type = u.aggregate_type \
-                   AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected + 1) IS NULL \
-           AND (u.expected = 0 OR (SELECT x.metadata->>'hash' FROM events x \
-                   WHERE x.aggregate_type = u.aggregate_type \
-                     AND x.aggregate_id = u.aggregate_id AND x.sequence = u.expected) \
-                 = u.prev_hash) \
+           AND COALESCE(head.sequence, 0) = u.expected \
+           AND (u.expected = 0 OR head.hash = u.prev_hash) \
          ORDER BY u.n \
          RETURNING aggregate_type, aggregate_id, tx::text::bigint AS tx_id, position",
     )
@@ -545,8 +560,8 @@ struct EventColumns<'a> {
     sequences: Vec<i64>,
     event_types: Vec<&'a str>,
     event_versions: Vec<&'a str>,
-    payloads: Vec<&'a serde_json::Value>,
-    metadata: Vec<&'a serde_json::Value>,
+    payloads: Vec<Json<&'a RawValue>>,
+    metadata: Vec<Json<&'a RawValue>>,
     expected: Vec<i64>,
     prev_hashes: Vec<String>,
     locks: Vec<i64>,

@@ -18,7 +18,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{append_in, at_head, first_answer, outcome_in, settle_append, timestamp};
 use crate::StoreError;
-use crate::chain::{Chained, chain_events};
+use crate::chain::Chained;
 use crate::convert::{to_i64, to_u64};
 use crate::group_commit::{Answer, GroupWriter, Queued, same_for_all};
 use crate::wakeup::Wakeups;
@@ -112,10 +112,7 @@ async fn write_group(
             }));
             continue;
         }
-        match chain_events(request) {
-            Ok(chained) => writing.push((i, chained)),
-            Err(error) => answers[i] = Some(Err(error)),
-        }
+        writing.push((i, &group[i].chained));
     }
     let positions = insert_events(tx, group, &writing).await?;
     for (i, chained) in writing {
@@ -126,7 +123,7 @@ async fn write_group(
             .ok_or_else(|| {
                 StoreError::Corrupt("a grouped append's event was not written".into())
             })?;
-        let appended = settle_append(tx, request, &chained, position).await?;
+        let appended = settle_append(tx, request, chained, position).await?;
         answers[i] = Some(Ok(appended));
     }
     Ok(answers
@@ -180,18 +177,13 @@ async fn heads(
 async fn insert_events(
     tx: &mut SqliteConnection,
     group: &[Queued],
-    writing: &[(usize, Chained)],
+    writing: &[(usize, &Chained)],
 ) -> Result<HashMap<(usize, u64), i64>, StoreError> {
     let recorded_at = timestamp(Utc::now());
     let mut rows = Vec::new();
     for (i, chained) in writing {
         for event in &chained.events {
-            rows.push((
-                *i,
-                event,
-                serde_json::to_string(&event.payload)?,
-                serde_json::to_string(&event.metadata)?,
-            ));
+            rows.push((*i, event, event.payload.get(), event.metadata.get()));
         }
     }
     let by_stream: HashMap<(&str, &str), usize> = writing
@@ -223,8 +215,8 @@ async fn insert_events(
                     .push_bind(*sequence)
                     .push_bind(event.event_type.as_str())
                     .push_bind(event.event_version.as_str())
-                    .push_bind(payload.as_str())
-                    .push_bind(metadata.as_str())
+                    .push_bind(*payload)
+                    .push_bind(*metadata)
                     .push_bind(recorded_at.as_str());
             },
         );
