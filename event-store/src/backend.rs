@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::group_commit::GroupCommitStats;
 use crate::{
     AppendRequest, Appended, CommitPoint, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StreamId,
+    LogFilter, Position, RawEvent, RecordedEvent, Snapshot, StoreError, StoredJson, StreamId,
 };
 
 /// Where the log lives, for the crates that keep their own tables beside it (read models,
@@ -204,6 +204,21 @@ pub trait Backend: Send + Sync + 'static {
         let snapshot = self.load_snapshot(stream).await?;
         let after = snapshot.as_ref().map_or(0, |s| s.version);
         Ok((snapshot, self.read_stream(stream, after).await?))
+    }
+
+    /// As [`Self::load_stream`] without metadata, each event's payload left as the JSON text
+    /// stored: what deciding a command needs, decoded by the executor straight into its event
+    /// type. This default writes out what `load_stream` decoded.
+    async fn load_to_decide(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RawEvent>), StoreError> {
+        let (snapshot, events) = self.load_stream(stream, false).await?;
+        let events = events
+            .into_iter()
+            .map(|event| event.try_map_json(|json| StoredJson::from_value(&json)))
+            .collect::<Result<_, _>>()?;
+        Ok((snapshot, events))
     }
 
     /// Stores a snapshot unless a newer one is stored already.

@@ -23,7 +23,7 @@ use crate::slots::{Slots, Turn};
 use crate::store::upcast_all;
 use crate::{
     AppendRequest, CommitPoint, EventStore, IdempotencyClaim, IdempotentOutcome, KeyOutcome,
-    NewEvent, Position, Snapshot, StoreError, StreamId, StreamLock,
+    NewEvent, Position, RawEvent, Snapshot, StoreError, StreamId, StreamLock,
 };
 
 /// Who asks, why, and under which guarantees (API.md: metadata, `Idempotency-Key`, `If-Match`).
@@ -305,7 +305,15 @@ where
             }
         }
         let events = match (tail, lock) {
-            (Some(events), _) => events,
+            (Some(events), _) => {
+                for event in &events {
+                    apply_stored(&mut loaded, event)?;
+                }
+                if let Some(last) = events.last() {
+                    loaded.last_hash = last.hash()?;
+                }
+                return Ok(loaded);
+            }
             (None, Some(lock)) => upcast_all(lock.read_stream(stream, loaded.version).await?),
             (None, None) => self.store.read_stream(stream, loaded.version).await?,
         };
@@ -731,6 +739,28 @@ fn apply_recorded<A: Aggregate>(
     loaded.state.apply(payload);
     loaded.version = event.sequence;
     loaded.last_hash = event.hash()?;
+    loaded.position = Some(event.position);
+    Ok(())
+}
+
+/// As [`apply_recorded`], for an event whose JSON is still the text stored: its payload is
+/// decoded straight into the aggregate's event type. Its hash is left to the caller, which
+/// reads only the last event's (the one the next append chains on).
+fn apply_stored<A: Aggregate>(loaded: &mut Loaded<A>, event: &RawEvent) -> Result<(), StoreError> {
+    if event.sequence != loaded.version + 1 {
+        return Err(StoreError::Corrupt(format!(
+            "{}: event #{} follows version {}",
+            event.stream, event.sequence, loaded.version
+        )));
+    }
+    let payload: A::Event = serde_json::from_str(event.payload.get()).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{} #{} ({} {}): {e}",
+            event.stream, event.sequence, event.event_type, event.event_version
+        ))
+    })?;
+    loaded.state.apply(payload);
+    loaded.version = event.sequence;
     loaded.position = Some(event.position);
     Ok(())
 }

@@ -810,7 +810,19 @@ impl Backend for PostgresBackend {
         stream: &StreamId,
         metadata: bool,
     ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-        self.loader.load(stream, metadata).await
+        let (snapshot, events) = self.loader.load(stream, metadata).await?;
+        let events = events
+            .into_iter()
+            .map(|event| event.try_map_json(|json| serde_json::from_str(json.get())))
+            .collect::<Result<_, _>>()?;
+        Ok((snapshot, events))
+    }
+
+    async fn load_to_decide(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RawEvent>), StoreError> {
+        self.loader.load(stream, false).await
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -989,13 +1001,16 @@ fn decode_event<J: DeserializeOwned>(row: &PgRow) -> Result<RecordedEvent<J>, St
 
 /// A `jsonb` column's text as PostgreSQL sends it (a version byte, then the text), not parsed:
 /// `jsonb` holds nothing but JSON, and checking it again cost the relay a tenth of its reading.
-fn stored_json(row: &PgRow, column: usize) -> Result<StoredJson, StoreError> {
+pub(super) fn stored_json<I>(row: &PgRow, column: I) -> Result<StoredJson, StoreError>
+where
+    I: sqlx::ColumnIndex<PgRow> + std::fmt::Debug + Copy,
+{
     let bytes: &[u8] = row.try_get_unchecked(column)?;
     let text = match bytes.split_first() {
         Some((1, text)) => text,
         _ => {
             return Err(StoreError::Corrupt(format!(
-                "column {column} is not jsonb of version 1"
+                "column {column:?} is not jsonb of version 1"
             )));
         }
     };

@@ -163,6 +163,22 @@ impl<J> RecordedEvent<J> {
     }
 }
 
+impl RawEvent {
+    /// The event's `hash`, read from its metadata's text.
+    pub fn hash(&self) -> Result<ChainHash, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Hashed {
+            hash: String,
+        }
+        serde_json::from_str::<Hashed>(self.metadata.get())
+            .ok()
+            .and_then(|m| m.hash.parse().ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("{} #{}: no valid hash", self.stream, self.sequence))
+            })
+    }
+}
+
 impl RecordedEvent {
     /// The metadata, typed.
     pub fn typed_metadata(&self) -> Result<EventMetadata, StoreError> {

@@ -585,6 +585,18 @@ impl Backend for SqliteBackend {
         snapshot_on(&mut conn, stream).await
     }
 
+    async fn load_to_decide(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RawEvent>), StoreError> {
+        // Events appended between the two reads come along, which is as good.
+        let mut conn = self.reader.acquire().await?;
+        let snapshot = snapshot_on(&mut conn, stream).await?;
+        let after = snapshot.as_ref().map_or(0, |s| s.version);
+        let events = stream_on(&mut conn, stream, after).await?;
+        Ok((snapshot, events))
+    }
+
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \
@@ -660,11 +672,11 @@ async fn outcome_in(
 }
 
 /// The stream's events after `after_version`, as stored, read on `conn`.
-async fn stream_on(
+async fn stream_on<J: DeserializeOwned>(
     conn: &mut SqliteConnection,
     stream: &StreamId,
     after_version: u64,
-) -> Result<Vec<RecordedEvent>, StoreError> {
+) -> Result<Vec<RecordedEvent<J>>, StoreError> {
     let rows = sqlx::query(&format!(
         "{SELECT_EVENT} WHERE aggregate_type = ? AND aggregate_id = ? AND sequence > ? \
          ORDER BY sequence"

@@ -267,14 +267,18 @@ impl EventStore {
         Ok((snapshot, upcast_all(events)))
     }
 
-    /// As [`Self::load_stream`], each event's metadata perhaps its `hash` alone: what deciding
-    /// a command needs, for less to send and decode.
+    /// As [`Self::load_stream`], each event's payload left as its JSON text and its metadata
+    /// perhaps its `hash` alone: what deciding a command needs, for less to send and decode.
     pub(crate) async fn load_to_decide(
         &self,
         stream: &StreamId,
-    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-        let (snapshot, events) = self.backend.load_stream(stream, false).await?;
-        Ok((snapshot, upcast_all(events)))
+    ) -> Result<(Option<Snapshot>, Vec<RawEvent>), StoreError> {
+        let (snapshot, events) = self.backend.load_to_decide(stream).await?;
+        let events = events
+            .into_iter()
+            .map(upcast_raw)
+            .collect::<Result<_, _>>()?;
+        Ok((snapshot, events))
     }
 
     /// Stores a snapshot unless a newer one exists.

@@ -11,16 +11,19 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::held::HeldConnection;
-use super::is_connection_lost;
+use super::{is_connection_lost, stored_json};
 use crate::convert::{parse_hash, to_u32, to_u64};
 use crate::group_commit::spawn_worker;
-use crate::{Position, RecordedEvent, Snapshot, StoreError, StreamId};
+use crate::record::StoredJson;
+use crate::{Position, RawEvent, Snapshot, StoreError, StreamId};
 
 /// The most streams one statement loads.
 const MAX_GROUP_LOADS: usize = 256;
 
-/// What a cold load reads: the stream's snapshot, if any, and its events after it.
-pub(super) type Loaded = (Option<Snapshot>, Vec<RecordedEvent>);
+/// What a cold load reads: the stream's snapshot, if any, and its events after it, their JSON
+/// as the text PostgreSQL sent (decoded by whoever asked, on their own task, not on the
+/// loader's thread, which every load waits on).
+pub(super) type Loaded = (Option<Snapshot>, Vec<RawEvent>);
 
 /// A load waiting for its group.
 struct Wanted {
@@ -112,11 +115,12 @@ async fn load_groups(mut received: mpsc::UnboundedReceiver<Wanted>, mut conn: He
     }
 }
 
-/// Each stream's snapshot and the events after it, in one statement (one view of the log):
-/// per stream, its snapshot's row first (`part` 0, its state in `payload`), then its events
-/// after the snapshot's version, in order, each with its metadata or its hash alone. Every
-/// lookup is by primary key, per stream: `LIMIT 1` and `OFFSET 0` keep each lateral a lookup
-/// per stream (PostgreSQL would otherwise be free to join whole tables).
+/// Each stream's snapshot and the events after it, in one statement (one view of the log): a
+/// row per event after the snapshot's version (one row when there is none), each with the
+/// stream's snapshot, whose state comes on the first row only, and each event with its metadata
+/// or its hash alone. Every lookup is by primary key, per stream: `LIMIT 1` and `OFFSET 0`
+/// keep each lateral a lookup per stream (PostgreSQL would otherwise be free to join whole
+/// tables).
 async fn load_many(
     conn: &mut PgConnection,
     group: &[Wanted],
@@ -131,23 +135,23 @@ async fn load_many(
         .collect();
     let metadata: Vec<bool> = group.iter().map(|w| w.metadata).collect();
     let rows = sqlx::query(
-        "SELECT w.n, 0 AS part, s.version AS sequence, NULL::text AS event_type, \
-             NULL::text AS event_version, s.state AS payload, NULL::jsonb AS metadata, \
-             NULL::text AS hash, s.epoch, s.tx AS tx_id, s.position, \
-             NULL::timestamptz AS recorded_at, s.last_hash \
-         FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(t, i, n) \
-         CROSS JOIN LATERAL (SELECT * FROM snapshots \
-             WHERE aggregate_type = w.t AND aggregate_id = w.i LIMIT 1) AS s \
-         UNION ALL \
-         SELECT w.n, 1, e.sequence, e.event_type, e.event_version, e.payload, \
-             CASE WHEN w.m THEN e.metadata END, CASE WHEN NOT w.m THEN e.metadata->>'hash' END, \
-             e.epoch, e.tx::text::bigint, e.position, e.recorded_at, NULL \
+        "SELECT w.n, s.version AS snapshot_version, \
+             CASE WHEN e.sequence IS NULL OR e.sequence = s.version + 1 THEN s.state END \
+                 AS state, \
+             s.last_hash AS snapshot_hash, s.epoch AS snapshot_epoch, s.tx AS snapshot_tx, \
+             s.position AS snapshot_position, \
+             e.sequence, e.event_type, e.event_version, e.payload, \
+             CASE WHEN w.m THEN e.metadata END AS metadata, \
+             CASE WHEN NOT w.m THEN e.metadata->>'hash' END AS hash, \
+             e.epoch, e.tx::text::bigint AS tx_id, e.position, e.recorded_at \
          FROM UNNEST($1::text[], $2::text[], $3::boolean[]) WITH ORDINALITY AS w(t, i, m, n) \
-         CROSS JOIN LATERAL (SELECT * FROM events \
+         LEFT JOIN LATERAL (SELECT version, state, last_hash, epoch, tx, position \
+             FROM snapshots WHERE aggregate_type = w.t AND aggregate_id = w.i LIMIT 1) AS s \
+             ON true \
+         LEFT JOIN LATERAL (SELECT * FROM events \
              WHERE aggregate_type = w.t AND aggregate_id = w.i \
-               AND sequence > COALESCE((SELECT version FROM snapshots \
-                   WHERE aggregate_type = w.t AND aggregate_id = w.i), 0) OFFSET 0) AS e \
-         ORDER BY n, part, sequence",
+               AND sequence > COALESCE(s.version, 0) OFFSET 0) AS e ON true \
+         ORDER BY w.n, e.sequence",
     )
     .bind(types)
     .bind(ids)
@@ -172,40 +176,56 @@ async fn load_many(
     Ok(loaded)
 }
 
-/// Adds a row of a cold load to what was loaded of `stream`: its snapshot or its next event.
+/// Adds a row of a cold load to what was loaded of `stream`: its snapshot (on its first row)
+/// and its next event, if any.
 fn add_row(
     row: &sqlx::postgres::PgRow,
     stream: &StreamId,
     loaded: &mut Loaded,
 ) -> Result<(), StoreError> {
-    let position = Position::new(
-        to_u32(row.try_get("epoch")?)?,
-        to_u64(row.try_get("tx_id")?)?,
-        to_u64(row.try_get("position")?)?,
-    );
-    let sequence = to_u64(row.try_get("sequence")?)?;
-    if row.try_get::<i32, _>("part")? == 0 {
-        let last_hash: String = row.try_get("last_hash")?;
+    if let Some(version) = row.try_get::<Option<i64>, _>("snapshot_version")?
+        && loaded.0.is_none()
+    {
+        let last_hash: String = row.try_get("snapshot_hash")?;
         loaded.0 = Some(Snapshot {
             stream: stream.clone(),
-            version: sequence,
-            state: row.try_get("payload")?,
+            version: to_u64(version)?,
+            state: row.try_get("state")?,
             last_hash: parse_hash(&last_hash)?,
-            position,
+            position: Position::new(
+                to_u32(row.try_get("snapshot_epoch")?)?,
+                to_u64(row.try_get("snapshot_tx")?)?,
+                to_u64(row.try_get("snapshot_position")?)?,
+            ),
         });
-        return Ok(());
     }
-    loaded.1.push(RecordedEvent {
+    let Some(sequence) = row.try_get::<Option<i64>, _>("sequence")? else {
+        return Ok(());
+    };
+    let metadata = match row.try_get::<Option<String>, _>("hash")? {
+        // Hex digits only, so nothing to escape; anything else is no hash at all.
+        Some(hash) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            StoredJson::vouched(format!(r#"{{"hash":"{hash}"}}"#))
+        }
+        Some(_) => {
+            return Err(StoreError::Corrupt(format!(
+                "{stream} #{sequence}: no valid hash"
+            )));
+        }
+        None => stored_json(row, "metadata")?,
+    };
+    loaded.1.push(RawEvent {
         stream: stream.clone(),
-        sequence,
+        sequence: to_u64(sequence)?,
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: match row.try_get::<Option<serde_json::Value>, _>("metadata")? {
-            Some(metadata) => metadata,
-            None => serde_json::json!({ "hash": row.try_get::<Option<String>, _>("hash")? }),
-        },
-        position,
+        payload: stored_json(row, "payload")?,
+        metadata,
+        position: Position::new(
+            to_u32(row.try_get("epoch")?)?,
+            to_u64(row.try_get("tx_id")?)?,
+            to_u64(row.try_get("position")?)?,
+        ),
         recorded_at: row.try_get("recorded_at")?,
     });
     Ok(())

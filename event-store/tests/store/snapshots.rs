@@ -60,6 +60,17 @@ conformance!(
             [9, 10, 11]
         );
 
+        // With a snapshot at the head (12): it alone, and the aggregate it holds.
+        execute(&executor, &id, receive(&farmer(), 1)).await;
+        let (snapshot, tail) = store.load_stream(&stream).await.unwrap();
+        assert_eq!(snapshot.as_ref().map(|s| s.version), Some(12));
+        assert!(tail.is_empty());
+        let cold = Executor::<StockItem>::new(store.clone(), ());
+        assert_same_aggregate(
+            &cold.load(&id).await.unwrap(),
+            &cold.replay(&id, ReplayUntil::End).await.unwrap(),
+        );
+
         // Without one: every event; and a stream with nothing at all.
         let bare = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(0);
         let other = register_stock_item(&bare, &farmer(), 1).await;
