@@ -6,12 +6,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use domain::stock::StockItem;
 use event_store::{
-    AppendRequest, Appended, CommitPoint, EventStore, KeyOutcome, StoreError, StoreOptions,
+    AppendRequest, Appended, CommitPoint, EventStore, Executor, KeyOutcome, StoreError,
+    StoreOptions,
 };
 use serde_json::json;
 
-use crate::fixtures::{StreamWriter, claim, new_stream, probe_from, probes};
+use crate::fixtures::{
+    StreamWriter, claim, farmer, new_stream, probe_from, probes, register_stock_item,
+};
 use crate::support::{BackendKind, TestStore, read_whole_log, wait_until_readable};
 
 /// How long the lock stays, so that every append sent is queued behind the first one.
@@ -410,5 +414,67 @@ conformance!(
         }
         stored.sort_unstable();
         assert_eq!(stored, [0, 1], "one append in the log");
+    }
+);
+
+conformance!(
+    a_stream_that_cannot_be_read_fails_its_own_cold_load_alone,
+    |db| async move {
+        let store = &db.store;
+        let executor = Executor::<StockItem>::new(store.clone(), ());
+        let good = register_stock_item(&executor, &farmer(), 5).await;
+        let bad = register_stock_item(&executor, &farmer(), 5).await;
+        db.sql(
+            &format!(
+                "UPDATE events SET metadata = jsonb_set(metadata, '{{hash}}', '\"not a hash\"') \
+                 WHERE aggregate_id = '{bad}'"
+            ),
+            &format!(
+                "UPDATE events SET metadata = json_set(metadata, '$.hash', 'not a hash') \
+                 WHERE aggregate_id = '{bad}'"
+            ),
+        )
+        .await;
+        // On PostgreSQL, cold loads asked for while one is in flight share its next statement:
+        // a first load waits on a lock, and the two sent meanwhile go together when it is gone.
+        let blocker = match db.backend {
+            BackendKind::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query("LOCK TABLE snapshots IN ACCESS EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some(conn)
+            }
+            BackendKind::Sqlite => None,
+        };
+        let cold = || Executor::<StockItem>::new(store.clone(), ());
+        let first = {
+            let (executor, id) = (cold(), good.clone());
+            tokio::spawn(async move { executor.load(&id).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let loads: Vec<_> = [&bad, &good]
+            .into_iter()
+            .map(|id| {
+                let (executor, id) = (cold(), id.clone());
+                tokio::spawn(async move { executor.load(&id).await })
+            })
+            .collect();
+        tokio::time::sleep(QUEUEING).await;
+        drop(blocker);
+        assert_eq!(first.await.unwrap().unwrap().version, 1);
+        let mut answers = Vec::new();
+        for load in loads {
+            answers.push(load.await.unwrap());
+        }
+        assert!(
+            matches!(&answers[0], Err(StoreError::Corrupt(why)) if why.contains("hash")),
+            "the unreadable stream's load fails: {:?}",
+            answers[0].as_ref().map(|l| l.version)
+        );
+        assert_eq!(answers[1].as_ref().unwrap().version, 1, "the other loads");
     }
 );
