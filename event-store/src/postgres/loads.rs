@@ -20,9 +20,10 @@ use crate::{Position, RawEvent, Snapshot, StoreError, StreamId};
 /// The most streams one statement loads.
 const MAX_GROUP_LOADS: usize = 256;
 
-/// What a cold load reads: the stream's snapshot, if any, and its events after it, their JSON
-/// as the text PostgreSQL sent (decoded by whoever asked, on their own task, not on the
-/// loader's thread, which every load waits on).
+/// What a cold load reads: the stream's snapshot, if any, and its events after it, their
+/// payloads as the text PostgreSQL sent (decoded by whoever asked, on their own task, not on
+/// the loader's thread, which every load waits on), and their metadata as sent too, or, when
+/// only the hash was asked for, `{"hash": ...}`.
 pub(super) type Loaded = (Option<Snapshot>, Vec<RawEvent>);
 
 /// A load waiting for its group.
@@ -168,7 +169,7 @@ async fn load_many(
             .filter(|&i| i < group.len())
             .ok_or_else(|| StoreError::Corrupt("a load answered for a stream not asked".into()))?;
         if let Ok(so_far) = &mut loaded[index]
-            && let Err(error) = add_row(row, &group[index].stream, so_far)
+            && let Err(error) = add_row(row, &group[index], so_far)
         {
             loaded[index] = Err(error);
         }
@@ -180,17 +181,26 @@ async fn load_many(
 /// and its next event, if any.
 fn add_row(
     row: &sqlx::postgres::PgRow,
-    stream: &StreamId,
+    wanted: &Wanted,
     loaded: &mut Loaded,
 ) -> Result<(), StoreError> {
+    let stream = &wanted.stream;
     if let Some(version) = row.try_get::<Option<i64>, _>("snapshot_version")?
         && loaded.0.is_none()
     {
+        // The state comes with the event right after the snapshot, or alone when none follows.
+        let Some(state) = row.try_get::<Option<serde_json::Value>, _>("state")? else {
+            return Err(StoreError::Corrupt(format!(
+                "{stream}: event #{} follows snapshot version {version}",
+                row.try_get::<Option<i64>, _>("sequence")?
+                    .unwrap_or_default()
+            )));
+        };
         let last_hash: String = row.try_get("snapshot_hash")?;
         loaded.0 = Some(Snapshot {
             stream: stream.clone(),
             version: to_u64(version)?,
-            state: row.try_get("state")?,
+            state,
             last_hash: parse_hash(&last_hash)?,
             position: Position::new(
                 to_u32(row.try_get("snapshot_epoch")?)?,
@@ -207,11 +217,8 @@ fn add_row(
         Some(hash) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
             StoredJson::vouched(format!(r#"{{"hash":"{hash}"}}"#))
         }
-        Some(_) => {
-            return Err(StoreError::Corrupt(format!(
-                "{stream} #{sequence}: no valid hash"
-            )));
-        }
+        Some(_) => return Err(no_valid_hash(stream, sequence)),
+        None if !wanted.metadata => return Err(no_valid_hash(stream, sequence)),
         None => stored_json(row, "metadata")?,
     };
     loaded.1.push(RawEvent {
@@ -229,4 +236,8 @@ fn add_row(
         recorded_at: row.try_get("recorded_at")?,
     });
     Ok(())
+}
+
+fn no_valid_hash(stream: &StreamId, sequence: i64) -> StoreError {
+    StoreError::Corrupt(format!("{stream} #{sequence}: no valid hash"))
 }

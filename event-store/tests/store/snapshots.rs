@@ -4,7 +4,7 @@
 use cqrs_es::Aggregate;
 use domain::stock::StockItem;
 use event_schemas::ChainHash;
-use event_store::{Executor, Loaded, Position, ReplayUntil, Snapshot, StreamId};
+use event_store::{Executor, Loaded, Position, ReplayUntil, Snapshot, StoreError, StreamId};
 use serde_json::json;
 
 use crate::fixtures::{
@@ -196,6 +196,45 @@ conformance!(
         assert_eq!(
             version_and_state(after_newer),
             Some((9, json!({ "version": 9 })))
+        );
+    }
+);
+
+conformance!(
+    a_cold_load_of_a_damaged_stream_is_refused_as_corrupt,
+    |db| async move {
+        let store = db.store.clone();
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(4);
+        let cold = Executor::<StockItem>::new(store.clone(), ());
+
+        // An event missing right after the snapshot (at 8 of 11).
+        let gap = stock_item_with_history(&executor).await;
+        db.delete_event(&StreamId::new(StockItem::TYPE, &gap), 9)
+            .await;
+        let loaded = cold.load(&gap).await;
+        assert!(
+            matches!(&loaded, Err(StoreError::Corrupt(why)) if why.contains("#10")),
+            "a gap after the snapshot: {:?}",
+            loaded.map(|l| l.version)
+        );
+
+        // An event whose metadata lost its hash.
+        let hashless = register_stock_item(&executor, &farmer(), 1).await;
+        db.sql(
+            &format!(
+                "UPDATE events SET metadata = metadata - 'hash' WHERE aggregate_id = '{hashless}'"
+            ),
+            &format!(
+                "UPDATE events SET metadata = json_remove(metadata, '$.hash') \
+                 WHERE aggregate_id = '{hashless}'"
+            ),
+        )
+        .await;
+        let loaded = cold.load(&hashless).await;
+        assert!(
+            matches!(&loaded, Err(StoreError::Corrupt(why)) if why.contains("hash")),
+            "no hash: {:?}",
+            loaded.map(|l| l.version)
         );
     }
 );
