@@ -111,10 +111,11 @@ impl SqliteBackend {
 async fn append_in(
     mut tx: Transaction<'_, Sqlite>,
     request: &AppendRequest,
+    chained: &Chained,
     commit: &CommitPoint,
     wakeups: &Wakeups,
 ) -> Result<Appended, StoreError> {
-    let appended = write_append(&mut tx, request).await?;
+    let appended = write_append(&mut tx, request, chained).await?;
     commit.reach();
     tx.commit().await?;
     wakeups.wake();
@@ -126,6 +127,7 @@ async fn append_in(
 async fn write_append(
     tx: &mut SqliteConnection,
     request: &AppendRequest,
+    chained: &Chained,
 ) -> Result<Appended, StoreError> {
     if request.events.is_empty() {
         return Err(StoreError::NothingToAppend);
@@ -149,7 +151,6 @@ async fn write_append(
             expected_version: request.expected_version,
         });
     }
-    let chained = chain_events(request)?;
     let recorded_at = timestamp(Utc::now());
     let mut position = 0;
     for event in &chained.events {
@@ -169,7 +170,7 @@ async fn write_append(
         .fetch_one(&mut *tx)
         .await?;
     }
-    settle_append(tx, request, &chained, position).await
+    settle_append(tx, request, chained, position).await
 }
 
 /// What an append whose last event is at `position` did, stored as its key's answer when it
@@ -289,7 +290,8 @@ impl StreamLock for SqliteStreamLock {
         request: AppendRequest,
         commit: &CommitPoint,
     ) -> Result<Appended, StoreError> {
-        append_in(self.tx, &request, commit, &self.wakeups).await
+        let chained = chain_events(&request)?;
+        append_in(self.tx, &request, &chained, commit, &self.wakeups).await
     }
 }
 
@@ -320,8 +322,9 @@ impl StreamLock for DeferredLock {
         request: AppendRequest,
         commit: &CommitPoint,
     ) -> Result<Appended, StoreError> {
+        let chained = chain_events(&request)?;
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        append_in(tx, &request, commit, &self.wakeups).await
+        append_in(tx, &request, &chained, commit, &self.wakeups).await
     }
 }
 

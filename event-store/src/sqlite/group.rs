@@ -38,7 +38,14 @@ impl SqliteGroupWriter {
         // IMMEDIATE: take the write lock before reading any stream's head, so another process
         // writing meanwhile makes us wait (busy timeout) instead of failing mid-way.
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        append_in(tx, &queued.request, &queued.commit, &self.wakeups).await
+        append_in(
+            tx,
+            &queued.request,
+            &queued.chained,
+            &queued.commit,
+            &self.wakeups,
+        )
+        .await
     }
 }
 
