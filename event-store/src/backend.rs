@@ -206,9 +206,9 @@ pub trait Backend: Send + Sync + 'static {
         Ok((snapshot, self.read_stream(stream, after).await?))
     }
 
-    /// As [`Self::load_stream`] without metadata, each event's payload left as the JSON text
-    /// stored: what deciding a command needs, decoded by the executor straight into its event
-    /// type. This default writes out what `load_stream` decoded.
+    /// As [`Self::load_stream`] (each event's metadata perhaps its `hash` alone), each event's
+    /// JSON left as the text stored: what deciding a command needs, decoded by the executor
+    /// straight into its event type. This default writes out what `load_stream` decoded.
     async fn load_to_decide(
         &self,
         stream: &StreamId,

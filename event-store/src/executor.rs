@@ -278,7 +278,8 @@ where
         mut lock: Option<&mut Box<dyn StreamLock>>,
     ) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded::<A>::default();
-        // A cold load without a lock: the snapshot and the events after it in one query.
+        // A cold load without a lock: the snapshot and the events after it (in one query on
+        // PostgreSQL), the payloads left as text.
         let (snapshot, mut tail) = match (&mut lock, from_snapshot) {
             (_, false) => (None, None),
             (Some(lock), true) => (lock.load_snapshot(stream).await?, None),

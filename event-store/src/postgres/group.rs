@@ -444,10 +444,11 @@ fn stream_locks<'r>(requests: impl IntoIterator<Item = &'r AppendRequest>) -> Ve
 /// the last event, is at the expected version with the hash chained on) and only where its
 /// stream's lock was free (it is then held until the transaction ends). The head is a lateral
 /// `LIMIT 1` on purpose: PostgreSQL runs it as one backward primary-key lookup per row
-/// whatever its statistics say (bounded below by the expected version, so that it reads the
-/// head, not a whole leaf page of the stream's older events), where an `EXISTS` may be planned (on a new, unanalysed log, and
-/// then kept in the cached plan) as a hash of the whole table built on every group. Returns
-/// what each member whose guard held appended, by its place in the group.
+/// whatever its statistics say, where an `EXISTS` may be planned (on a new, unanalysed log,
+/// and then kept in the cached plan) as a hash of the whole table built on every group. The
+/// lower bound (the expected version) stops the scan at the head: without it PostgreSQL checks
+/// every older event of the stream on the head's leaf page. Returns what each member whose
+/// guard held appended, by its place in the group.
 async fn insert_group(
     conn: &mut PgConnection,
     members: &[&Member<'_>],
