@@ -306,8 +306,8 @@ where
             }
         }
         let events = match (tail, lock) {
-            (Some(events), _) => {
-                for event in &events {
+            (Some(mut events), _) => {
+                for event in &mut events {
                     apply_stored(&mut loaded, event)?;
                 }
                 if let Some(last) = events.last() {
@@ -725,36 +725,37 @@ fn apply_recorded<A: Aggregate>(
     loaded: &mut Loaded<A>,
     mut event: crate::RecordedEvent,
 ) -> Result<(), StoreError> {
-    if event.sequence != loaded.version + 1 {
-        return Err(StoreError::Corrupt(format!(
-            "{}: event #{} follows version {}",
-            event.stream, event.sequence, loaded.version
-        )));
-    }
-    let payload: A::Event = serde_json::from_value(event.payload.take()).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "{} #{} ({} {}): {e}",
-            event.stream, event.sequence, event.event_type, event.event_version
-        ))
+    apply_decoded(loaded, &mut event, |payload| {
+        serde_json::from_value(payload.take())
     })?;
-    loaded.state.apply(payload);
-    loaded.version = event.sequence;
     loaded.last_hash = event.hash()?;
-    loaded.position = Some(event.position);
     Ok(())
 }
 
 /// As [`apply_recorded`], for an event whose JSON is still the text stored: its payload is
 /// decoded straight into the aggregate's event type. Its hash is left to the caller, which
 /// reads only the last event's (the one the next append chains on).
-fn apply_stored<A: Aggregate>(loaded: &mut Loaded<A>, event: &RawEvent) -> Result<(), StoreError> {
+fn apply_stored<A: Aggregate>(
+    loaded: &mut Loaded<A>,
+    event: &mut RawEvent,
+) -> Result<(), StoreError> {
+    apply_decoded(loaded, event, |payload| serde_json::from_str(payload.get()))
+}
+
+/// Applies the event `decode` reads from `event`'s payload, which must follow the aggregate's
+/// version; the hash is the caller's to read.
+fn apply_decoded<A: Aggregate, J>(
+    loaded: &mut Loaded<A>,
+    event: &mut crate::RecordedEvent<J>,
+    decode: impl FnOnce(&mut J) -> Result<A::Event, serde_json::Error>,
+) -> Result<(), StoreError> {
     if event.sequence != loaded.version + 1 {
         return Err(StoreError::Corrupt(format!(
             "{}: event #{} follows version {}",
             event.stream, event.sequence, loaded.version
         )));
     }
-    let payload: A::Event = serde_json::from_str(event.payload.get()).map_err(|e| {
+    let payload = decode(&mut event.payload).map_err(|e| {
         StoreError::Corrupt(format!(
             "{} #{} ({} {}): {e}",
             event.stream, event.sequence, event.event_type, event.event_version

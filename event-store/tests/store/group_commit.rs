@@ -437,19 +437,7 @@ conformance!(
         .await;
         // On PostgreSQL, cold loads asked for while one is in flight share its next statement:
         // a first load waits on a lock, and the two sent meanwhile go together when it is gone.
-        let blocker = match db.backend {
-            BackendKind::Postgres => {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-                sqlx::query("LOCK TABLE snapshots IN ACCESS EXCLUSIVE MODE")
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Some(conn)
-            }
-            BackendKind::Sqlite => None,
-        };
+        let blocker = db.block_loads().await;
         let cold = || Executor::<StockItem>::new(store.clone(), ());
         let first = {
             let (executor, id) = (cold(), good.clone());
@@ -464,7 +452,9 @@ conformance!(
             })
             .collect();
         tokio::time::sleep(QUEUEING).await;
-        drop(blocker);
+        if let Some(blocker) = blocker {
+            blocker.release().await;
+        }
         assert_eq!(first.await.unwrap().unwrap().version, 1);
         let mut answers = Vec::new();
         for load in loads {

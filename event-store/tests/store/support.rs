@@ -220,15 +220,7 @@ impl TestStore {
     pub async fn block_appends(&self) -> Blocker {
         use sqlx::Connection;
         match self.backend {
-            BackendKind::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-                sqlx::query("LOCK TABLE events IN SHARE MODE")
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Blocker::Postgres(conn)
-            }
+            BackendKind::Postgres => self.locked("LOCK TABLE events IN SHARE MODE").await,
             BackendKind::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
                 sqlx::query("BEGIN IMMEDIATE")
@@ -238,6 +230,27 @@ impl TestStore {
                 Blocker::Sqlite(conn)
             }
         }
+    }
+
+    /// Holds a lock that keeps cold loads out (PostgreSQL's `snapshots`, which a load reads
+    /// first) until [`Blocker::release`]; none on SQLite, whose loads do not go in groups.
+    pub async fn block_loads(&self) -> Option<Blocker> {
+        match self.backend {
+            BackendKind::Postgres => Some(
+                self.locked("LOCK TABLE snapshots IN ACCESS EXCLUSIVE MODE")
+                    .await,
+            ),
+            BackendKind::Sqlite => None,
+        }
+    }
+
+    /// A PostgreSQL transaction that has taken `lock`.
+    async fn locked(&self, lock: &str) -> Blocker {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query(lock).execute(&mut conn).await.unwrap();
+        Blocker::Postgres(conn)
     }
 
     /// Opens the store's database again, as another process would, with these options.
@@ -280,16 +293,16 @@ pub async fn read_whole_log(store: &EventStore, batch: u32) -> Vec<RecordedEvent
     }
 }
 
-/// A connection holding a lock that keeps appends out.
+/// A connection holding a lock that keeps appends (or loads) out.
 pub enum Blocker {
-    /// A transaction holding the `events` table in share mode.
+    /// A transaction holding a table locked.
     Postgres(sqlx::PgConnection),
     /// A transaction holding SQLite's write lock.
     Sqlite(sqlx::SqliteConnection),
 }
 
 impl Blocker {
-    /// Lets appends in again.
+    /// Lets appends (or loads) in again.
     pub async fn release(self) {
         match self {
             Self::Postgres(mut conn) => {
