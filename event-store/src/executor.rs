@@ -305,18 +305,18 @@ where
                 }
             }
         }
-        let events = match (tail, lock) {
-            (Some(mut events), _) => {
-                for event in &mut events {
-                    apply_stored(&mut loaded, event)?;
-                }
-                if let Some(last) = events.last() {
-                    loaded.last_hash = last.hash()?;
-                }
-                return Ok(loaded);
+        if let Some(mut tail) = tail {
+            for event in &mut tail {
+                apply_stored(&mut loaded, event)?;
             }
-            (None, Some(lock)) => upcast_all(lock.read_stream(stream, loaded.version).await?),
-            (None, None) => self.store.read_stream(stream, loaded.version).await?,
+            if let Some(last) = tail.last() {
+                loaded.last_hash = last.hash()?;
+            }
+            return Ok(loaded);
+        }
+        let events = match lock {
+            Some(lock) => upcast_all(lock.read_stream(stream, loaded.version).await?),
+            None => self.store.read_stream(stream, loaded.version).await?,
         };
         for event in events {
             apply_recorded(&mut loaded, event)?;
