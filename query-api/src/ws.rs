@@ -1,19 +1,24 @@
 //! Subscriptions over WebSocket at `/graphql/ws` (graphql-transport-ws): the JWT comes in the
-//! `connection_init` payload, since browsers cannot set headers on a WebSocket.
+//! `connection_init` payload, since browsers cannot set headers on a WebSocket. A socket is
+//! closed with the protocol's codes: 4403 for a refused `connection_init`, 4400 for a message
+//! that is not the protocol's, 4401 for a subscription before the acknowledgement, 4408 when
+//! no `connection_init` came in time, 4429 for a second one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLSocket, WebSocketProtocols as Protocols, WsMessage,
+};
 use async_graphql::{Data, Error};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use command_api::{Authenticator, Problem};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -28,12 +33,21 @@ const INIT_WAIT: Duration = Duration::from_secs(10);
 /// server's connection limit, so this one bounds them.
 pub const MAX_SOCKETS: usize = 10_000;
 
-/// `GET /graphql/ws`: upgrades to a subscription socket, or 503 when [`MAX_SOCKETS`] are open.
+/// `GET /graphql/ws`: upgrades to a subscription socket; 400 without a protocol it speaks, 503
+/// when [`MAX_SOCKETS`] are open.
 pub(crate) async fn subscribe(
     State(state): State<QueryState>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = protocol_of(&headers) else {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported-websocket-protocol",
+            "Sec-WebSocket-Protocol must name graphql-transport-ws (or the older graphql-ws)",
+        )
+        .into_response();
+    };
     let Ok(place) = state.sockets.clone().try_acquire_owned() else {
         let mut problem = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -51,22 +65,37 @@ pub(crate) async fn subscribe(
         })
 }
 
-async fn serve(socket: WebSocket, state: QueryState, protocol: GraphQLProtocol) {
+/// The first GraphQL protocol the client offers.
+fn protocol_of(headers: &HeaderMap) -> Option<Protocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|offered| offered.trim().parse().ok())
+}
+
+async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
     let initialised = Arc::new(AtomicBool::new(false));
+    // Set when `connection_init` was refused, to tell that close from a malformed message's.
+    let refused = Arc::new(AtomicBool::new(false));
     // The actor's place among its sockets, given back when this one ends.
     let place: Arc<Mutex<Option<ActorSocket>>> = Arc::default();
     let init = {
         let initialised = initialised.clone();
+        let refused = refused.clone();
         let auth = state.auth.clone();
         let actors = state.actor_sockets.clone();
         let place = place.clone();
         move |payload: Value| async move {
-            let (viewer, sub) = authenticate(auth, &payload)?;
-            let taken = actors.open(&sub).ok_or_else(|| {
-                Error::new(format!(
-                    "TOO_MANY_CONNECTIONS: {sub} has {MAX_SOCKETS_PER_ACTOR} subscription                      sockets open already"
-                ))
-            })?;
+            let admitted = admit(auth, &actors, &payload);
+            let (viewer, taken) = match admitted {
+                Ok(admitted) => admitted,
+                Err(error) => {
+                    refused.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            };
             if let Ok(mut slot) = place.lock() {
                 *slot = Some(taken);
             }
@@ -79,20 +108,90 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: GraphQLProtocol) 
             Ok(data)
         }
     };
-    let served = GraphQLWebSocket::new(socket, state.schema, protocol)
+    let (mut sink, incoming) = socket.split();
+    let incoming = incoming
+        .take_while(|message| std::future::ready(message.is_ok()))
+        .filter_map(|message| {
+            std::future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                _ => None,
+            })
+        });
+    let outgoing = GraphQLSocket::new(state.schema, incoming, protocol)
         .on_connection_init(init)
-        .serve();
+        .map(|message| match message {
+            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Close(code, reason) => {
+                let code = match protocol {
+                    Protocols::GraphQLWS => close_code(code, refused.load(Ordering::Relaxed)),
+                    Protocols::SubscriptionsTransportWS => code,
+                };
+                close(code, reason)
+            }
+        });
+    let served = async {
+        futures_util::pin_mut!(outgoing);
+        while let Some(message) = outgoing.next().await {
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+        // The client ended it, or the last message was a close.
+    };
     let unauthenticated = async {
         tokio::time::sleep(INIT_WAIT).await;
         if initialised.load(Ordering::Relaxed) {
             std::future::pending::<()>().await;
         }
     };
-    // Dropping the socket closes it.
     tokio::select! {
         () = served => {}
-        () = unauthenticated => tracing::debug!("closed a subscription socket that never authenticated"),
+        () = unauthenticated => {
+            tracing::debug!("closed a subscription socket that never authenticated");
+            // The protocol's own code, so that a client knows not to wait for an answer.
+            let _ = sink.send(close(4408, "Connection initialisation timeout".into())).await;
+        }
     }
+}
+
+/// The graphql-transport-ws code of a close the GraphQL engine asked for with `code` (it
+/// uses the WebSocket's generic ones where the protocol names its own).
+fn close_code(code: u16, refused: bool) -> u16 {
+    match code {
+        // A refused `connection_init`, or a message that is not the protocol's.
+        1002 if refused => 4403,
+        1002 => 4400,
+        // A subscription before the acknowledgement.
+        1011 => 4401,
+        // No `connection_init` in time.
+        3008 => 4408,
+        other => other,
+    }
+}
+
+/// A close frame.
+fn close(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// The viewer of a `connection_init` payload and its place among its actor's sockets, or why
+/// it is refused.
+fn admit(
+    auth: Arc<Authenticator>,
+    actors: &ActorSockets,
+    payload: &Value,
+) -> async_graphql::Result<(Viewer, ActorSocket)> {
+    let (viewer, sub) = authenticate(auth, payload)?;
+    let taken = actors.open(&sub).ok_or_else(|| {
+        Error::new(format!(
+            "TOO_MANY_CONNECTIONS: {sub} has {MAX_SOCKETS_PER_ACTOR} subscription sockets \
+             open already"
+        ))
+    })?;
+    Ok((viewer, taken))
 }
 
 /// The caller of a `connection_init` payload `{"Authorization": "Bearer <jwt>"}` (or

@@ -25,19 +25,9 @@ struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl Socket {
     /// Opens `/graphql/ws` and sends `connection_init` with `payload`; the `connection_ack`,
-    /// or the reason the server closed the socket.
+    /// or the code and reason with which the server closed the socket.
     async fn open(app: &App, payload: Value) -> Result<Self, String> {
-        let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        let (stream, response) = connect_async(request).await.unwrap();
-        assert_eq!(
-            response.headers()["sec-websocket-protocol"],
-            "graphql-transport-ws"
-        );
-        let mut socket = Self(stream);
+        let mut socket = Self::connect(app).await;
         socket
             .send(json!({"type": "connection_init", "payload": payload}))
             .await;
@@ -55,6 +45,21 @@ impl Socket {
         Self::open(app, json!({"Authorization": format!("Bearer {token}")}))
             .await
             .unwrap()
+    }
+
+    /// Opens `/graphql/ws`, speaking graphql-transport-ws, and sends nothing yet.
+    async fn connect(app: &App) -> Self {
+        let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (stream, response) = connect_async(request).await.unwrap();
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "graphql-transport-ws"
+        );
+        Self(stream)
     }
 
     async fn send(&mut self, message: Value) {
@@ -77,7 +82,10 @@ impl Socket {
             match message {
                 Ok(Message::Text(text)) => return Some(Ok(serde_json::from_str(&text).unwrap())),
                 Ok(Message::Close(frame)) => {
-                    return Some(Err(frame.map(|f| f.reason.to_string()).unwrap_or_default()));
+                    // "<code> <reason>": the protocol's code says what kind of refusal it is.
+                    return Some(Err(frame
+                        .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                        .unwrap_or_default()));
                 }
                 Ok(_) => {}
                 Err(error) => return Some(Err(error.to_string())),
@@ -250,7 +258,10 @@ async fn a_socket_without_a_valid_token_is_closed_with_the_reason(app: &App) {
             .await
             .err()
             .unwrap_or_else(|| panic!("{payload} was accepted"));
-        assert!(reason.contains("UNAUTHENTICATED"), "{payload}: {reason}");
+        assert!(
+            reason.starts_with("4403 UNAUTHENTICATED"),
+            "{payload}: {reason}"
+        );
     }
     // A subscription refuses its unknown fields and bad input like a query.
     let mut admin = Socket::as_(app, "admin-amy", Role::Admin).await;
@@ -265,6 +276,58 @@ async fn a_socket_without_a_valid_token_is_closed_with_the_reason(app: &App) {
 on_both!(
     bad_tokens,
     a_socket_without_a_valid_token_is_closed_with_the_reason
+);
+
+/// The close a socket ends with, which must come.
+async fn closed(socket: &mut Socket) -> String {
+    match socket.receive(EXPECT_WITHIN).await {
+        Some(Err(closed)) => closed,
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
+
+async fn a_socket_that_breaks_the_protocol_is_closed_with_its_code(app: &App) {
+    // A message that is not the protocol's.
+    let mut socket = Socket::connect(app).await;
+    socket.0.send(Message::text("{not json")).await.unwrap();
+    assert!(closed(&mut socket).await.starts_with("4400 "));
+    // A subscription before the acknowledgement.
+    let mut socket = Socket::connect(app).await;
+    socket
+        .subscribe("early", "subscription { eventAppended { position } }")
+        .await;
+    assert!(closed(&mut socket).await.starts_with("4401 "));
+    // A second `connection_init`.
+    let mut socket = Socket::as_(app, "admin-amy", Role::Admin).await;
+    let token = app.token("admin-amy", Role::Admin);
+    socket
+        .send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+        .await;
+    assert!(closed(&mut socket).await.starts_with("4429 "));
+    // No `connection_init` at all: closed when the protocol's wait is over.
+    let mut socket = Socket::connect(app).await;
+    let waited = closed(&mut socket).await;
+    assert!(waited.starts_with("4408 "), "{waited}");
+    // Without a protocol the server speaks, there is no upgrade, and the answer says why.
+    let refused = reqwest::Client::new()
+        .get(app.url("/graphql/ws"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-protocol", "chat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+on_both!(
+    protocol_errors,
+    a_socket_that_breaks_the_protocol_is_closed_with_its_code
 );
 
 async fn a_delivery_is_tracked_by_its_restaurant_not_by_another_driver(app: &App) {
@@ -361,7 +424,10 @@ async fn a_socket_and_an_actor_hold_bounded_subscriptions(app: &App) {
         .await
         .err()
         .expect("one socket too many");
-    assert!(refused.contains("TOO_MANY_CONNECTIONS"), "{refused}");
+    assert!(
+        refused.starts_with("4403 TOO_MANY_CONNECTIONS"),
+        "{refused}"
+    );
     // Another actor is not held back, and a closed socket gives its place back.
     drop(Socket::as_(app, "cafe-nord", Role::Restaurant).await);
     drop(held.pop());

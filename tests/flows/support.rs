@@ -150,6 +150,11 @@ impl App {
         })
     }
 
+    /// The HTTP URL of `path` on the app.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// The WebSocket URL of `path` on the app.
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}{path}", self.base.replacen("http", "ws", 1))
