@@ -780,6 +780,7 @@ async fn serve_command_api(
         None => None,
     };
     // GraphQL beside the commands, over the same read models and the same keys.
+    let sockets = query_api::Sockets::default();
     let graphql = query_api::limited_router(
         query_api::build_schema(
             store.clone(),
@@ -787,6 +788,7 @@ async fn serve_command_api(
         ),
         std::sync::Arc::new(Authenticator::new(&jwt).context("invalid JWT configuration")?),
         command_api::RateLimit::per_actor(settings.rate_limit),
+        sockets.clone(),
     );
     let seeding = (jwt.clone(), store.clone());
     let started = move |address: std::net::SocketAddr| {
@@ -810,7 +812,9 @@ async fn serve_command_api(
         started,
     )
     .await;
-    // Requests are finished; each projector commits its batch and stops.
+    // Requests are finished; subscribers are told to go elsewhere, and each projector commits
+    // its batch and stops.
+    sockets.close_all(crate::query::SOCKETS_CLOSE_WITHIN).await;
     runtime.stop().await;
     if let Some(relaying) = relaying {
         relaying.stop().await?;

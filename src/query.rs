@@ -12,6 +12,7 @@ use axum::routing::get;
 use command_api::{Authenticator, JwtConfig, RateLimit, Server};
 use event_store::EventStore;
 use projections::ReadDb;
+use query_api::Sockets;
 
 use crate::settings::HttpArgs;
 
@@ -21,17 +22,30 @@ pub async fn run(store: EventStore, jwt: &JwtConfig, http: &HttpArgs) -> anyhow:
     let auth = Arc::new(Authenticator::new(jwt).context("invalid JWT configuration")?);
     let db = query_db(&store, http.query_connections).await?;
     let rate_limit = RateLimit::per_actor(http.rate_limit);
-    let routes = router(store, db, auth, rate_limit, http.request_timeout);
+    let sockets = Sockets::default();
+    let routes = router(
+        store,
+        db,
+        auth,
+        rate_limit,
+        http.request_timeout,
+        sockets.clone(),
+    );
     let server = Server::bind(listen, routes)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?
         .with_limits(http.limits());
     tracing::info!(address = %server.local_addr()?, "query API listening");
-    server
+    let served = server
         .run_until_stopped(command_api::shutdown_signal())
         .await
-        .context("the query API failed")
+        .context("the query API failed");
+    sockets.close_all(SOCKETS_CLOSE_WITHIN).await;
+    served
 }
+
+/// How long a stopping process waits for its subscription sockets to take their close.
+pub const SOCKETS_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Opens the read models' database for queries, through `connections` connections or twice
 /// this machine's cores: on a small machine a larger pool only adds database processes that
@@ -48,17 +62,19 @@ pub async fn query_db(store: &EventStore, connections: Option<usize>) -> anyhow:
 /// The routes `supplyline query-api` serves, behind the command API's layers (body limit,
 /// deadline, metrics, tracing): GraphQL over the read models in `db` and the log in `store`,
 /// with `/health`, `/ready` and `/metrics` (the query benchmark serves them too); each actor's
-/// requests limited by `rate_limit`.
+/// requests limited by `rate_limit`, its subscription sockets kept in `sockets`.
 pub fn router(
     store: EventStore,
     db: ReadDb,
     auth: Arc<Authenticator>,
     rate_limit: RateLimit,
     request_timeout: Duration,
+    sockets: Sockets,
 ) -> Router {
     let metrics = command_api::prometheus();
     let ready_store = store.clone();
-    let routes = query_api::limited_router(query_api::build_schema(store, db), auth, rate_limit)
+    let schema = query_api::build_schema(store, db);
+    let routes = query_api::limited_router(schema, auth, rate_limit, sockets)
         .route("/health", get(|| async { "ok" }))
         .route(
             "/ready",

@@ -559,3 +559,72 @@ fn a_process_manager_is_never_rebuilt() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("process manager"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_tells_its_subscribers_it_is_going_away_when_it_stops() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let secret = "going-away-test-secret-of-32-bytes-or-more";
+    let mut server = Process(
+        supplyline()
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env("SUPPLYLINE_JWT_SECRET", secret)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    tokio::task::spawn_blocking(move || health_once_up(port, "serve"))
+        .await
+        .unwrap();
+    let jwt = command_api::JwtConfig::new(command_api::JwtKey::Secret(secret.into()));
+    let token = command_api::mint_token(
+        &jwt,
+        "auditor-ida",
+        event_schemas::values::Role::Auditor,
+        600,
+    )
+    .unwrap();
+    let mut request = format!("ws://127.0.0.1:{port}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = serde_json::json!({"type": "connection_init",
+        "payload": {"Authorization": format!("Bearer {token}")}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = socket.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack}");
+    let subscribe = serde_json::json!({"id": "log", "type": "subscribe",
+        "payload": {"query": "subscription { eventAppended { position } }"}});
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    let mut close = None;
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Close(frame) = message {
+            close = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(
+        close,
+        Some(1001),
+        "the socket was not told the server is going away"
+    );
+}

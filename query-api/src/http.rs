@@ -16,11 +16,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use command_api::{Authenticator, Problem, RateLimit};
-use tokio::sync::Semaphore;
 
 use transparency::Auditor;
 
 use crate::events::AUDITORS;
+use crate::ws::Sockets;
 use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
 
 /// The header that makes a query wait for a position (as the `consistency` argument does).
@@ -31,10 +31,8 @@ pub const CONSISTENCY_HEADER: &str = "x-consistency-position";
 pub(crate) struct QueryState {
     pub(crate) schema: QuerySchema,
     pub(crate) auth: Arc<Authenticator>,
-    /// Places for subscription sockets ([`crate::ws::MAX_SOCKETS`]).
-    pub(crate) sockets: Arc<Semaphore>,
-    /// Sockets open per actor ([`crate::ws::MAX_SOCKETS_PER_ACTOR`]).
-    pub(crate) actor_sockets: crate::ws::ActorSockets,
+    /// The subscription sockets.
+    pub(crate) sockets: Sockets,
     /// Requests per second per actor, the command API's limit.
     rate_limit: RateLimit,
     /// The schema's checkpoint watcher (every schema [`crate::build_schema`] makes has one).
@@ -44,15 +42,16 @@ pub(crate) struct QueryState {
 /// The GraphQL routes over `schema`, authenticating with `auth` (the command API's keys), with
 /// no rate limit.
 pub fn router(schema: QuerySchema, auth: Arc<Authenticator>) -> Router {
-    limited_router(schema, auth, RateLimit::unlimited())
+    limited_router(schema, auth, RateLimit::unlimited(), Sockets::default())
 }
 
 /// The GraphQL routes, each actor's requests limited by `rate_limit` (callers without a valid
-/// token share one bucket).
+/// token share one bucket), their subscription sockets kept in `sockets`.
 pub fn limited_router(
     schema: QuerySchema,
     auth: Arc<Authenticator>,
     rate_limit: RateLimit,
+    sockets: Sockets,
 ) -> Router {
     let checkpoints = schema.data::<Checkpoints>().cloned();
     Router::new()
@@ -62,8 +61,7 @@ pub fn limited_router(
         .with_state(QueryState {
             schema,
             auth,
-            sockets: Arc::new(Semaphore::new(crate::ws::MAX_SOCKETS)),
-            actor_sockets: crate::ws::ActorSockets::default(),
+            sockets,
             rate_limit,
             checkpoints,
         })

@@ -37,4 +37,4 @@ pub use http::{limited_router, router};
 pub use limits::{MAX_ALIASES, MAX_ROOT_FIELDS};
 pub use schema::{QuerySchema, build_schema, sdl};
 pub use viewer::Viewer;
-pub use ws::{MAX_SOCKETS, MAX_SOCKETS_PER_ACTOR, MAX_SUBSCRIPTIONS_PER_SOCKET};
+pub use ws::{MAX_SOCKETS, MAX_SOCKETS_PER_ACTOR, MAX_SUBSCRIPTIONS_PER_SOCKET, Sockets};

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use command_api::{Authenticator, Problem};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::http::QueryState;
 use crate::viewer::Viewer;
@@ -32,6 +32,43 @@ const INIT_WAIT: Duration = Duration::from_secs(10);
 /// The most subscription sockets a process holds open: an upgraded socket leaves the HTTP
 /// server's connection limit, so this one bounds them.
 pub const MAX_SOCKETS: usize = 10_000;
+
+/// The subscription sockets of a router: their places, and the word that the server is going
+/// away. Whoever runs the server calls [`Sockets::close_all`] once it stops taking requests:
+/// an upgraded socket has left the HTTP server, whose shutdown does not wait for it.
+#[derive(Clone)]
+pub struct Sockets {
+    /// Places for sockets ([`MAX_SOCKETS`]).
+    places: Arc<Semaphore>,
+    /// Sockets open per actor ([`MAX_SOCKETS_PER_ACTOR`]).
+    actors: ActorSockets,
+    going_away: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Self {
+            places: Arc::new(Semaphore::new(MAX_SOCKETS)),
+            actors: ActorSockets::default(),
+            going_away: Arc::new(watch::Sender::new(false)),
+        }
+    }
+}
+
+impl Sockets {
+    /// Closes every socket with 1001 (going away), so that clients reconnect elsewhere
+    /// rather than see the connection drop, and waits at most `grace` for them to close.
+    pub async fn close_all(&self, grace: Duration) {
+        self.going_away.send_replace(true);
+        let all = u32::try_from(MAX_SOCKETS).unwrap_or(u32::MAX);
+        if tokio::time::timeout(grace, self.places.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("some subscription sockets did not close in time");
+        }
+    }
+}
 
 /// `GET /graphql/ws`: upgrades to a subscription socket; 400 without a protocol it speaks, 503
 /// when [`MAX_SOCKETS`] are open.
@@ -48,7 +85,7 @@ pub(crate) async fn subscribe(
         )
         .into_response();
     };
-    let Ok(place) = state.sockets.clone().try_acquire_owned() else {
+    let Ok(place) = state.sockets.places.clone().try_acquire_owned() else {
         let mut problem = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too-many-subscriptions",
@@ -85,7 +122,7 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
         let initialised = initialised.clone();
         let refused = refused.clone();
         let auth = state.auth.clone();
-        let actors = state.actor_sockets.clone();
+        let actors = state.sockets.actors.clone();
         let place = place.clone();
         move |payload: Value| async move {
             let admitted = admit(auth, &actors, &payload);
@@ -138,6 +175,13 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
         }
         // The client ended it, or the last message was a close.
     };
+    let mut going_away = state.sockets.going_away.subscribe();
+    let going_away = async move {
+        // A dropped sender (the router is gone) is no reason to close.
+        if going_away.wait_for(|gone| *gone).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
     let unauthenticated = async {
         tokio::time::sleep(INIT_WAIT).await;
         if initialised.load(Ordering::Relaxed) {
@@ -146,6 +190,9 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
     };
     tokio::select! {
         () = served => {}
+        () = going_away => {
+            let _ = sink.send(close(1001, "the server is going away".into())).await;
+        }
         () = unauthenticated => {
             tracing::debug!("closed a subscription socket that never authenticated");
             // The protocol's own code, so that a client knows not to wait for an answer.
@@ -237,7 +284,7 @@ pub(crate) struct SubscriptionBudget(pub(crate) Arc<Semaphore>);
 
 /// How many sockets each actor holds open.
 #[derive(Clone, Default)]
-pub(crate) struct ActorSockets(Arc<Mutex<HashMap<String, usize>>>);
+struct ActorSockets(Arc<Mutex<HashMap<String, usize>>>);
 
 impl ActorSockets {
     /// A place for one more socket of `sub`, or `None` at [`MAX_SOCKETS_PER_ACTOR`].

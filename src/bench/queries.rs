@@ -148,6 +148,7 @@ async fn run_in(url: &str, options: QueryBenchOptions) -> anyhow::Result<()> {
         // The load generator is one process hammering on purpose.
         command_api::RateLimit::unlimited(),
         command_api::DEFAULT_REQUEST_TIMEOUT,
+        query_api::Sockets::default(),
     );
     let served = Served::router(routes).await?;
     let http = Http {
