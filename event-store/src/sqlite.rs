@@ -65,7 +65,10 @@ impl SqliteBackend {
             } else {
                 options.statement_timeout
             })
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A multi-row statement inside a transaction keeps a statement journal: in memory,
+            // not a temporary file created and deleted for every group.
+            .pragma("temp_store", "memory");
         let filename = connect.get_filename().to_owned();
         let in_memory = filename.as_os_str().is_empty() || filename == Path::new(":memory:");
         if !in_memory
@@ -76,8 +79,11 @@ impl SqliteBackend {
                 StoreError::Config(format!("cannot create {}: {e}", folder.display()))
             })?;
         }
+        // A connection to a local file cannot go stale as a network one can: no ping before
+        // each use (a round trip to the connection's thread, for every group).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
@@ -87,6 +93,7 @@ impl SqliteBackend {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.read_only(true))
                 .await?
