@@ -75,10 +75,14 @@ pub fn verify_consistency(
         };
     }
     if old_size == 0 {
-        return if proof.is_empty() {
-            Ok(())
-        } else {
+        // Every tree extends the empty one, whose root is fixed: a "tree of no leaves" with
+        // another root is no tree at all.
+        return if !proof.is_empty() {
             Err(wrong_length)
+        } else if *old_root != Hash::EMPTY_ROOT {
+            Err(VerifyError::OldRootMismatch)
+        } else {
+            Ok(())
         };
     }
     // 0 < first < second from here on, as in the RFC.

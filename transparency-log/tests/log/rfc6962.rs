@@ -276,6 +276,18 @@ fn a_corrupted_inclusion_proof_is_refused() {
 }
 
 #[test]
+fn only_the_empty_root_stands_for_the_empty_tree() {
+    for new in [1, 2, 5, 8] {
+        verify_consistency(0, new, &Hash::EMPTY_ROOT, &root(new), &[]).unwrap();
+        // A checkpoint of no leaves with another root is not a tree this one extends.
+        for forged in [stranger(), root(new), root(1)] {
+            let result = verify_consistency(0, new, &forged, &root(new), &[]);
+            assert!(result.is_err(), "0 to {new} from {forged:?} verified");
+        }
+    }
+}
+
+#[test]
 fn a_corrupted_consistency_proof_is_refused() {
     for (old, new, published) in CONSISTENCY.into_iter().skip(1) {
         let proof = hashes(published);
