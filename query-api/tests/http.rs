@@ -26,7 +26,12 @@ async fn an_actor_past_its_rate_is_refused_with_429_and_others_are_not() {
     ));
     let auth = Arc::new(Authenticator::new(&jwt).unwrap());
     let schema = query_api::build_schema(store, db);
-    let app = query_api::limited_router(schema, auth, RateLimit::per_actor(1));
+    let app = query_api::limited_router(
+        schema,
+        auth,
+        RateLimit::per_actor(1),
+        query_api::Sockets::default(),
+    );
     let ask = |sub: &str| {
         let token = mint_token(&jwt, sub, Role::Restaurant, 60).unwrap();
         Request::post("/graphql")
