@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::{
-    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLSocket, WebSocketProtocols as Protocols, WsMessage,
-};
+use async_graphql::http::{WebSocket as GraphQLSocket, WebSocketProtocols as Protocols, WsMessage};
 use async_graphql::{Data, Error};
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -75,8 +74,15 @@ impl Sockets {
 pub(crate) async fn subscribe(
     State(state): State<QueryState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return Problem::new(rejection.status(), "not-a-websocket", rejection.body_text())
+                .into_response();
+        }
+    };
     let Some(protocol) = protocol_of(&headers) else {
         return Problem::new(
             StatusCode::BAD_REQUEST,
@@ -95,21 +101,27 @@ pub(crate) async fn subscribe(
         return problem.into_response();
     };
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .protocols([protocol.sec_websocket_protocol()])
         .on_upgrade(move |socket| async move {
             serve(socket, state, protocol).await;
             drop(place);
         })
 }
 
-/// The first GraphQL protocol the client offers.
+/// The first GraphQL protocol the client offers, by its exact name (the one the answer echoes;
+/// a browser refuses a socket whose protocol comes back spelt otherwise).
 fn protocol_of(headers: &HeaderMap) -> Option<Protocols> {
+    let spoken = [Protocols::GraphQLWS, Protocols::SubscriptionsTransportWS];
     headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)?
         .to_str()
         .ok()?
         .split(',')
-        .find_map(|offered| offered.trim().parse().ok())
+        .find_map(|offered| {
+            spoken
+                .into_iter()
+                .find(|p| p.sec_websocket_protocol() == offered.trim())
+        })
 }
 
 async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
@@ -145,8 +157,8 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
             Ok(data)
         }
     };
-    let (mut sink, incoming) = socket.split();
-    let incoming = incoming
+    let (mut sink, mut received) = socket.split();
+    let incoming = (&mut received)
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(|message| {
             std::future::ready(match message {
@@ -195,11 +207,27 @@ async fn serve(socket: WebSocket, state: QueryState, protocol: Protocols) {
         }
         () = unauthenticated => {
             tracing::debug!("closed a subscription socket that never authenticated");
-            // The protocol's own code, so that a client knows not to wait for an answer.
-            let _ = sink.send(close(4408, "Connection initialisation timeout".into())).await;
+            if protocol == Protocols::GraphQLWS {
+                // The protocol's own code, so that a client knows not to wait for an answer.
+                let _ = sink.send(close(4408, "Connection initialisation timeout".into())).await;
+            }
         }
     }
+    // Completes the closing handshake: the client's own close, or its end, comes back before
+    // the connection goes (dropped at once, a message of the client's still in flight would
+    // be answered with a reset, which some clients report as 1006 instead of the code).
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(message)) = received.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    })
+    .await;
 }
+
+/// How long a socket that was sent a close waits for the client's.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// The graphql-transport-ws code of a close the GraphQL engine asked for with `code` (it
 /// uses the WebSocket's generic ones where the protocol names its own).
@@ -210,19 +238,28 @@ fn close_code(code: u16, refused: bool) -> u16 {
         1002 => 4400,
         // A subscription before the acknowledgement.
         1011 => 4401,
-        // No `connection_init` in time.
-        3008 => 4408,
         other => other,
     }
 }
 
-/// A close frame.
-fn close(code: u16, reason: String) -> Message {
+/// A close frame, its reason cut to what a frame can carry (123 bytes, on a character
+/// boundary): a longer one would break the frame, and the client would never see the code.
+fn close(code: u16, mut reason: String) -> Message {
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
     Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
     }))
 }
+
+/// The longest reason a close frame carries (125 bytes of payload, two of them the code).
+const MAX_CLOSE_REASON: usize = 123;
 
 /// The viewer of a `connection_init` payload and its place among its actor's sockets, or why
 /// it is refused.

@@ -291,6 +291,11 @@ async fn a_socket_that_breaks_the_protocol_is_closed_with_its_code(app: &App) {
     let mut socket = Socket::connect(app).await;
     socket.0.send(Message::text("{not json")).await.unwrap();
     assert!(closed(&mut socket).await.starts_with("4400 "));
+    // An unknown message type, whose description is longer than a close frame carries: the
+    // reason is cut, the code arrives.
+    let mut socket = Socket::connect(app).await;
+    socket.send(json!({"type": "x".repeat(300)})).await;
+    assert!(closed(&mut socket).await.starts_with("4400 "));
     // A subscription before the acknowledgement.
     let mut socket = Socket::connect(app).await;
     socket
@@ -324,6 +329,10 @@ async fn a_socket_that_breaks_the_protocol_is_closed_with_its_code(app: &App) {
         refused.headers()["content-type"],
         "application/problem+json"
     );
+    // Nor for a plain request.
+    let plain = reqwest::get(app.url("/graphql/ws")).await.unwrap();
+    assert!(plain.status().is_client_error(), "{}", plain.status());
+    assert_eq!(plain.headers()["content-type"], "application/problem+json");
 }
 on_both!(
     protocol_errors,

@@ -68,7 +68,7 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(wrong_length);
         }
-        return if old_root == new_root {
+        return if old_root == new_root && (old_size > 0 || *old_root == Hash::EMPTY_ROOT) {
             Ok(())
         } else {
             Err(VerifyError::RootMismatch)

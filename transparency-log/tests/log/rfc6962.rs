@@ -285,6 +285,9 @@ fn only_the_empty_root_stands_for_the_empty_tree() {
             assert!(result.is_err(), "0 to {new} from {forged:?} verified");
         }
     }
+    verify_consistency(0, 0, &Hash::EMPTY_ROOT, &Hash::EMPTY_ROOT, &[]).unwrap();
+    let forged = stranger();
+    assert!(verify_consistency(0, 0, &forged, &forged, &[]).is_err());
 }
 
 #[test]
@@ -345,7 +348,7 @@ fn a_corrupted_consistency_proof_is_refused() {
 #[test]
 fn trivial_consistency_holds_only_with_an_empty_proof_and_matching_roots() {
     let (a, b) = (root(3), root(4));
-    verify_consistency(0, 0, &a, &a, &[]).unwrap();
+    verify_consistency(0, 0, &Hash::EMPTY_ROOT, &Hash::EMPTY_ROOT, &[]).unwrap();
     verify_consistency(0, 5, &Hash::EMPTY_ROOT, &b, &[]).unwrap();
     verify_consistency(4, 4, &b, &b, &[]).unwrap();
     assert_eq!(
