@@ -439,14 +439,15 @@ pub struct TlogArgs {
 
 impl TlogArgs {
     /// The signing key, if one is configured: from the file, else from `SUPPLYLINE_TLOG_KEY`
-    /// (never a flag, so it shows in no process list).
+    /// (never a flag, so it shows in no process list; set but empty, as a compose file passes
+    /// an unset variable on, it is not configured).
     pub fn key(&self) -> anyhow::Result<Option<transparency_log::SigningKey>> {
         let text = match &self.tlog_key_file {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the signing key {}", path.display()))?,
             None => match std::env::var("SUPPLYLINE_TLOG_KEY") {
-                Ok(text) => text,
-                Err(_) => return Ok(None),
+                Ok(text) if !text.trim().is_empty() => text,
+                _ => return Ok(None),
             },
         };
         let key = text

@@ -628,3 +628,23 @@ async fn serve_tells_its_subscribers_it_is_going_away_when_it_stops() {
         "the socket was not told the server is going away"
     );
 }
+
+#[test]
+fn the_transparency_worker_without_a_key_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    // Set but empty, as a compose file passes an unset variable on: not a key at all.
+    for key in [None, Some(""), Some("  ")] {
+        let mut command = supplyline();
+        command.args(["transparency-log"]).env("DATABASE_URL", &url);
+        match key {
+            Some(key) => command.env("SUPPLYLINE_TLOG_KEY", key),
+            None => command.env_remove("SUPPLYLINE_TLOG_KEY"),
+        };
+        let out = command.output().unwrap();
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("needs a signing key"), "{key:?}: {said}");
+        assert!(said.contains("audit keygen"), "{key:?}: {said}");
+    }
+}
