@@ -20,7 +20,7 @@ use command_api::{Authenticator, Problem, RateLimit};
 use transparency::Auditor;
 
 use crate::events::AUDITORS;
-use crate::ws::Sockets;
+use crate::sockets::Sockets;
 use crate::{Checkpoints, QueryError, QuerySchema, Viewer};
 
 /// The header that makes a query wait for a position (as the `consistency` argument does).

@@ -20,8 +20,8 @@ use crate::error::{refused, unavailable};
 use crate::events::{AUDITORS, CheckedFilter, Event, EventFilter};
 use crate::feed::LogFeed;
 use crate::orders::{ORDER_READERS, Order, may_read};
+use crate::sockets::{MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionBudget};
 use crate::viewer::Viewer;
-use crate::ws::{MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionBudget};
 
 /// Events an `eventAppended` catch-up reads per round trip.
 const CATCH_UP_BATCH: u32 = 500;

@@ -4,7 +4,6 @@
 //! that is not the protocol's, 4401 for a subscription before the acknowledgement, 4408 when
 //! no `connection_init` came in time, 4429 for a second one.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,55 +18,18 @@ use axum::response::{IntoResponse, Response};
 use command_api::{Authenticator, Problem};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 
 use crate::http::QueryState;
+use crate::sockets::{
+    ActorSocket, ActorSockets, MAX_SOCKETS, MAX_SOCKETS_PER_ACTOR, MAX_SUBSCRIPTIONS_PER_SOCKET,
+    SubscriptionBudget,
+};
 use crate::viewer::Viewer;
 
 /// How long a connection may stay open without a `connection_init` (the protocol's own
 /// default): an unauthenticated socket holds nothing for long.
 const INIT_WAIT: Duration = Duration::from_secs(10);
-
-/// The most subscription sockets a process holds open: an upgraded socket leaves the HTTP
-/// server's connection limit, so this one bounds them.
-pub const MAX_SOCKETS: usize = 10_000;
-
-/// The subscription sockets of a router: their places, and the word that the server is going
-/// away. Whoever runs the server calls [`Sockets::close_all`] once it stops taking requests:
-/// an upgraded socket has left the HTTP server, whose shutdown does not wait for it.
-#[derive(Clone)]
-pub struct Sockets {
-    /// Places for sockets ([`MAX_SOCKETS`]).
-    places: Arc<Semaphore>,
-    /// Sockets open per actor ([`MAX_SOCKETS_PER_ACTOR`]).
-    actors: ActorSockets,
-    going_away: Arc<watch::Sender<bool>>,
-}
-
-impl Default for Sockets {
-    fn default() -> Self {
-        Self {
-            places: Arc::new(Semaphore::new(MAX_SOCKETS)),
-            actors: ActorSockets::default(),
-            going_away: Arc::new(watch::Sender::new(false)),
-        }
-    }
-}
-
-impl Sockets {
-    /// Closes every socket with 1001 (going away), so that clients reconnect elsewhere
-    /// rather than see the connection drop, and waits at most `grace` for them to close.
-    pub async fn close_all(&self, grace: Duration) {
-        self.going_away.send_replace(true);
-        let all = u32::try_from(MAX_SOCKETS).unwrap_or(u32::MAX);
-        if tokio::time::timeout(grace, self.places.acquire_many(all))
-            .await
-            .is_err()
-        {
-            tracing::warn!("some subscription sockets did not close in time");
-        }
-    }
-}
 
 /// `GET /graphql/ws`: upgrades to a subscription socket; 400 without a protocol it speaks, 503
 /// when [`MAX_SOCKETS`] are open.
@@ -306,54 +268,4 @@ fn authenticate(
         .sub
         .to_string();
     Ok((viewer, sub))
-}
-
-/// The most subscriptions one socket may hold at once.
-pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 100;
-
-/// The most sockets one actor may hold open at once: one actor cannot take every place.
-pub const MAX_SOCKETS_PER_ACTOR: usize = 16;
-
-/// A socket's places for subscriptions ([`MAX_SUBSCRIPTIONS_PER_SOCKET`]); each running
-/// subscription holds one.
-#[derive(Clone)]
-pub(crate) struct SubscriptionBudget(pub(crate) Arc<Semaphore>);
-
-/// How many sockets each actor holds open.
-#[derive(Clone, Default)]
-struct ActorSockets(Arc<Mutex<HashMap<String, usize>>>);
-
-impl ActorSockets {
-    /// A place for one more socket of `sub`, or `None` at [`MAX_SOCKETS_PER_ACTOR`].
-    fn open(&self, sub: &str) -> Option<ActorSocket> {
-        let mut open = self.0.lock().ok()?;
-        let count = open.entry(sub.to_owned()).or_default();
-        if *count >= MAX_SOCKETS_PER_ACTOR {
-            return None;
-        }
-        *count += 1;
-        Some(ActorSocket {
-            sockets: self.clone(),
-            sub: sub.to_owned(),
-        })
-    }
-}
-
-/// One socket's place among its actor's, given back when dropped.
-struct ActorSocket {
-    sockets: ActorSockets,
-    sub: String,
-}
-
-impl Drop for ActorSocket {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.sockets.0.lock()
-            && let Some(count) = open.get_mut(&self.sub)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.sub);
-            }
-        }
-    }
 }
