@@ -150,7 +150,7 @@ pub async fn execute<A, C>(
     effect: Effect,
 ) -> Result<Accepted, ApiError>
 where
-    A: Aggregate<Command = Issued<C>> + serde::Serialize + serde::de::DeserializeOwned,
+    A: Aggregate<Command = Issued<C>> + serde::Serialize + serde::de::DeserializeOwned + 'static,
     A::Error: Refusal + serde::Serialize + serde::de::DeserializeOwned,
     C: Clone + NamedCommand,
 {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::passivation::Passivation;
 use crate::slots::{Slots, Turn};
 use crate::store::upcast_all;
 use crate::{
@@ -77,6 +78,8 @@ pub struct Loaded<A> {
     pub last_hash: ChainHash,
     /// The position of its last event.
     pub position: Option<Position>,
+    /// The version of its latest snapshot known to be stored (0: none).
+    pub(crate) snapshotted: u64,
 }
 
 impl<A: Default> Default for Loaded<A> {
@@ -86,6 +89,7 @@ impl<A: Default> Default for Loaded<A> {
             version: 0,
             last_hash: ChainHash::GENESIS,
             position: None,
+            snapshotted: 0,
         }
     }
 }
@@ -212,7 +216,7 @@ async fn backoff(retry: u32) {
 
 impl<A> Executor<A>
 where
-    A: Aggregate + Serialize + DeserializeOwned,
+    A: Aggregate + Serialize + DeserializeOwned + 'static,
     A::Command: Clone,
     A::Error: Serialize + DeserializeOwned,
 {
@@ -223,9 +227,10 @@ where
             services: Arc::new(services),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
-            slots: Arc::new(Slots::new(DEFAULT_CACHE_CAPACITY)),
+            slots: Arc::new(Slots::new(0)),
             transient: never,
         }
+        .with_cache(DEFAULT_CACHE_CAPACITY)
     }
 
     /// Tells which refusals are transient (say, a lookup the decision needed was unavailable):
@@ -242,14 +247,27 @@ where
 
     /// Keeps up to `capacity` recently used aggregates in memory (0: none, always load).
     pub fn with_cache(mut self, capacity: usize) -> Self {
-        self.slots = Arc::new(Slots::new(capacity));
+        self.slots = self.slots_of(capacity);
         self
     }
 
-    /// Takes a snapshot every `every` events (0: never).
+    /// Takes a snapshot every `every` events (0: never), and of every aggregate the cache
+    /// drops with events since its last (unless never).
     pub fn with_snapshot_every(mut self, every: u64) -> Self {
         self.snapshot_every = every;
+        self.slots = self.slots_of(self.slots.capacity());
         self
+    }
+
+    /// Slots keeping up to `capacity` states, those dropped snapshotted unless snapshots are
+    /// never taken.
+    fn slots_of(&self, capacity: usize) -> Arc<Slots<A>> {
+        let slots = Slots::new(capacity);
+        Arc::new(if self.snapshot_every == 0 {
+            slots
+        } else {
+            slots.with_passivation(Passivation::new(self.store.clone(), A::TYPE))
+        })
     }
 
     /// Decides a command at most `attempts` times (at least once).
@@ -296,6 +314,7 @@ where
                         version: snapshot.version,
                         last_hash: snapshot.last_hash,
                         position: Some(snapshot.position),
+                        snapshotted: snapshot.version,
                     };
                 }
                 // A snapshot of an older state shape: replay from the start instead.
@@ -456,6 +475,7 @@ where
                 version,
                 last_hash,
                 position,
+                snapshotted,
             } = loaded;
             let sink = EventSink::<A>::default();
             if let Err(refusal) = state.handle(command.clone(), &self.services, &sink).await {
@@ -503,6 +523,7 @@ where
                         version,
                         last_hash,
                         position,
+                        snapshotted,
                     },
                 );
                 // Nothing to append: release the stream (on SQLite its lock is the only
@@ -567,13 +588,21 @@ where
                             version: appended.version,
                             last_hash: appended.last_hash,
                             position: Some(appended.position),
+                            snapshotted,
                         },
                     );
                     if let Some(snapshot) = snapshot {
                         // A snapshot only speeds loading up: failing to store one never fails
                         // the command.
-                        if let Err(error) = self.store.save_snapshot(&snapshot).await {
-                            tracing::warn!(%stream, %error, "cannot store a snapshot");
+                        match self.store.save_snapshot(&snapshot).await {
+                            Ok(()) => {
+                                if let Some(kept) = turn.as_mut() {
+                                    kept.snapshotted = snapshot.version;
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(%stream, %error, "cannot store a snapshot");
+                            }
                         }
                     }
                     return Ok(Executed {

@@ -51,6 +51,7 @@ mod idempotency;
 mod loopback;
 mod migrations;
 mod options;
+mod passivation;
 mod position;
 mod postgres;
 mod record;

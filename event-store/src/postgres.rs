@@ -11,6 +11,7 @@
 //! that sends at most one `NOTIFY` every few milliseconds; readers also poll, so a lost
 //! notification only delays them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -849,6 +850,50 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
+        // One row per stream (an upsert may not touch a row twice), the newest; in key order,
+        // so that two batches never wait on each other in a cycle.
+        let mut newest: BTreeMap<(&str, &str), &Snapshot> = BTreeMap::new();
+        for snapshot in snapshots {
+            let key = (
+                snapshot.stream.aggregate_type.as_str(),
+                snapshot.stream.aggregate_id.as_str(),
+            );
+            match newest.get(&key) {
+                Some(kept) if kept.version >= snapshot.version => {}
+                _ => {
+                    newest.insert(key, snapshot);
+                }
+            }
+        }
+        let mut columns = SnapshotColumns::default();
+        for snapshot in newest.into_values() {
+            columns.push(snapshot)?;
+        }
+        sqlx::query(
+            "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \
+                 epoch, tx, position) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::jsonb[], \
+                 $5::text[], $6::int[], $7::bigint[], $8::bigint[]) \
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+                 version = EXCLUDED.version, state = EXCLUDED.state, \
+                 last_hash = EXCLUDED.last_hash, epoch = EXCLUDED.epoch, tx = EXCLUDED.tx, \
+                 position = EXCLUDED.position, taken_at = now() \
+             WHERE snapshots.version < EXCLUDED.version",
+        )
+        .bind(columns.types)
+        .bind(columns.ids)
+        .bind(columns.versions)
+        .bind(columns.states)
+        .bind(columns.hashes)
+        .bind(columns.epochs)
+        .bind(columns.txs)
+        .bind(columns.positions)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.signals.wakeups.subscribe()
     }
@@ -1127,5 +1172,32 @@ async fn listen_for_appends(pool: PgPool, wakeups: Arc<Wakeups>) {
             Err(error) => tracing::debug!(%error, "cannot listen for appends; retrying"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Snapshots as the columns of one statement.
+#[derive(Default)]
+struct SnapshotColumns<'a> {
+    types: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    versions: Vec<i64>,
+    states: Vec<&'a serde_json::Value>,
+    hashes: Vec<String>,
+    epochs: Vec<i32>,
+    txs: Vec<i64>,
+    positions: Vec<i64>,
+}
+
+impl<'a> SnapshotColumns<'a> {
+    fn push(&mut self, snapshot: &'a Snapshot) -> Result<(), StoreError> {
+        self.types.push(&snapshot.stream.aggregate_type);
+        self.ids.push(&snapshot.stream.aggregate_id);
+        self.versions.push(to_i64(snapshot.version)?);
+        self.states.push(&snapshot.state);
+        self.hashes.push(snapshot.last_hash.to_string());
+        self.epochs.push(to_i32(snapshot.position.epoch())?);
+        self.txs.push(to_i64(snapshot.position.tx())?);
+        self.positions.push(to_i64(snapshot.position.seq())?);
+        Ok(())
     }
 }

@@ -2,14 +2,17 @@
 //! decide one after another on the latest state, which the slot keeps between commands (so a
 //! busy aggregate is neither reloaded nor copied per command, and its commands never race each
 //! other to the store). A kept state that another process made stale is caught by the
-//! append's expected version and hash, and decided again on the stored state.
+//! append's expected version and hash, and decided again on the stored state. A state dropped
+//! to make room goes to the passivation, if there is one, to be snapshotted.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lru::LruCache;
+use serde::Serialize;
 use tokio::sync::{Mutex as QueueLock, OwnedMutexGuard};
 
 use crate::Loaded;
+use crate::passivation::Passivation;
 
 /// A slot: the queue of one aggregate's commands, and its state as last decided.
 type Slot<A> = Arc<QueueLock<Option<Loaded<A>>>>;
@@ -26,15 +29,29 @@ pub(crate) struct Slots<A> {
     /// How many aggregates' states are kept (0: none).
     capacity: usize,
     table: Mutex<LruCache<String, Slot<A>>>,
+    /// Where the states dropped to make room go.
+    passivation: Option<Passivation<A>>,
 }
 
-impl<A> Slots<A> {
+impl<A: Serialize + Send + Sync + 'static> Slots<A> {
     /// Slots keeping up to `capacity` states.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
             table: Mutex::new(LruCache::unbounded()),
+            passivation: None,
         }
+    }
+
+    /// Hands the states dropped to make room to `passivation`.
+    pub(crate) fn with_passivation(mut self, passivation: Passivation<A>) -> Self {
+        self.passivation = Some(passivation);
+        self
+    }
+
+    /// How many states are kept at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Whether states are kept between commands.
@@ -44,6 +61,7 @@ impl<A> Slots<A> {
 
     /// Waits for the aggregate's turn.
     pub(crate) async fn turn(&self, id: &str) -> Turn<A> {
+        let mut dropped = Vec::new();
         let slot = {
             let mut table = self.lock();
             match table.get(id) {
@@ -51,27 +69,41 @@ impl<A> Slots<A> {
                 None => {
                     let slot = Slot::<A>::default();
                     table.put(id.to_owned(), slot.clone());
-                    self.trim(&mut table);
+                    self.trim(&mut table, &mut dropped);
                     slot
                 }
             }
         };
+        // Outside the table's lock: other aggregates' turns need it.
+        if let Some(passivation) = &self.passivation {
+            for (id, loaded) in dropped {
+                passivation.dropped(id, loaded);
+            }
+        }
         slot.lock_owned().await
     }
 
     /// Drops least recently used slots beyond the limit, skipping those in use (a command
-    /// holds or awaits them): dropping one would let its aggregate's commands race again.
-    fn trim(&self, table: &mut LruCache<String, Slot<A>>) {
+    /// holds or awaits them): dropping one would let its aggregate's commands race again. The
+    /// states they kept go into `dropped`.
+    fn trim(&self, table: &mut LruCache<String, Slot<A>>, dropped: &mut Vec<(String, Loaded<A>)>) {
         let limit = self.capacity.max(MIN_SLOTS);
         let mut in_use = 0;
         while table.len() > limit && in_use < table.len() {
             let Some((id, slot)) = table.pop_lru() else {
                 break;
             };
-            if Arc::strong_count(&slot) > 1 {
-                // Back in as most recently used; look at the next one.
-                table.put(id, slot);
-                in_use += 1;
+            match Arc::try_unwrap(slot) {
+                Ok(slot) => {
+                    if let Some(loaded) = slot.into_inner() {
+                        dropped.push((id, loaded));
+                    }
+                }
+                Err(slot) => {
+                    // In use: back in as most recently used; look at the next one.
+                    table.put(id, slot);
+                    in_use += 1;
+                }
             }
         }
     }

@@ -608,8 +608,31 @@ impl Backend for SqliteBackend {
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \
+        save_snapshot_on(&self.writer, snapshot).await
+    }
+
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
+        // One transaction, so one sync, for the batch.
+        let mut tx = self.writer.begin().await?;
+        for snapshot in snapshots {
+            save_snapshot_on(&mut *tx, snapshot).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wakeups.subscribe()
+    }
+}
+
+/// Stores a snapshot on `conn` unless a newer one is stored already.
+async fn save_snapshot_on<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    snapshot: &Snapshot,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \
                  position, taken_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
@@ -617,22 +640,17 @@ impl Backend for SqliteBackend {
                  last_hash = excluded.last_hash, position = excluded.position, \
                  taken_at = excluded.taken_at \
              WHERE snapshots.version < excluded.version",
-        )
-        .bind(&snapshot.stream.aggregate_type)
-        .bind(&snapshot.stream.aggregate_id)
-        .bind(to_i64(snapshot.version)?)
-        .bind(serde_json::to_string(&snapshot.state)?)
-        .bind(snapshot.last_hash.to_string())
-        .bind(to_i64(snapshot.position.seq())?)
-        .bind(timestamp(Utc::now()))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    fn wakeups(&self) -> watch::Receiver<u64> {
-        self.wakeups.subscribe()
-    }
+    )
+    .bind(&snapshot.stream.aggregate_type)
+    .bind(&snapshot.stream.aggregate_id)
+    .bind(to_i64(snapshot.version)?)
+    .bind(serde_json::to_string(&snapshot.state)?)
+    .bind(snapshot.last_hash.to_string())
+    .bind(to_i64(snapshot.position.seq())?)
+    .bind(timestamp(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 const SELECT_EVENT: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type, \

@@ -286,6 +286,15 @@ impl EventStore {
         self.backend.save_snapshot(snapshot).await
     }
 
+    /// Stores each snapshot unless a newer one of its stream exists.
+    pub async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
+        match snapshots {
+            [] => Ok(()),
+            [one] => self.backend.save_snapshot(one).await,
+            many => self.backend.save_snapshots(many).await,
+        }
+    }
+
     /// A receiver that changes when events may have been appended.
     pub fn wakeups(&self) -> watch::Receiver<u64> {
         self.backend.wakeups()

@@ -238,3 +238,127 @@ conformance!(
         );
     }
 );
+
+conformance!(
+    snapshots_saved_together_keep_the_newest_of_each_stream,
+    |db| async move {
+        let store = db.store;
+        let (first, second) = (new_stream(), new_stream());
+        let snapshot = |stream: &StreamId, version: u64| Snapshot {
+            stream: stream.clone(),
+            version,
+            state: json!({ "version": version }),
+            last_hash: ChainHash::from_bytes([7; 32]),
+            position: Position::new(0, 3, version),
+        };
+        let version_of = |s: Option<Snapshot>| s.map(|s| (s.version, s.state));
+
+        // The same stream twice in one batch: the newer wins, whatever the order.
+        store
+            .save_snapshots(&[
+                snapshot(&first, 8),
+                snapshot(&second, 2),
+                snapshot(&first, 5),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            version_of(store.load_snapshot(&first).await.unwrap()),
+            Some((8, json!({ "version": 8 })))
+        );
+        // An older batch never replaces a newer snapshot; a newer one does.
+        store
+            .save_snapshots(&[snapshot(&first, 6), snapshot(&second, 4)])
+            .await
+            .unwrap();
+        assert_eq!(
+            version_of(store.load_snapshot(&first).await.unwrap()),
+            Some((8, json!({ "version": 8 })))
+        );
+        assert_eq!(
+            version_of(store.load_snapshot(&second).await.unwrap()),
+            Some((4, json!({ "version": 4 })))
+        );
+        store.save_snapshots(&[]).await.unwrap();
+    }
+);
+
+/// Registers enough other stock items through `executor` that the cache drops the least
+/// recently used (executors keep at least 1,024 slots whatever their cache).
+async fn crowd_out(executor: &Executor<StockItem>) {
+    let farmer = farmer();
+    for _ in 0..1_100 {
+        register_stock_item(executor, &farmer, 1).await;
+    }
+}
+
+/// The stream's snapshot once it is at `version`, waiting for the background writer.
+async fn snapshot_at(store: &event_store::EventStore, stream: &StreamId, version: u64) -> Snapshot {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let snapshot = store.load_snapshot(stream).await.unwrap();
+        match snapshot {
+            Some(snapshot) if snapshot.version >= version => return snapshot,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "no snapshot at {version}: {:?}",
+                other.map(|s| s.version)
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+conformance!(
+    an_aggregate_the_cache_drops_is_snapshotted_at_its_version,
+    |db| async move {
+        let store = db.store;
+        // Far from the interval's next multiple: only the drop can take this snapshot.
+        let executor = Executor::<StockItem>::new(store.clone(), ())
+            .with_cache(1)
+            .with_snapshot_every(50);
+        let id = stock_item_with_history(&executor).await;
+        let stream = StreamId::new(StockItem::TYPE, &id);
+        assert_eq!(store.load_snapshot(&stream).await.unwrap(), None);
+
+        crowd_out(&executor).await;
+
+        let snapshot = snapshot_at(&store, &stream, 11).await;
+        let replayed = executor.replay(&id, ReplayUntil::End).await.unwrap();
+        assert_eq!(snapshot.version, 11);
+        assert_eq!(
+            (snapshot.last_hash, Some(snapshot.position)),
+            (replayed.last_hash, replayed.position)
+        );
+        let state: StockItem = serde_json::from_value(snapshot.state).unwrap();
+        assert_eq!(state, replayed.state);
+        // The next load reads it, with no event after it, and decides on it.
+        let (_, tail) = store.load_stream(&stream).await.unwrap();
+        assert!(tail.is_empty());
+        let cold = Executor::<StockItem>::new(store.clone(), ());
+        assert_same_aggregate(&cold.load(&id).await.unwrap(), &replayed);
+        let executed = execute(&cold, &id, receive(&farmer(), 1)).await;
+        assert_eq!(executed.version, 12);
+        assert!(store.verify_stream(&stream).await.unwrap().ok);
+    }
+);
+
+conformance!(
+    no_dropped_state_is_snapshotted_when_snapshots_are_off,
+    |db| async move {
+        let store = db.store;
+        let never = Executor::<StockItem>::new(store.clone(), ())
+            .with_snapshot_every(0)
+            .with_cache(1);
+        let unsnapshotted = stock_item_with_history(&never).await;
+        crowd_out(&never).await;
+        // Another executor's drops, snapshotted: by then the first would have been too.
+        let usual = Executor::<StockItem>::new(store.clone(), ()).with_cache(1);
+        let snapshotted = stock_item_with_history(&usual).await;
+        crowd_out(&usual).await;
+        snapshot_at(&store, &StreamId::new(StockItem::TYPE, &snapshotted), 11).await;
+
+        let stream = StreamId::new(StockItem::TYPE, &unsnapshotted);
+        assert_eq!(store.load_snapshot(&stream).await.unwrap(), None);
+    }
+);

@@ -151,7 +151,10 @@ impl Issuer {
         causes: Causes,
     ) -> Result<Executed<A::Event>, ExecuteError<A::Error>>
     where
-        A: Aggregate<Command = Issued<C>> + serde::Serialize + serde::de::DeserializeOwned,
+        A: Aggregate<Command = Issued<C>>
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + 'static,
         A::Error: domain::Refusal + serde::Serialize + serde::de::DeserializeOwned,
         C: Clone + Send + Sync,
     {

@@ -1,0 +1,107 @@
+//! Snapshots of the states the executor's cache drops. An aggregate that leaves the cache with
+//! events since its last snapshot gets one, written in the background in batches, so that its
+//! next load reads one row instead of replaying every event since the last interval's
+//! snapshot. An aggregate that stays in the cache costs nothing; one that keeps coming back
+//! (a working set larger than the cache) pays a batched upsert per visit instead of a read of
+//! its growing tail on every load.
+//!
+//! A dropped state is the truth at its version: the cache keeps only states that were loaded
+//! or appended, never one a refusal or an unknown outcome touched. The store keeps the newest
+//! snapshot of a stream, so a late batch never replaces a newer one. A snapshot only speeds
+//! loading up: a full queue or a failed batch loses nothing but that speed.
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::{EventStore, Loaded, Snapshot, StreamId};
+
+/// States waiting to be written; beyond this, dropped states go without a snapshot.
+const QUEUE: usize = 8_192;
+
+/// At most this many snapshots go in one batch.
+const BATCH: usize = 512;
+
+/// The writer waits this long after a batch that was not full, so that the next gathers
+/// more: each statement and round trip then serves many snapshots, and nobody waits on them.
+const PACE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A state the cache dropped: its stream and what was kept.
+type Dropped<A> = (StreamId, Loaded<A>);
+
+/// Takes the states the cache drops and snapshots those with events since their last snapshot.
+pub(crate) struct Passivation<A> {
+    store: EventStore,
+    aggregate_type: &'static str,
+    queue: std::sync::OnceLock<mpsc::Sender<Dropped<A>>>,
+}
+
+impl<A: Serialize + Send + Sync + 'static> Passivation<A> {
+    /// Snapshots into `store`, for aggregates of `aggregate_type`.
+    pub(crate) fn new(store: EventStore, aggregate_type: &'static str) -> Self {
+        Self {
+            store,
+            aggregate_type,
+            queue: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Takes a state the cache dropped: queues its snapshot when it has events since the last.
+    pub(crate) fn dropped(&self, aggregate_id: String, loaded: Loaded<A>) {
+        if loaded.version <= loaded.snapshotted || loaded.position.is_none() {
+            return;
+        }
+        let Some(queue) = self.queue() else {
+            return;
+        };
+        let stream = StreamId::new(self.aggregate_type, aggregate_id);
+        if queue.try_send((stream, loaded)).is_err() {
+            tracing::debug!("the snapshot queue is full; a dropped state goes without one");
+        }
+    }
+
+    /// The writer's queue, its task started on first use (outside a runtime: none).
+    fn queue(&self) -> Option<&mpsc::Sender<Dropped<A>>> {
+        if let Some(queue) = self.queue.get() {
+            return Some(queue);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            runtime.spawn(write(self.store.clone(), receiver));
+            sender
+        }))
+    }
+}
+
+/// Writes queued states as snapshots, a batch at a time, until the executor is gone.
+async fn write<A: Serialize>(store: EventStore, mut queue: mpsc::Receiver<Dropped<A>>) {
+    let mut dropped = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut dropped, BATCH).await > 0 {
+        let full = dropped.len() == BATCH;
+        let snapshots: Vec<Snapshot> = dropped.drain(..).filter_map(snapshot_of).collect();
+        if let Err(error) = store.save_snapshots(&snapshots).await {
+            tracing::warn!(%error, count = snapshots.len(), "cannot store snapshots of dropped states");
+        }
+        if !full {
+            tokio::time::sleep(PACE).await;
+        }
+    }
+}
+
+/// The snapshot of a dropped state (none when it cannot be written out).
+fn snapshot_of<A: Serialize>((stream, loaded): Dropped<A>) -> Option<Snapshot> {
+    let position = loaded.position?;
+    match serde_json::to_value(&loaded.state) {
+        Ok(state) => Some(Snapshot {
+            stream,
+            version: loaded.version,
+            state,
+            last_hash: loaded.last_hash,
+            position,
+        }),
+        Err(error) => {
+            tracing::warn!(%stream, %error, "cannot serialize a snapshot");
+            None
+        }
+    }
+}
