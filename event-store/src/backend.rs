@@ -224,14 +224,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Stores a snapshot unless a newer one is stored already.
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
-    /// Stores each snapshot unless a newer one of its stream is stored already. A backend
-    /// that can writes them in one statement; this default writes them one by one.
-    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
-        for snapshot in snapshots {
-            self.save_snapshot(snapshot).await?;
-        }
-        Ok(())
-    }
+    /// Stores each snapshot that the log still bears out (its version's event is there, with
+    /// its hash: snapshots taken long ago may speak of a history the log lost since), unless
+    /// a newer one of its stream is stored already.
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError>;
 
     /// How group commit has gone so far, where appends are committed in groups.
     fn group_commit_stats(&self) -> Option<GroupCommitStats> {

@@ -7,16 +7,24 @@
 //!
 //! A dropped state is the truth at its version: the cache keeps only states that were loaded
 //! or appended, never one a refusal or an unknown outcome touched. The store keeps the newest
-//! snapshot of a stream, so a late batch never replaces a newer one. A snapshot only speeds
+//! snapshot of a stream, so a late batch never replaces a newer one, and stores a batch's
+//! snapshot only where the log still holds its version's event with its hash (a log restored
+//! to an older copy meanwhile gets no snapshot of a history it lost). A snapshot only speeds
 //! loading up: a full queue or a failed batch loses nothing but that speed.
 
+use std::sync::{Mutex, PoisonError};
+
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{EventStore, Loaded, Snapshot, StreamId};
 
 /// States waiting to be written; beyond this, dropped states go without a snapshot.
-const QUEUE: usize = 8_192;
+const QUEUE: usize = 4_096;
+
+/// A dropped state is snapshotted once this many events came after its last snapshot: a
+/// shorter tail costs its next load less than the write would.
+pub(crate) const AFTER_EVENTS: u64 = 4;
 
 /// At most this many snapshots go in one batch.
 const BATCH: usize = 512;
@@ -32,7 +40,8 @@ type Dropped<A> = (StreamId, Loaded<A>);
 pub(crate) struct Passivation<A> {
     store: EventStore,
     aggregate_type: &'static str,
-    queue: std::sync::OnceLock<mpsc::Sender<Dropped<A>>>,
+    /// The writer's queue, once it runs.
+    queue: Mutex<Option<mpsc::Sender<Dropped<A>>>>,
 }
 
 impl<A: Serialize + Send + Sync + 'static> Passivation<A> {
@@ -41,35 +50,41 @@ impl<A: Serialize + Send + Sync + 'static> Passivation<A> {
         Self {
             store,
             aggregate_type,
-            queue: std::sync::OnceLock::new(),
+            queue: Mutex::new(None),
         }
     }
 
-    /// Takes a state the cache dropped: queues its snapshot when it has events since the last.
+    /// Takes a state the cache dropped: queues its snapshot when enough events came after the
+    /// last.
     pub(crate) fn dropped(&self, aggregate_id: String, loaded: Loaded<A>) {
-        if loaded.version <= loaded.snapshotted || loaded.position.is_none() {
+        if loaded.version < loaded.snapshotted.saturating_add(AFTER_EVENTS)
+            || loaded.position.is_none()
+        {
             return;
         }
-        let Some(queue) = self.queue() else {
+        let dropped = (StreamId::new(self.aggregate_type, aggregate_id), loaded);
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let dropped = match queue.as_ref() {
+            Some(sender) => match sender.try_send(dropped) {
+                Ok(()) => return,
+                Err(TrySendError::Full(_)) => {
+                    tracing::debug!("the snapshot queue is full; a dropped state goes without one");
+                    return;
+                }
+                // Its runtime is gone: start it again on this one.
+                Err(TrySendError::Closed(dropped)) => dropped,
+            },
+            None => dropped,
+        };
+        // Outside a runtime: no writer, no snapshot.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let stream = StreamId::new(self.aggregate_type, aggregate_id);
-        if queue.try_send((stream, loaded)).is_err() {
-            tracing::debug!("the snapshot queue is full; a dropped state goes without one");
-        }
-    }
-
-    /// The writer's queue, its task started on first use (outside a runtime: none).
-    fn queue(&self) -> Option<&mpsc::Sender<Dropped<A>>> {
-        if let Some(queue) = self.queue.get() {
-            return Some(queue);
-        }
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        Some(self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE);
-            runtime.spawn(write(self.store.clone(), receiver));
-            sender
-        }))
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        runtime.spawn(write(self.store.clone(), receiver));
+        // A new channel has room for one.
+        let _ = sender.try_send(dropped);
+        *queue = Some(sender);
     }
 }
 

@@ -852,7 +852,8 @@ impl Backend for PostgresBackend {
 
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
         // One row per stream (an upsert may not touch a row twice), the newest; in key order,
-        // so that two batches never wait on each other in a cycle.
+        // so that two batches never wait on each other in a cycle; each only where the log
+        // holds its version's event with its hash.
         let mut newest: BTreeMap<(&str, &str), &Snapshot> = BTreeMap::new();
         for snapshot in snapshots {
             let key = (
@@ -873,8 +874,14 @@ impl Backend for PostgresBackend {
         sqlx::query(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state, last_hash, \
                  epoch, tx, position) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::jsonb[], \
+             SELECT s.* FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::jsonb[], \
                  $5::text[], $6::int[], $7::bigint[], $8::bigint[]) \
+                 AS s(aggregate_type, aggregate_id, version, state, last_hash, epoch, tx, \
+                     position) \
+             JOIN events e ON e.aggregate_type = s.aggregate_type \
+                 AND e.aggregate_id = s.aggregate_id AND e.sequence = s.version \
+                 AND e.metadata->>'hash' = s.last_hash \
+             ORDER BY s.aggregate_type, s.aggregate_id \
              ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
                  version = EXCLUDED.version, state = EXCLUDED.state, \
                  last_hash = EXCLUDED.last_hash, epoch = EXCLUDED.epoch, tx = EXCLUDED.tx, \

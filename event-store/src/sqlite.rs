@@ -612,10 +612,24 @@ impl Backend for SqliteBackend {
     }
 
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
-        // One transaction, so one sync, for the batch.
-        let mut tx = self.writer.begin().await?;
+        // One transaction, so one sync, for the batch; each only where the log holds its
+        // version's event with its hash.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for snapshot in snapshots {
-            save_snapshot_on(&mut *tx, snapshot).await?;
+            let stands: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = ? \
+                     AND aggregate_id = ? AND sequence = ? \
+                     AND json_extract(metadata, '$.hash') = ?)",
+            )
+            .bind(&snapshot.stream.aggregate_type)
+            .bind(&snapshot.stream.aggregate_id)
+            .bind(to_i64(snapshot.version)?)
+            .bind(snapshot.last_hash.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            if stands {
+                save_snapshot_on(&mut *tx, snapshot).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -286,13 +286,13 @@ impl EventStore {
         self.backend.save_snapshot(snapshot).await
     }
 
-    /// Stores each snapshot unless a newer one of its stream exists.
+    /// Stores each snapshot that the log bears out (its version's event is there, with its
+    /// hash) unless a newer one of its stream exists.
     pub async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
-        match snapshots {
-            [] => Ok(()),
-            [one] => self.backend.save_snapshot(one).await,
-            many => self.backend.save_snapshots(many).await,
+        if snapshots.is_empty() {
+            return Ok(());
         }
+        self.backend.save_snapshots(snapshots).await
     }
 
     /// A receiver that changes when events may have been appended.

@@ -239,47 +239,78 @@ conformance!(
     }
 );
 
+/// The snapshot of the stock item `id` at `version`, from a replay of its events.
+async fn snapshot_of(executor: &Executor<StockItem>, id: &str, version: u64) -> Snapshot {
+    let replayed = executor
+        .replay(id, ReplayUntil::Version(version))
+        .await
+        .unwrap();
+    Snapshot {
+        stream: StreamId::new(StockItem::TYPE, id),
+        version,
+        state: serde_json::to_value(&replayed.state).unwrap(),
+        last_hash: replayed.last_hash,
+        position: replayed.position.unwrap(),
+    }
+}
+
 conformance!(
-    snapshots_saved_together_keep_the_newest_of_each_stream,
+    snapshots_saved_together_keep_the_newest_of_each_stream_the_log_bears_out,
     |db| async move {
         let store = db.store;
-        let (first, second) = (new_stream(), new_stream());
-        let snapshot = |stream: &StreamId, version: u64| Snapshot {
-            stream: stream.clone(),
-            version,
-            state: json!({ "version": version }),
-            last_hash: ChainHash::from_bytes([7; 32]),
-            position: Position::new(0, 3, version),
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_snapshot_every(0);
+        let (first, second) = (
+            stock_item_with_history(&executor).await,
+            stock_item_with_history(&executor).await,
+        );
+        let version_of = |s: Option<Snapshot>| s.map(|s| s.version);
+        let stored = |id: &str| {
+            let (store, stream) = (store.clone(), StreamId::new(StockItem::TYPE, id));
+            async move { version_of(store.load_snapshot(&stream).await.unwrap()) }
         };
-        let version_of = |s: Option<Snapshot>| s.map(|s| (s.version, s.state));
 
         // The same stream twice in one batch: the newer wins, whatever the order.
         store
             .save_snapshots(&[
-                snapshot(&first, 8),
-                snapshot(&second, 2),
-                snapshot(&first, 5),
+                snapshot_of(&executor, &first, 8).await,
+                snapshot_of(&executor, &second, 2).await,
+                snapshot_of(&executor, &first, 5).await,
             ])
             .await
             .unwrap();
         assert_eq!(
-            version_of(store.load_snapshot(&first).await.unwrap()),
-            Some((8, json!({ "version": 8 })))
+            (stored(&first).await, stored(&second).await),
+            (Some(8), Some(2))
         );
         // An older batch never replaces a newer snapshot; a newer one does.
         store
-            .save_snapshots(&[snapshot(&first, 6), snapshot(&second, 4)])
+            .save_snapshots(&[
+                snapshot_of(&executor, &first, 6).await,
+                snapshot_of(&executor, &second, 4).await,
+            ])
             .await
             .unwrap();
         assert_eq!(
-            version_of(store.load_snapshot(&first).await.unwrap()),
-            Some((8, json!({ "version": 8 })))
+            (stored(&first).await, stored(&second).await),
+            (Some(8), Some(4))
         );
+        // A snapshot of a history the log does not hold (another hash at its version, or a
+        // version beyond the stream's end) is not stored.
+        let mut forked = snapshot_of(&executor, &second, 9).await;
+        forked.last_hash = ChainHash::from_bytes([7; 32]);
+        let mut beyond = snapshot_of(&executor, &first, 11).await;
+        beyond.version = 12;
+        store.save_snapshots(&[forked, beyond]).await.unwrap();
         assert_eq!(
-            version_of(store.load_snapshot(&second).await.unwrap()),
-            Some((4, json!({ "version": 4 })))
+            (stored(&first).await, stored(&second).await),
+            (Some(8), Some(4))
         );
         store.save_snapshots(&[]).await.unwrap();
+        let cold = Executor::<StockItem>::new(store.clone(), ());
+        assert_same_aggregate(
+            &cold.load(&second).await.unwrap(),
+            &cold.replay(&second, ReplayUntil::End).await.unwrap(),
+        );
     }
 );
 
@@ -317,6 +348,8 @@ conformance!(
         let executor = Executor::<StockItem>::new(store.clone(), ())
             .with_cache(1)
             .with_snapshot_every(50);
+        // Dropped first, with too short a tail to be worth a snapshot.
+        let young = register_stock_item(&executor, &farmer(), 1).await;
         let id = stock_item_with_history(&executor).await;
         let stream = StreamId::new(StockItem::TYPE, &id);
         assert_eq!(store.load_snapshot(&stream).await.unwrap(), None);
@@ -324,6 +357,8 @@ conformance!(
         crowd_out(&executor).await;
 
         let snapshot = snapshot_at(&store, &stream, 11).await;
+        let young = StreamId::new(StockItem::TYPE, &young);
+        assert_eq!(store.load_snapshot(&young).await.unwrap(), None);
         let replayed = executor.replay(&id, ReplayUntil::End).await.unwrap();
         assert_eq!(snapshot.version, 11);
         assert_eq!(
@@ -360,5 +395,34 @@ conformance!(
 
         let stream = StreamId::new(StockItem::TYPE, &unsnapshotted);
         assert_eq!(store.load_snapshot(&stream).await.unwrap(), None);
+    }
+);
+
+conformance!(
+    dropped_states_are_snapshotted_after_the_runtime_that_first_wrote_them_is_gone,
+    |db| async move {
+        let store = db.store;
+        let executor = Executor::<StockItem>::new(store.clone(), ()).with_cache(1);
+        // A first runtime drops states (and starts the writer), then ends.
+        let first = executor.clone();
+        let before = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let id = stock_item_with_history(&first).await;
+                crowd_out(&first).await;
+                id
+            })
+        })
+        .join()
+        .unwrap();
+
+        // This one drops more: they are still snapshotted.
+        let after = stock_item_with_history(&executor).await;
+        crowd_out(&executor).await;
+        snapshot_at(&store, &StreamId::new(StockItem::TYPE, &after), 11).await;
+        let _ = before;
     }
 );
