@@ -1,9 +1,9 @@
-//! Snapshots of the states the executor's cache drops. An aggregate that leaves the cache with
-//! events since its last snapshot gets one, written in the background in batches, so that its
-//! next load reads one row instead of replaying every event since the last interval's
-//! snapshot. An aggregate that stays in the cache costs nothing; one that keeps coming back
-//! (a working set larger than the cache) pays a batched upsert per visit instead of a read of
-//! its growing tail on every load.
+//! Snapshots of the states the executor's cache drops. An aggregate that leaves the cache
+//! with at least [`AFTER_EVENTS`] events since its last snapshot gets one, written in the
+//! background in batches, so that its next load reads one row instead of replaying every event
+//! since the last interval's snapshot (up to 49 by default). An aggregate that stays in the
+//! cache costs nothing; one that keeps coming back (a working set larger than the cache) pays
+//! a share of a batched upsert now and then instead of reading its growing tail on every load.
 //!
 //! A dropped state is the truth at its version: the cache keeps only states that were loaded
 //! or appended, never one a refusal or an unknown outcome touched. The store keeps the newest
@@ -24,7 +24,7 @@ const QUEUE: usize = 4_096;
 
 /// A dropped state is snapshotted once this many events came after its last snapshot: a
 /// shorter tail costs its next load less than the write would.
-pub(crate) const AFTER_EVENTS: u64 = 4;
+const AFTER_EVENTS: u64 = 4;
 
 /// At most this many snapshots go in one batch.
 const BATCH: usize = 512;
@@ -36,7 +36,7 @@ const PACE: std::time::Duration = std::time::Duration::from_millis(50);
 /// A state the cache dropped: its stream and what was kept.
 type Dropped<A> = (StreamId, Loaded<A>);
 
-/// Takes the states the cache drops and snapshots those with events since their last snapshot.
+/// Takes the states the cache drops and snapshots those with enough events since their last.
 pub(crate) struct Passivation<A> {
     store: EventStore,
     aggregate_type: &'static str,
