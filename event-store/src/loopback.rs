@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use crate::StoreError;
 
 /// The connection options of a PostgreSQL `url` as the store connects with them (plain first on
-/// loopback, see [`plain_on_loopback`]): for pools beside the store's that must connect alike.
+/// loopback, as this module says): for pools beside the store's that must connect alike.
 pub fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
